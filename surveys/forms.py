@@ -1,0 +1,106 @@
+"""Forms: turn posted fields into clean values and field errors; no business rules here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from . import scoring
+from .questionnaires import DomainSpec, InstrumentSpec, localized
+
+# Fields a questionnaire page posts besides the items themselves.
+FORM_FIELDS = {"csrfmiddlewaretoken", "comment", "lang"}
+MAX_COMMENT = 2000
+
+
+@dataclass
+class DomainSection:
+    domain: DomainSpec
+    label: str
+    description: str
+    fields: list
+    number: int
+
+
+class QuestionnaireForm(forms.Form):
+    """One radio group per item, grouped by domain when rendered; every item needs an answer."""
+
+    comment = forms.CharField(
+        required=False,
+        max_length=MAX_COMMENT,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, spec: InstrumentSpec, language: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spec, self.language = spec, language
+        labels = spec.scale_labels.get(language) or spec.scale_labels["en"]
+        scale_choices = [(str(value), labels[i]) for i, value in enumerate(range(spec.scale.min, spec.scale.max + 1))]
+        na_choice = (scoring.NA, localized(spec.na_label, language))
+        for item in spec.items:
+            self.fields[item.code] = forms.ChoiceField(
+                label=localized(item.text, language),
+                choices=scale_choices + ([na_choice] if item.allow_na else []),
+                widget=forms.RadioSelect,
+                error_messages={
+                    "required": _("Please choose an answer."),
+                    "invalid_choice": _("Please choose one of the answers shown."),
+                },
+            )
+        self.fields["comment"].label = localized(spec.comment_label, language)
+        self.fields["comment"].error_messages["max_length"] = _("Please keep your comment under %(limit)s characters.") % {
+            "limit": MAX_COMMENT
+        }
+        # The comment box goes last, after the items.
+        self.order_fields([item.code for item in spec.items] + ["comment"])
+
+    def clean(self):
+        cleaned = super().clean()
+        unknown = sorted(set(self.data) - set(self.fields) - FORM_FIELDS)
+        if unknown:
+            raise forms.ValidationError(
+                _("This form was sent with answers to questions it does not have (%(codes)s). Please reload the page and try again.")
+                % {"codes": ", ".join(code[:20] for code in unknown[:5])},
+                code="unknown_items",
+            )
+        return cleaned
+
+    def answers(self) -> dict[str, str]:
+        return {item.code: self.cleaned_data[item.code] for item in self.spec.items}
+
+    @property
+    def item_count(self) -> int:
+        return len(self.spec.items)
+
+    @property
+    def answered_count(self) -> int:
+        if not self.is_bound:
+            return 0
+        return sum(1 for item in self.spec.items if self.data.get(item.code))
+
+    def sections(self) -> list[DomainSection]:
+        return [
+            DomainSection(
+                domain=domain,
+                label=localized(domain.label, self.language),
+                description=localized(domain.description, self.language) if domain.description else "",
+                fields=[self[item.code] for item in self.spec.items_of(domain.code)],
+                number=number,
+            )
+            for number, domain in enumerate(self.spec.domains, start=1)
+        ]
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form with a crispy Bootstrap layout."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("submit", gettext_lazy("Sign in"), css_class="w-100"))

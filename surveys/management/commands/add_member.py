@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand
+
+from surveys.models import Role
+from surveys.services import add_member
+
+from ._base import fail, practice_or_fail
+
+
+class Command(BaseCommand):
+    help = "Give a person a role in a practice, creating the account when missing (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--practice", required=True, help="Practice slug.")
+        parser.add_argument("--username", required=True)
+        parser.add_argument("--role", required=True, choices=Role.values)
+        parser.add_argument("--password", help="Set this password (otherwise a new account cannot sign in yet).")
+
+    def handle(self, *args, **options):
+        practice = practice_or_fail(options["practice"])
+        if not options["username"].strip():
+            raise fail("A username is required.")
+        membership, created, user_created = add_member(
+            practice, options["username"].strip(), options["role"], options["password"]
+        )
+        self.stdout.write(
+            f"{'Added' if created else 'Already'} {membership.user.username} as {membership.role} of {practice.slug}"
+            f"{' (new account)' if user_created else ''}."
+        )

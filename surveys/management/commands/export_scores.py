@@ -1,0 +1,31 @@
+import csv
+import json
+
+from django.core.management.base import BaseCommand
+
+from surveys.selectors import export_responses
+from surveys.exports import SCORE_COLUMNS, score_rows
+
+from ._base import practice_or_fail
+
+
+class Command(BaseCommand):
+    help = (
+        "Export one row per submitted response with its domain scores and indices (admin export: "
+        "no suppression). Columns: " + ", ".join(SCORE_COLUMNS[:7]) + ", one per domain, process_index, outcome_index."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--practice", required=True, help="Practice slug.")
+        parser.add_argument("--format", choices=["csv", "json"], default="csv")
+
+    def handle(self, *args, **options):
+        practice = practice_or_fail(options["practice"])
+        rows = score_rows(export_responses(practice))
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(list(rows), ensure_ascii=False))
+            return
+        writer = csv.DictWriter(self.stdout, fieldnames=SCORE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: "" if value is None else value for key, value in row.items()})

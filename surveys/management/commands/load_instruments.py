@@ -1,0 +1,26 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from surveys.questionnaires import INSTRUMENTS_DIR, InstrumentError
+from surveys.services import ServiceError, load_instruments
+
+from ._base import fail
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the instrument JSON files (surveys/instruments/) into the database. Idempotent; "
+        "a version that already has responses is never changed in place."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dir", type=Path, default=INSTRUMENTS_DIR, help="Folder of instrument JSON files.")
+
+    def handle(self, *args, **options):
+        try:
+            results = load_instruments(options["dir"])
+        except (InstrumentError, ServiceError) as exc:
+            raise fail(str(exc)) from exc
+        for name, action in results:
+            self.stdout.write(f"{name}: {action}")

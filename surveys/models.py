@@ -1,0 +1,264 @@
+"""Practices, people, visits, instruments and the responses that score a dyad.
+
+Rules that must hold under concurrency live here as database constraints; the services rely on them.
+"""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# Answers are stored as small integers; every instrument's scale must lie inside this band
+# (load_instruments checks it), so the check constraint below bounds any scale we accept.
+ANSWER_FLOOR, ANSWER_CEILING = 0, 10
+
+
+class Role(models.TextChoices):
+    CLINICIAN = "clinician", "Clinician"
+    MANAGER = "manager", "Practice manager"
+
+
+class Respondent(models.TextChoices):
+    PATIENT = "patient", "Patient"
+    CLINICIAN = "clinician", "Clinician"
+
+
+class DomainKind(models.TextChoices):
+    PROCESS = "process", "Process"
+    OUTCOME = "outcome", "Outcome"
+    COMPETENCY = "competency", "Competency"
+
+
+class Practice(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    min_reporting_n = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text="Clinician-level figures with fewer dyads than this are suppressed.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(min_reporting_n__gte=1), name="practice_min_n_positive"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "practice", "role"], name="one_membership_per_person_practice_role"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_known"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.get_role_display()} · {self.practice}"
+
+
+class Patient(models.Model):
+    """A pseudonymous patient: the practice's own reference code, never a name."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="patients")
+    reference = models.CharField(max_length=64, help_text="The practice's reference code (no names).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["practice", "reference"], name="patient_reference_unique_in_practice")]
+
+    def __str__(self):
+        return self.reference
+
+
+class Dyad(models.Model):
+    """One clinician with one patient: the relationship we measure over time."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="dyads")
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dyads")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="dyads")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinician", "patient"], name="one_dyad_per_clinician_patient")]
+
+    def __str__(self):
+        return f"{self.clinician} – {self.patient}"
+
+
+class Visit(models.Model):
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="visits")
+    dyad = models.ForeignKey(Dyad, on_delete=models.CASCADE, related_name="visits")
+    date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        indexes = [models.Index(fields=["practice", "date"])]
+
+    def __str__(self):
+        return f"Visit {self.pk} on {self.date}"
+
+
+class Instrument(models.Model):
+    slug = models.SlugField(unique=True)
+
+    def __str__(self):
+        return self.slug
+
+
+class InstrumentVersion(models.Model):
+    """One immutable-once-answered version of an instrument, loaded from its JSON file."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="versions")
+    version = models.CharField(max_length=16)
+    respondent = models.CharField(max_length=16, choices=Respondent.choices)
+    title = models.JSONField()
+    scale_min = models.SmallIntegerField()
+    scale_max = models.SmallIntegerField()
+    definition = models.JSONField(help_text="The JSON file as loaded: labels and texts in every language.")
+    checksum = models.CharField(max_length=64)
+    is_current = models.BooleanField(default=True, help_text="New invitations use the current version.")
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "version"], name="instrument_version_unique"),
+            models.CheckConstraint(
+                condition=Q(scale_min__gte=ANSWER_FLOOR, scale_max__lte=ANSWER_CEILING, scale_min__lt=models.F("scale_max")),
+                name="instrument_scale_in_band",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.instrument.slug}-{self.version}"
+
+
+class Domain(models.Model):
+    version = models.ForeignKey(InstrumentVersion, on_delete=models.CASCADE, related_name="domains")
+    code = models.SlugField(max_length=40)
+    kind = models.CharField(max_length=16, choices=DomainKind.choices)
+    label = models.JSONField()
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [models.UniqueConstraint(fields=["version", "code"], name="domain_code_unique_in_version")]
+
+    def __str__(self):
+        return self.code
+
+
+class Item(models.Model):
+    version = models.ForeignKey(InstrumentVersion, on_delete=models.CASCADE, related_name="items")
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="items")
+    code = models.CharField(max_length=16)
+    reverse = models.BooleanField(default=False)
+    allow_na = models.BooleanField(default=False)
+    text = models.JSONField()
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [models.UniqueConstraint(fields=["version", "code"], name="item_code_unique_in_version")]
+
+    def __str__(self):
+        return self.code
+
+
+class Invitation(models.Model):
+    """A questionnaire owed for one visit by one respondent.
+
+    Patients reach it through a single-use link whose token is stored only as a SHA-256 hash;
+    clinicians reach theirs signed in, so their invitations carry no token.
+    """
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="invitations")
+    respondent = models.CharField(max_length=16, choices=Respondent.choices)
+    instrument_version = models.ForeignKey(InstrumentVersion, on_delete=models.PROTECT, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    opened_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "respondent"], name="one_invitation_per_visit_respondent"),
+            models.CheckConstraint(
+                condition=Q(respondent=Respondent.CLINICIAN) | Q(token_hash__isnull=False),
+                name="patient_invitation_has_token",
+            ),
+        ]
+        indexes = [models.Index(fields=["respondent", "used_at", "expires_at"])]
+
+    def __str__(self):
+        return f"{self.get_respondent_display()} invitation for visit {self.visit_id}"
+
+
+class Response(models.Model):
+    """A submitted questionnaire with its scores, written once in one transaction."""
+
+    invitation = models.OneToOneField(Invitation, on_delete=models.PROTECT, related_name="response")
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="responses")
+    dyad = models.ForeignKey(Dyad, on_delete=models.CASCADE, related_name="responses")
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="responses")
+    respondent = models.CharField(max_length=16, choices=Respondent.choices)
+    instrument_version = models.ForeignKey(InstrumentVersion, on_delete=models.PROTECT, related_name="responses")
+    language = models.CharField(max_length=8, default="en")
+    comment = models.TextField(blank=True, max_length=2000)
+    started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField()
+    process_index = models.FloatField(null=True, blank=True)
+    outcome_index = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["visit", "respondent"], name="one_response_per_visit_respondent")]
+        indexes = [
+            models.Index(fields=["practice", "respondent", "submitted_at"]),
+            models.Index(fields=["dyad", "respondent", "submitted_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.get_respondent_display()} response {self.pk}"
+
+
+class Answer(models.Model):
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="answers")
+    value = models.SmallIntegerField(null=True, blank=True, help_text="Empty means 'does not apply'.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["response", "item"], name="one_answer_per_item"),
+            models.CheckConstraint(
+                condition=Q(value__isnull=True) | Q(value__gte=ANSWER_FLOOR, value__lte=ANSWER_CEILING),
+                name="answer_within_scale_band",
+            ),
+        ]
+
+
+class DomainScore(models.Model):
+    """A response's 0-100 score for one domain; empty when too few items were answered."""
+
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="scores")
+    domain = models.CharField(max_length=40)
+    score = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["response", "domain"], name="one_score_per_response_domain"),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=100), name="domain_score_0_to_100"
+            ),
+        ]
+        indexes = [models.Index(fields=["domain", "response"])]

@@ -1,0 +1,329 @@
+"""Every write to the survey data goes through here: atomic, validated, and safe to repeat."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import scoring
+from .models import (
+    Answer,
+    Domain,
+    DomainScore,
+    Dyad,
+    Instrument,
+    InstrumentVersion,
+    Invitation,
+    Item,
+    Membership,
+    Patient,
+    Practice,
+    Respondent,
+    Response,
+    Role,
+    Visit,
+)
+from .questionnaires import INSTRUMENTS_DIR, InstrumentSpec, instrument_files, read_instrument_file, spec_for_version
+from .tokens import hash_token, new_token
+
+
+class ServiceError(Exception):
+    """A request the service refuses, with a message a person can act on."""
+
+
+class InstrumentLocked(ServiceError):
+    pass
+
+
+class InvitationUnavailable(ServiceError):
+    """The questionnaire can no longer be answered: already used, or expired."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"This questionnaire is {reason}.")
+
+
+class InvalidAnswers(ServiceError):
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{code}: {message}" for code, message in errors.items()))
+
+
+# --- instruments -------------------------------------------------------------------------------
+
+
+def _version_key(version: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else part for part in version.split("."))
+
+
+@transaction.atomic
+def load_instrument(data: dict, spec: InstrumentSpec) -> str:
+    """Store one instrument version; returns 'created', 'updated' or 'unchanged'.
+
+    A version that already has responses is never changed in place: answers point at its items.
+    """
+    instrument, _ = Instrument.objects.get_or_create(slug=spec.slug)
+    version = InstrumentVersion.objects.select_for_update().filter(instrument=instrument, version=spec.version).first()
+    if version is not None and version.checksum == spec.checksum:
+        action = "unchanged"
+    else:
+        if version is not None:
+            if version.responses.exists():
+                raise InstrumentLocked(
+                    f"{spec.slug} {spec.version} already has responses; publish the edit as a new version."
+                )
+            version.items.all().delete()
+            version.domains.all().delete()
+            action = "updated"
+        else:
+            version = InstrumentVersion(instrument=instrument, version=spec.version)
+            action = "created"
+        version.respondent = spec.respondent
+        version.title = spec.title
+        version.scale_min, version.scale_max = spec.scale.min, spec.scale.max
+        version.definition = data
+        version.checksum = spec.checksum
+        version.full_clean(exclude=["is_current"])
+        version.save()
+        domains = Domain.objects.bulk_create(
+            Domain(version=version, code=d.code, kind=d.kind, label=d.label, position=i)
+            for i, d in enumerate(spec.domains)
+        )
+        domain_ids = {d.code: d for d in domains}
+        Item.objects.bulk_create(
+            Item(
+                version=version,
+                domain=domain_ids[item.domain],
+                code=item.code,
+                reverse=item.reverse,
+                allow_na=item.allow_na,
+                text=item.text,
+                position=i,
+            )
+            for i, item in enumerate(spec.items)
+        )
+    _mark_current_version(instrument)
+    return action
+
+
+def _mark_current_version(instrument: Instrument) -> None:
+    versions = list(instrument.versions.all())
+    newest = max(versions, key=lambda v: _version_key(v.version))
+    for version in versions:
+        is_current = version.pk == newest.pk
+        if version.is_current != is_current:
+            version.is_current = is_current
+            version.save(update_fields=["is_current"])
+
+
+def load_instruments(directory: Path = INSTRUMENTS_DIR) -> list[tuple[str, str]]:
+    """Load every instrument file in the folder; idempotent."""
+    results = []
+    for path in instrument_files(directory):
+        data, spec = read_instrument_file(path)
+        results.append((f"{spec.slug} {spec.version}", load_instrument(data, spec)))
+    return results
+
+
+def current_version(respondent: str) -> InstrumentVersion:
+    version = (
+        InstrumentVersion.objects.filter(respondent=respondent, is_current=True).select_related("instrument").first()
+    )
+    if version is None:
+        raise ServiceError(f"No {respondent} instrument is loaded: run `manage.py load_instruments`.")
+    return version
+
+
+# --- practices and people ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_practice(slug: str, name: str, min_reporting_n: int = 5) -> tuple[Practice, bool]:
+    practice, created = Practice.objects.get_or_create(
+        slug=slug, defaults={"name": name, "min_reporting_n": min_reporting_n}
+    )
+    if not created and (practice.name, practice.min_reporting_n) != (name, min_reporting_n):
+        practice.name, practice.min_reporting_n = name, min_reporting_n
+    practice.full_clean()
+    practice.save()
+    return practice, created
+
+
+@transaction.atomic
+def add_member(practice: Practice, username: str, role: str, password: str | None = None):
+    """Give a person a role in a practice, creating their account when missing. Idempotent."""
+    if role not in Role.values:
+        raise ServiceError(f"Unknown role {role!r}: use one of {', '.join(Role.values)}.")
+    User = get_user_model()
+    user, user_created = User.objects.get_or_create(username=username)
+    if password:
+        user.set_password(password)
+        user.save()
+    elif user_created:
+        user.set_unusable_password()
+        user.save()
+    membership, created = Membership.objects.get_or_create(user=user, practice=practice, role=role)
+    return membership, created, user_created
+
+
+# --- visits and invitations --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewVisit:
+    visit: Visit
+    patient_token: str
+
+
+def _invitation_expiry(now: dt.datetime) -> dt.datetime:
+    return now + dt.timedelta(days=settings.INVITATION_TTL_DAYS)
+
+
+@transaction.atomic
+def create_visit(practice: Practice, clinician, patient_reference: str, date: dt.date | None = None) -> NewVisit:
+    """A visit with its wave of invitations: a patient link (token returned once) and the clinician's own."""
+    if not Membership.objects.filter(user=clinician, practice=practice, role=Role.CLINICIAN).exists():
+        raise ServiceError(f"{clinician.username} is not a clinician of {practice.slug}.")
+    reference = patient_reference.strip()
+    if not reference or len(reference) > 64:
+        raise ServiceError("A patient reference code of 1 to 64 characters is required.")
+    patient, _ = Patient.objects.get_or_create(practice=practice, reference=reference)
+    dyad, _ = Dyad.objects.get_or_create(clinician=clinician, patient=patient, defaults={"practice": practice})
+    visit = Visit.objects.create(practice=practice, dyad=dyad, date=date or timezone.localdate())
+    now = timezone.now()
+    token = new_token()
+    Invitation.objects.bulk_create(
+        [
+            Invitation(
+                visit=visit,
+                respondent=Respondent.PATIENT,
+                instrument_version=current_version(Respondent.PATIENT),
+                token_hash=hash_token(token),
+                expires_at=_invitation_expiry(now),
+            ),
+            Invitation(
+                visit=visit,
+                respondent=Respondent.CLINICIAN,
+                instrument_version=current_version(Respondent.CLINICIAN),
+                expires_at=_invitation_expiry(now),
+            ),
+        ]
+    )
+    return NewVisit(visit=visit, patient_token=token)
+
+
+def mark_opened(invitation: Invitation) -> None:
+    """Record the first time a questionnaire was opened (for time-to-complete and the funnel)."""
+    if invitation.opened_at is None:
+        invitation.opened_at = timezone.now()
+        Invitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(opened_at=invitation.opened_at)
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+
+def validate_answers(spec: InstrumentSpec, answers: dict) -> dict[str, scoring.Answer]:
+    """Check answers against the instrument: every item answered, in range, N/A only where allowed."""
+    errors: dict[str, str] = {}
+    clean: dict[str, scoring.Answer] = {}
+    known = {item.code: item for item in spec.items}
+    for code in answers:
+        if code not in known:
+            errors[code] = "is not a question of this questionnaire"
+    for code, item in known.items():
+        answer = answers.get(code)
+        if answer is None or answer == "":
+            errors[code] = "needs an answer"
+        elif answer == scoring.NA:
+            if item.allow_na:
+                clean[code] = scoring.NA
+            else:
+                errors[code] = "needs an answer on the scale"
+        else:
+            try:
+                value = _whole_number(answer)
+                scoring.scored_value(value, spec.scale, reverse=False)
+            except ValueError:
+                errors[code] = f"must be a whole number from {spec.scale.min} to {spec.scale.max}"
+            else:
+                clean[code] = value
+    if errors:
+        raise InvalidAnswers(errors)
+    return clean
+
+
+def _whole_number(raw) -> int:
+    """An answer as sent by a form ("3") or by code (3); anything else is refused."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.isascii() and raw.strip().isdigit():
+        return int(raw)
+    raise ValueError(raw)
+
+
+def submit_response(
+    invitation: Invitation,
+    answers: dict,
+    *,
+    comment: str = "",
+    language: str = "en",
+    started_at: dt.datetime | None = None,
+) -> Response:
+    """Save a questionnaire and its scores exactly once.
+
+    The invitation is claimed with a conditional UPDATE (only one transaction can turn used_at from
+    empty to set); the one-to-one response and its unique (visit, respondent) back that up in the
+    database, so two tabs, a double click or concurrent retries still leave one response.
+    """
+    spec = spec_for_version(invitation.instrument_version)
+    clean = validate_answers(spec, answers)
+    scores = scoring.domain_scores(spec.scoring_items, clean, spec.scale)
+    index = scoring.indices(scores)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            claimed = Invitation.objects.filter(pk=invitation.pk, used_at__isnull=True, expires_at__gt=now).update(
+                used_at=now
+            )
+            if claimed != 1:
+                raise InvitationUnavailable(_unavailable_reason(invitation.pk, now))
+            visit = invitation.visit
+            response = Response.objects.create(
+                invitation=invitation,
+                visit=visit,
+                dyad_id=visit.dyad_id,
+                practice_id=visit.practice_id,
+                respondent=invitation.respondent,
+                instrument_version=invitation.instrument_version,
+                language=language,
+                comment=comment.strip()[:2000],
+                started_at=started_at or invitation.opened_at,
+                submitted_at=now,
+                process_index=index["process_index"],
+                outcome_index=index["outcome_index"],
+            )
+            item_ids = dict(Item.objects.filter(version_id=invitation.instrument_version_id).values_list("code", "id"))
+            Answer.objects.bulk_create(
+                Answer(response=response, item_id=item_ids[code], value=None if value == scoring.NA else value)
+                for code, value in clean.items()
+            )
+            DomainScore.objects.bulk_create(
+                DomainScore(response=response, domain=domain, score=score) for domain, score in scores.items()
+            )
+    except IntegrityError as exc:
+        raise InvitationUnavailable("used") from exc
+    invitation.used_at = now
+    return response
+
+
+def _unavailable_reason(invitation_id: int, now: dt.datetime) -> str:
+    used_at, expires_at = Invitation.objects.filter(pk=invitation_id).values_list("used_at", "expires_at").get()
+    if used_at is not None:
+        return "used"
+    return "expired" if expires_at <= now else "used"

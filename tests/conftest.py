@@ -1,0 +1,69 @@
+"""Fixtures shared by the suite: loaded instruments, and the standing people of two practices."""
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from surveys.services import load_instruments
+
+from . import factories
+
+
+def pytest_collection_modifyitems(config, items):
+    # Concurrency tests need row locks: they run on PostgreSQL (as CI does) and say why when skipped.
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (CI runs these)")
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def instruments(db):
+    load_instruments()
+
+
+@pytest.fixture
+def practice_a(instruments):
+    return factories.practice("a")
+
+
+@pytest.fixture
+def practice_b(instruments):
+    return factories.practice("b")
+
+
+@pytest.fixture
+def clinician_a(practice_a):
+    return factories.member(practice_a, "clin-a", "clinician")
+
+
+@pytest.fixture
+def clinician_a2(practice_a):
+    return factories.member(practice_a, "clin-a2", "clinician")
+
+
+@pytest.fixture
+def clinician_b(practice_b):
+    return factories.member(practice_b, "clin-b", "clinician")
+
+
+@pytest.fixture
+def manager_a(practice_a):
+    return factories.member(practice_a, "mgr-a", "manager")
+
+
+@pytest.fixture
+def manager_b(practice_b):
+    return factories.member(practice_b, "mgr-b", "manager")
+
+
+@pytest.fixture
+def visit_a(practice_a, clinician_a):
+    """A fresh visit of clinician A with patient PA-001; `.patient_token` is the patient's link token."""
+    return factories.visit(practice_a, clinician_a, "PA-001")
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"

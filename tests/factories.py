@@ -1,0 +1,36 @@
+"""Small builders for test data, going through the services like real callers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from surveys import services
+from surveys.questionnaires import spec_for_version
+
+PASSWORD = "correct horse battery staple"
+
+
+def practice(slug: str, min_n: int = 5):
+    return services.create_practice(slug, f"Practice {slug.upper()}", min_n)[0]
+
+
+def member(practice, username: str, role: str):
+    return services.add_member(practice, username, role, PASSWORD)[0].user
+
+
+def visit(practice, clinician, patient_reference: str, date: dt.date | None = None) -> services.NewVisit:
+    return services.create_visit(practice, clinician, patient_reference, date)
+
+
+def full_answers(invitation, value: int | str = 4) -> dict[str, str]:
+    """Every item of the invitation's instrument answered with `value`, as a form would post it."""
+    spec = spec_for_version(invitation.instrument_version)
+    return {item.code: str(value) for item in spec.items}
+
+
+def patient_invitation(new_visit: services.NewVisit):
+    return new_visit.visit.invitations.get(respondent="patient")
+
+
+def clinician_invitation(new_visit: services.NewVisit):
+    return new_visit.visit.invitations.get(respondent="clinician")
