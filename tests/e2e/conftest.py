@@ -1,0 +1,74 @@
+"""Browser tests: Playwright's sync API driving Debian's Chromium against pytest-django's live server.
+
+One browser per session (starting Chromium is the slow part); a fresh context and page per test, so
+cookies and localStorage drafts never leak from one test into the next.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API keeps an asyncio event loop running in this thread for as long as the browser
+# lives, and Django refuses ORM calls from a thread with a running loop. The test thread only reads
+# and sets up rows while the page waits, so the check has nothing to protect here.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+PHONE = {"width": 390, "height": 844}
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Keep each phase's report on the test, so the page fixture can tell a failed test at teardown.
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        message = f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A phone-sized page in a fresh context; on failure its screenshot lands in tests/e2e/artifacts/."""
+    context = browser.new_context(viewport=PHONE, has_touch=True, locale="en-US")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            try:
+                page.screenshot(path=str(artifacts_dir() / f"FAILED-{request.node.name}.png"), full_page=True)
+            except Exception:  # a crashed page must not hide the test's own failure
+                pass
+        context.close()
+
+
+@pytest.fixture
+def artifacts():
+    """The folder for screenshots (git-ignored)."""
+    return artifacts_dir()
+
+
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

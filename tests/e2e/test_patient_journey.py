@@ -1,0 +1,181 @@
+"""A patient on a phone: opens the link, answers by tapping, keeps a draft, fixes errors, sends once."""
+
+from types import SimpleNamespace
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from surveys.models import Answer, Invitation, Response
+from surveys.questionnaires import spec_for_version
+from surveys.services import submit_response
+from tests import factories
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def patient_link(live_server, transactional_db, practice_a, clinician_a):
+    """A fresh visit's patient link on the live server, with its invitation and instrument spec."""
+    new_visit = factories.visit(practice_a, clinician_a, "PA-001")
+    invitation = factories.patient_invitation(new_visit)
+    spec = spec_for_version(invitation.instrument_version)
+    return SimpleNamespace(
+        url=live_server.url + reverse("patient_questionnaire", args=[new_visit.patient_token]),
+        visit=new_visit.visit,
+        invitation=invitation,
+        spec=spec,
+        codes=[item.code for item in spec.items],
+    )
+
+
+def tap_answer(page, code: str, value: str):
+    """Tap the visible label of one answer, as a thumb would (never set the radio by script)."""
+    choice = page.locator(f"#item-{code} .choice").filter(has=page.locator(f"input[value='{value}']"))
+    choice.locator("label").tap()
+    expect(choice.locator("input")).to_be_checked()
+
+
+def journey_values(link) -> dict[str, str]:
+    """Answers across the whole scale, with 'does not apply' where the instrument allows it once."""
+    values = {code: str(i % 5 + 1) for i, code in enumerate(link.codes)}
+    na_item = next(item for item in link.spec.items if item.allow_na)
+    values[na_item.code] = "na"
+    return values
+
+
+def answer_all(page, link) -> dict[str, str]:
+    values = journey_values(link)
+    for code, value in values.items():
+        tap_answer(page, code, value)
+    return values
+
+
+def progress(page):
+    return page.locator("[data-progress-text]")
+
+
+def test_a_patient_answers_every_item_and_is_thanked(page, patient_link, artifacts):
+    total = len(patient_link.codes)
+    response = page.goto(patient_link.url)
+    assert response.status == 200
+    expect(progress(page)).to_have_text(f"0 of {total} answered")
+
+    values = answer_all(page, patient_link)
+
+    expect(progress(page)).to_have_text(f"{total} of {total} answered")
+    expect(page.locator("[data-progress]")).to_have_attribute("aria-valuenow", str(total))
+    page.screenshot(path=str(artifacts / "patient-journey-answered.png"), full_page=True)
+
+    page.get_by_role("button", name="Send my answers").tap()
+    page.wait_for_url("**/s/thanks/**")
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    page.screenshot(path=str(artifacts / "patient-journey-thanks.png"), full_page=True)
+    # Saved answers need no draft on this device any more.
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('healing-draft:')).length") == 0
+
+    saved = Response.objects.get(visit=patient_link.visit)
+    assert Response.objects.filter(visit=patient_link.visit).count() == 1
+    assert saved.respondent == "patient"
+    stored = {a.item.code: a.value for a in saved.answers.select_related("item")}
+    assert stored == {code: (None if v == "na" else int(v)) for code, v in values.items()}
+    scores = {s.domain: s.score for s in saved.scores.all()}
+    assert set(scores) == {d.code for d in patient_link.spec.domains}
+    assert all(score is not None and 0 <= score <= 100 for score in scores.values())
+    assert saved.process_index is not None and saved.outcome_index is not None
+
+
+def test_the_draft_survives_a_reload(page, patient_link):
+    total = len(patient_link.codes)
+    page.goto(patient_link.url)
+    first_three = dict(zip(patient_link.codes[:3], ["5", "2", "4"]))
+    for code, value in first_three.items():
+        tap_answer(page, code, value)
+    expect(progress(page)).to_have_text(f"3 of {total} answered")
+
+    page.reload()
+
+    for code, value in first_three.items():
+        expect(page.locator(f"#item-{code} input[value='{value}']")).to_be_checked()
+    expect(page.locator("input[type=radio]:checked")).to_have_count(3)
+    expect(progress(page)).to_have_text(f"3 of {total} answered")
+    draft = page.evaluate(
+        "JSON.parse(localStorage.getItem(Object.keys(localStorage).find(k => k.startsWith('healing-draft:'))))"
+    )
+    assert draft["answers"] == first_three
+    assert not Response.objects.exists()
+
+
+def test_errors_are_shown_inline_and_nothing_is_saved(page, patient_link):
+    total = len(patient_link.codes)
+    answered = dict(zip(patient_link.codes[:3], ["1", "3", "5"]))
+    page.goto(patient_link.url)
+    for code, value in answered.items():
+        tap_answer(page, code, value)
+
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="Send my answers").tap()
+    assert posted.value.status == 400
+    page.wait_for_load_state()
+
+    summary = page.locator("#form-errors")
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text("Nothing was saved yet")
+    expect(summary).to_contain_text(f"{total - 3} questions need attention.")
+    expect(page.locator("fieldset.item.has-error")).to_have_count(total - 3)
+    for code in patient_link.codes[3:]:
+        item = page.locator(f"#item-{code}")
+        expect(item).to_have_class("item mb-4 has-error")
+        expect(item.locator(f"#{code}-error")).to_have_text("Please choose an answer.")
+    for code, value in answered.items():
+        expect(page.locator(f"#item-{code}")).not_to_have_class("item mb-4 has-error")
+        radio = page.locator(f"#item-{code} input[value='{value}']")
+        expect(radio).to_be_checked()
+        # Checked by the server's re-render itself, not only restored from the local draft.
+        expect(radio).to_have_attribute("checked", "")
+    expect(progress(page)).to_have_text(f"3 of {total} answered")
+
+    assert not Response.objects.exists()
+    assert not Answer.objects.exists()
+    assert Invitation.objects.get(pk=patient_link.invitation.pk).used_at is None
+
+
+def test_the_questionnaire_switches_to_spanish(page, patient_link):
+    total = len(patient_link.codes)
+    page.goto(patient_link.url)
+    expect(page.locator("label", has_text="Strongly agree")).to_have_count(total)
+
+    page.get_by_role("link", name="Español").tap()
+    page.wait_for_url("**?lang=es")
+
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.locator("label", has_text="Totalmente de acuerdo")).to_have_count(total)
+    expect(page.locator("label", has_text="Totalmente en desacuerdo")).to_have_count(total)
+    expect(page.locator("label", has_text="Strongly agree")).to_have_count(0)
+    expect(page.get_by_role("link", name="English")).to_be_visible()
+
+
+def test_a_double_click_on_send_saves_one_response(page, patient_link):
+    posts = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.goto(patient_link.url)
+    answer_all(page, patient_link)
+
+    page.locator("[data-submit]").dblclick()
+    page.wait_for_url("**/s/thanks/**")
+
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    assert len(posts) == 1, posts
+    assert Response.objects.filter(visit=patient_link.visit).count() == 1
+    assert Answer.objects.count() == len(patient_link.codes)
+
+
+def test_a_used_link_says_already_completed(page, patient_link):
+    submit_response(patient_link.invitation, factories.full_answers(patient_link.invitation))
+
+    response = page.goto(patient_link.url)
+
+    assert response.status == 409
+    expect(page.get_by_role("heading", name="This questionnaire is already completed")).to_be_visible()
+    expect(page.locator("form[data-questionnaire]")).to_have_count(0)
+    assert Response.objects.count() == 1
