@@ -6,7 +6,8 @@ from surveys.forms import SignInForm
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Sign-out, password change and password reset: Django's own views with our templates.
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("", include("surveys.urls")),
 ]

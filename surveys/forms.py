@@ -8,6 +8,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -104,3 +105,58 @@ class SignInForm(AuthenticationForm):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.add_input(Submit("submit", gettext_lazy("Sign in"), css_class="w-100"))
+
+
+class DashboardFilterForm(forms.Form):
+    """Period, clinician and instrument version, applied to every figure on a page."""
+
+    MAX_DAYS = 366 * 5
+
+    start = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    clinician = forms.TypedChoiceField(label=gettext_lazy("Clinician"), required=False, coerce=int, empty_value=None)
+    version = forms.TypedChoiceField(label=gettext_lazy("Questionnaire version"), required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, clinicians=(), versions=(), today=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today or timezone.localdate()
+        default = self._default_period()
+        self.fields["start"].initial, self.fields["end"].initial = default.start, default.end
+        self.fields["clinician"].choices = [("", gettext_lazy("All clinicians"))] + [
+            (c.pk, c.get_full_name() or c.username) for c in clinicians
+        ]
+        self.fields["version"].choices = [("", gettext_lazy("All versions"))] + [
+            (v.pk, f"{v.instrument.slug} {v.version}") for v in versions
+        ]
+        if not clinicians:
+            del self.fields["clinician"]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end:
+            if end < start:
+                self.add_error("end", _("The end date must be on or after the start date."))
+            elif (end - start).days > self.MAX_DAYS:
+                self.add_error("end", _("Please choose a period of at most five years."))
+        return cleaned
+
+    def _default_period(self):
+        from .analytics import Period
+
+        return Period.last_days(365, today=self.today)
+
+    def period(self):
+        """The period asked for, or the last twelve months when the form is empty or wrong."""
+        from .analytics import Period
+
+        default = self._default_period()
+        if not self.is_bound or not self.is_valid():
+            return default
+        data = self.cleaned_data
+        return Period(
+            start=data.get("start") or default.start,
+            end=data.get("end") or default.end,
+            clinician_id=data.get("clinician"),
+            version_id=data.get("version"),
+        )

@@ -190,6 +190,10 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     opened_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
+    # Where to send the patient's link, from a visit import. Personal data: data minimisation deletes
+    # these once used, and they must never be logged or put in messages or exceptions.
+    contact_email = models.EmailField(blank=True)
+    contact_phone = models.CharField(max_length=32, blank=True)
 
     class Meta:
         constraints = [

@@ -11,11 +11,16 @@ def memberships(user) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user, user__is_active=True).select_related("practice")
 
 
+def is_platform_admin(user) -> bool:
+    """Platform admins are staff accounts: they see every practice and unsuppressed figures."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff)
+
+
 def practices_for(user, role: str | None = None) -> QuerySet[Practice]:
-    """Practices the user belongs to (in the given role); platform admins see every practice."""
+    """Practices the user belongs to (in the given role); platform admins see every practice as managers do."""
     if not user.is_authenticated:
         return Practice.objects.none()
-    if user.is_superuser and role != Role.CLINICIAN:
+    if is_platform_admin(user) and role != Role.CLINICIAN:
         return Practice.objects.all()
     scoped = Membership.objects.filter(user=user, user__is_active=True)
     if role:
@@ -28,4 +33,15 @@ def is_clinician(user) -> bool:
 
 
 def is_manager(user) -> bool:
-    return user.is_authenticated and (user.is_superuser or memberships(user).filter(role=Role.MANAGER).exists())
+    return is_platform_admin(user) or memberships(user).filter(role=Role.MANAGER).exists()
+
+
+def navigation(request) -> dict:
+    """Template context: the practices and roles of the signed-in person, for the practice switcher."""
+    user = request.user
+    if not user.is_authenticated:
+        return {}
+    roles: dict = {}
+    for membership in memberships(user).order_by("practice__name"):
+        roles.setdefault(membership.practice, set()).add(membership.role)
+    return {"nav_practices": [(practice, sorted(r)) for practice, r in roles.items()]}

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from . import scoring
-from .models import DomainScore, Invitation, Practice, Respondent, Response, Role, Visit
+from .models import DomainScore, Dyad, Invitation, Practice, Respondent, Response, Role, Visit
 from .permissions import practices_for
 from .tokens import hash_token, looks_like_token
 
@@ -71,6 +71,14 @@ def clinician_invitation(user, visit_id: int) -> Invitation:
     return invitation
 
 
+def clinician_dyad(user, practice: Practice, dyad_id: int) -> Dyad:
+    """One of the signed-in clinician's own dyads in this practice (anyone else's: 404)."""
+    dyad = Dyad.objects.select_related("patient").filter(pk=dyad_id, practice=practice, clinician=user).first()
+    if dyad is None:
+        raise Http404("No such dyad for you.")
+    return dyad
+
+
 def practice_for(user, slug: str, role: str = Role.MANAGER) -> Practice:
     practice = practices_for(user, role).filter(slug=slug).first()
     if practice is None:
@@ -121,3 +129,136 @@ def export_responses(practice: Practice) -> QuerySet[Response]:
         .prefetch_related("scores")
         .order_by("submitted_at", "id")
     )
+
+
+# --- manager tools ---------------------------------------------------------------------------------
+# Visit import, the invitations list and printable QR cards (surveys/manager_views.py).
+
+import datetime as dt  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+from django.db.models import Q  # noqa: E402
+
+from .imports import ImportRow, RowError  # noqa: E402
+from .models import Membership  # noqa: E402
+
+INVITATION_STATUSES = ("open", "opened", "completed", "expired")
+
+
+def invitation_status(invitation: Invitation, now=None) -> str:
+    """The manager's view of a patient invitation: `invitation_state`, with open split by whether it was opened."""
+    if now is None:
+        state = invitation_state(invitation)
+    elif invitation.used_at is not None:
+        state = "used"
+    else:
+        state = "expired" if invitation.expires_at <= now else "open"
+    if state == "used":
+        return "completed"
+    if state == "open" and invitation.opened_at is not None:
+        return "opened"
+    return state
+
+
+def _status_filter(status: str, now) -> Q:
+    """The database twin of invitation_status: keep the two in step."""
+    not_used, live = Q(used_at__isnull=True), Q(expires_at__gt=now)
+    return {
+        "completed": Q(used_at__isnull=False),
+        "expired": not_used & ~live,
+        "opened": not_used & live & Q(opened_at__isnull=False),
+        "open": not_used & live & Q(opened_at__isnull=True),
+    }[status]
+
+
+def practice_invitations(
+    practice: Practice,
+    status: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    now=None,
+) -> QuerySet[Invitation]:
+    """A practice's patient invitations, newest visit first, with all a list row shows in one query."""
+    invitations = (
+        Invitation.objects.filter(visit__practice=practice, respondent=Respondent.PATIENT)
+        .select_related("visit__dyad__clinician", "visit__dyad__patient")
+        .order_by("-visit__date", "-created_at", "-id")
+    )
+    if status:
+        invitations = invitations.filter(_status_filter(status, now or timezone.now()))
+    if start:
+        invitations = invitations.filter(visit__date__gte=start)
+    if end:
+        invitations = invitations.filter(visit__date__lte=end)
+    return invitations
+
+
+def printable_invitations(practice: Practice, date: dt.date, now=None) -> QuerySet[Invitation]:
+    """Patient invitations of a day's visits that can still be answered: the ones a QR card is printed for."""
+    return Invitation.objects.filter(
+        visit__practice=practice,
+        visit__date=date,
+        respondent=Respondent.PATIENT,
+        used_at__isnull=True,
+        expires_at__gt=now or timezone.now(),
+    )
+
+
+@dataclass
+class ImportPlan:
+    """What importing some checked rows would do: the visits to create, the ones already there, the refusals."""
+
+    new: list[ImportRow] = field(default_factory=list)
+    already_imported: list[ImportRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    clinicians: dict = field(default_factory=dict)  # username -> user, for the rows in `new`
+
+    def report(self, file_errors=()) -> list[RowError]:
+        """Every row that will not be imported, by line: the file's own errors, ours, and the duplicates."""
+        already = [
+            RowError(row.line, "already_imported", "Already imported: this clinician saw this patient on this date.")
+            for row in self.already_imported
+        ]
+        return sorted([*file_errors, *self.errors, *already])
+
+
+def plan_import(practice: Practice, rows: list[ImportRow]) -> ImportPlan:
+    """Check rows against the practice in a fixed number of queries, whatever the number of rows.
+
+    "Unknown clinician" covers both a username nobody has and a person outside this practice, so a
+    manager cannot use the import to find out who has an account at other practices.
+    """
+    plan = ImportPlan()
+    usernames = {row.clinician for row in rows}
+    roles: dict[str, set[str]] = {}
+    users = {}
+    for membership in Membership.objects.filter(practice=practice, user__username__in=usernames).select_related("user"):
+        users[membership.user.username] = membership.user
+        roles.setdefault(membership.user.username, set()).add(membership.role)
+    clinician_ids = {users[name].pk for name, held in roles.items() if Role.CLINICIAN in held}
+    existing = set()
+    dates = [row.date for row in rows]
+    if clinician_ids and dates:
+        existing = set(
+            Visit.objects.filter(
+                practice=practice, dyad__clinician_id__in=clinician_ids, date__gte=min(dates), date__lte=max(dates)
+            ).values_list("dyad__clinician__username", "dyad__patient__reference", "date")
+        )
+    seen: dict[tuple, int] = {}
+    for row in rows:
+        if row.clinician not in roles:
+            plan.errors.append(RowError(row.line, "unknown_clinician", f"No clinician “{row.clinician[:40]}” in this practice."))
+        elif Role.CLINICIAN not in roles[row.clinician]:
+            plan.errors.append(
+                RowError(row.line, "not_clinician", f"“{row.clinician[:40]}” is not a clinician of this practice.")
+            )
+        elif row.key in existing:
+            plan.already_imported.append(row)
+        elif row.key in seen:
+            # Rows from parse_text are already unique; this keeps the service safe for any caller.
+            plan.errors.append(RowError(row.line, "duplicate", f"Same clinician, patient and date as line {seen[row.key]}."))
+        else:
+            seen[row.key] = row.line
+            plan.new.append(row)
+            plan.clinicians[row.clinician] = users[row.clinician]
+    return plan

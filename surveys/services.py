@@ -145,11 +145,10 @@ def current_version(respondent: str) -> InstrumentVersion:
 
 @transaction.atomic
 def create_practice(slug: str, name: str, min_reporting_n: int = 5) -> tuple[Practice, bool]:
-    practice, created = Practice.objects.get_or_create(
-        slug=slug, defaults={"name": name, "min_reporting_n": min_reporting_n}
-    )
-    if not created and (practice.name, practice.min_reporting_n) != (name, min_reporting_n):
-        practice.name, practice.min_reporting_n = name, min_reporting_n
+    """Create a practice, or bring an existing one's name and minimum n up to date. Validated before any write."""
+    practice = Practice.objects.filter(slug=slug).first() or Practice(slug=slug)
+    created = practice.pk is None
+    practice.name, practice.min_reporting_n = name, min_reporting_n
     practice.full_clean()
     practice.save()
     return practice, created
@@ -327,3 +326,88 @@ def _unavailable_reason(invitation_id: int, now: dt.datetime) -> str:
     if used_at is not None:
         return "used"
     return "expired" if expires_at <= now else "used"
+
+
+# --- visit import and invitation cards ---------------------------------------------------------
+
+import logging  # noqa: E402
+
+from . import selectors  # noqa: E402
+from .imports import ImportRow, RowError  # noqa: E402
+from .permissions import practices_for  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: list[Visit]
+    already_imported: list[ImportRow]
+    errors: list[RowError]
+
+    @property
+    def dates(self) -> list[dt.date]:
+        """The days this file's visits are on, for printing their cards."""
+        return sorted({v.date for v in self.created} | {r.date for r in self.already_imported})
+
+
+def import_visits(practice: Practice, rows: list[ImportRow], imported_by) -> ImportResult:
+    """Create the visits of an imported file, all or nothing; rows already imported are skipped.
+
+    Idempotent: a visit with the same clinician, patient reference and date is never created twice, so
+    importing the same file again creates nothing. The rows are checked again here, inside the
+    transaction, because the practice may have changed since the preview. Imports of one practice are
+    serialised by locking its row (PostgreSQL), so two confirms of the same file cannot both create it.
+    Contact details go on the patient's invitation and nowhere else (not in logs, not in errors).
+    """
+    if not practices_for(imported_by, Role.MANAGER).filter(pk=practice.pk).exists():
+        raise ServiceError("Only a manager of this practice can import its visits.")
+    with transaction.atomic():
+        Practice.objects.select_for_update().filter(pk=practice.pk).first()
+        plan = selectors.plan_import(practice, rows)
+        created, contacts = [], {}
+        for row in plan.new:
+            visit = create_visit(practice, plan.clinicians[row.clinician], row.patient, row.date).visit
+            created.append(visit)
+            if row.email or row.phone:
+                contacts[visit.pk] = row
+        invitations = list(Invitation.objects.filter(visit_id__in=contacts, respondent=Respondent.PATIENT))
+        for invitation in invitations:
+            row = contacts[invitation.visit_id]
+            invitation.contact_email, invitation.contact_phone = row.email, row.phone
+        Invitation.objects.bulk_update(invitations, ["contact_email", "contact_phone"], batch_size=500)
+    logger.info(
+        "visit import: practice=%s by=%s created=%d already_imported=%d errors=%d",
+        practice.slug,
+        imported_by.pk,
+        len(created),
+        len(plan.already_imported),
+        len(plan.errors),
+    )
+    return ImportResult(created=created, already_imported=plan.already_imported, errors=plan.errors)
+
+
+@transaction.atomic
+def reissue_patient_tokens(practice: Practice, date: dt.date) -> list[tuple[Invitation, str]]:
+    """New links for a day's patient invitations that are still open, for printing on QR cards.
+
+    Only token hashes are stored, so a card can only carry a link made now: the old link of each
+    of these invitations stops working. Rows are locked in primary-key order; an invitation answered
+    meanwhile is no longer open and gets no card. Returns (invitation, token) pairs, by clinician then
+    patient reference; the tokens are shown once and never stored or logged.
+    """
+    invitations = list(
+        selectors.printable_invitations(practice, date)
+        .select_for_update(of=("self",))
+        .select_related("visit__dyad__clinician", "visit__dyad__patient")
+        .order_by("pk")
+    )
+    pairs = []
+    for invitation in invitations:
+        token = new_token()
+        invitation.token_hash = hash_token(token)
+        pairs.append((invitation, token))
+    Invitation.objects.bulk_update(invitations, ["token_hash"], batch_size=500)
+    logger.info("patient links reissued: practice=%s date=%s count=%d", practice.slug, date, len(pairs))
+    pairs.sort(key=lambda pair: (pair[0].visit.dyad.clinician.get_username(), pair[0].visit.dyad.patient.reference, pair[0].pk))
+    return pairs

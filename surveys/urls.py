@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import dashboard_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,5 +9,9 @@ urlpatterns = [
     path("s/<str:token>/qr.svg", views.patient_qr, name="patient_qr"),
     path("clinician/", views.clinician_home, name="clinician_home"),
     path("clinician/visits/<int:visit_id>/questionnaire/", views.clinician_questionnaire, name="clinician_questionnaire"),
-    path("practice/<slug:slug>/", views.practice_home, name="practice_home"),
+    path("practice/<slug:slug>/", dashboard_views.practice_dashboard, name="practice_dashboard"),
+    path("practice/<slug:slug>/charts/<slug:key>.csv", dashboard_views.practice_chart_csv, name="practice_chart_csv"),
+    path("practice/<slug:slug>/me/", dashboard_views.my_relationships, name="my_relationships"),
+    path("practice/<slug:slug>/me/charts/<slug:key>.csv", dashboard_views.my_chart_csv, name="my_chart_csv"),
+    path("practice/<slug:slug>/me/dyads/<int:dyad_id>/", dashboard_views.my_dyad, name="my_dyad"),
 ]

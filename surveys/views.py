@@ -14,9 +14,10 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from . import selectors, services
+from .csrf import csrf_protect_no_referrer
 from .forms import QuestionnaireForm
 from .models import Respondent, Role
-from .permissions import memberships, practices_for
+from .permissions import is_platform_admin, memberships, practices_for
 from .questionnaires import localized, spec_for_version
 from .tokens import hash_token
 
@@ -48,15 +49,16 @@ def home(request):
     if not request.user.is_authenticated:
         return render(request, "surveys/landing.html")
     roles = {m.role for m in memberships(request.user)}
-    if Role.MANAGER in roles or request.user.is_superuser:
+    if Role.MANAGER in roles or is_platform_admin(request.user):
         practice = practices_for(request.user, Role.MANAGER).first()
         if practice:
-            return redirect("practice_home", slug=practice.slug)
+            return redirect("practice_dashboard", slug=practice.slug)
     if Role.CLINICIAN in roles:
         return redirect("clinician_home")
     return render(request, "surveys/no_role.html")
 
 
+@csrf_protect_no_referrer
 @survey_page
 @require_http_methods(["GET", "POST"])
 def patient_questionnaire(request, token):
@@ -149,7 +151,8 @@ def patient_qr(request, token):
 def clinician_home(request):
     visits = selectors.clinician_visits(request.user)[:100]
     pending = [v for v in visits if _open_clinician_invitation(v)]
-    return render(request, "surveys/clinician_home.html", {"pending": pending, "visits": visits})
+    practices = practices_for(request.user, Role.CLINICIAN)
+    return render(request, "surveys/clinician_home.html", {"pending": pending, "visits": visits, "practices": practices})
 
 
 def _open_clinician_invitation(visit):
@@ -161,18 +164,3 @@ def _open_clinician_invitation(visit):
         ),
         None,
     )
-
-
-@login_required
-def practice_home(request, slug):
-    practice = selectors.practice_for(request.user, slug)
-    visits = selectors.practice_visits(practice)[:100]
-    rows = [
-        {
-            "visit": visit,
-            "invitations": {i.respondent: selectors.invitation_state(i) for i in visit.invitations.all()},
-            "flagged": [g for g in selectors.wave_gaps(visit) if g.flagged],
-        }
-        for visit in visits
-    ]
-    return render(request, "surveys/practice_home.html", {"practice": practice, "rows": rows})

@@ -230,15 +230,15 @@ class TestHome:
 
     def test_managers_land_on_their_practice(self, client, manager_a, practice_a):
         client.force_login(manager_a)
-        assert client.get("/")["Location"] == reverse("practice_home", args=[practice_a.slug])
+        assert client.get("/")["Location"] == reverse("practice_dashboard", args=[practice_a.slug])
 
     def test_a_manager_cannot_open_another_practice(self, client, manager_a, practice_b):
         client.force_login(manager_a)
-        assert client.get(reverse("practice_home", args=[practice_b.slug])).status_code == 404
+        assert client.get(reverse("practice_dashboard", args=[practice_b.slug])).status_code == 404
 
     def test_a_clinician_cannot_open_the_practice_page(self, client, clinician_a, practice_a):
         client.force_login(clinician_a)
-        assert client.get(reverse("practice_home", args=[practice_a.slug])).status_code == 404
+        assert client.get(reverse("practice_dashboard", args=[practice_a.slug])).status_code == 404
 
     def test_sign_in_works_with_the_crispy_form(self, client, clinician_a):
         response = client.post(reverse("login"), {"username": "clin-a", "password": factories.PASSWORD})
@@ -246,3 +246,37 @@ class TestHome:
         bad = client.post(reverse("login"), {"username": "clin-a", "password": "wrong"})
         assert bad.status_code == 200
         assert b"Please enter a correct username and password" in bad.content
+
+
+class TestNoReferrerCsrf:
+    """Survey pages send no referrer, so browsers post them with `Origin: null`: the token must still decide."""
+
+    def _csrf_client(self, url):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.get(url)
+        return client, client.cookies["csrftoken"].value
+
+    def test_a_null_origin_with_the_token_is_accepted(self, visit_a, answers):
+        url = patient_url(visit_a)
+        client, token = self._csrf_client(url)
+        response = client.post(url, {**answers, "csrfmiddlewaretoken": token}, HTTP_ORIGIN="null")
+        assert response.status_code == 302
+        assert Response.objects.count() == 1
+
+    def test_a_null_origin_without_the_token_is_refused(self, visit_a, answers):
+        url = patient_url(visit_a)
+        client, _token = self._csrf_client(url)
+        assert client.post(url, answers, HTTP_ORIGIN="null").status_code == 403
+        assert not Response.objects.exists()
+
+    def test_a_foreign_origin_is_refused_even_with_the_token(self, visit_a, answers):
+        url = patient_url(visit_a)
+        client, token = self._csrf_client(url)
+        response = client.post(url, {**answers, "csrfmiddlewaretoken": token}, HTTP_ORIGIN="https://evil.example")
+        assert response.status_code == 403
+        assert not Response.objects.exists()
+
+    def test_sign_in_pages_keep_the_default_referrer_policy(self, client, instruments):
+        assert b'name="referrer"' not in client.get(reverse("login")).content

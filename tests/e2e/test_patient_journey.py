@@ -1,5 +1,6 @@
 """A patient on a phone: opens the link, answers by tapping, keeps a draft, fixes errors, sends once."""
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +13,8 @@ from surveys.services import submit_response
 from tests import factories
 
 pytestmark = pytest.mark.e2e
+
+HAS_ERROR = re.compile(r"\bhas-error\b")
 
 
 @pytest.fixture
@@ -51,6 +54,13 @@ def answer_all(page, link) -> dict[str, str]:
     return values
 
 
+def assert_redirected_to_thanks(response):
+    """The POST itself must redirect; say what came back instead of timing out on a navigation."""
+    if response.status != 302:
+        pytest.fail(f"POST answered {response.status}, not 302: {response.text()[:300]}")
+    assert "/s/thanks/" in response.headers["location"]
+
+
 def progress(page):
     return page.locator("[data-progress-text]")
 
@@ -67,7 +77,9 @@ def test_a_patient_answers_every_item_and_is_thanked(page, patient_link, artifac
     expect(page.locator("[data-progress]")).to_have_attribute("aria-valuenow", str(total))
     page.screenshot(path=str(artifacts / "patient-journey-answered.png"), full_page=True)
 
-    page.get_by_role("button", name="Send my answers").tap()
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="Send my answers").tap()
+    assert_redirected_to_thanks(posted.value)
     page.wait_for_url("**/s/thanks/**")
     expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
     page.screenshot(path=str(artifacts / "patient-journey-thanks.png"), full_page=True)
@@ -125,10 +137,10 @@ def test_errors_are_shown_inline_and_nothing_is_saved(page, patient_link):
     expect(page.locator("fieldset.item.has-error")).to_have_count(total - 3)
     for code in patient_link.codes[3:]:
         item = page.locator(f"#item-{code}")
-        expect(item).to_have_class("item mb-4 has-error")
+        expect(item).to_have_class(HAS_ERROR)
         expect(item.locator(f"#{code}-error")).to_have_text("Please choose an answer.")
     for code, value in answered.items():
-        expect(page.locator(f"#item-{code}")).not_to_have_class("item mb-4 has-error")
+        expect(page.locator(f"#item-{code}")).not_to_have_class(HAS_ERROR)
         radio = page.locator(f"#item-{code} input[value='{value}']")
         expect(radio).to_be_checked()
         # Checked by the server's re-render itself, not only restored from the local draft.
@@ -161,7 +173,9 @@ def test_a_double_click_on_send_saves_one_response(page, patient_link):
     page.goto(patient_link.url)
     answer_all(page, patient_link)
 
-    page.locator("[data-submit]").dblclick()
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.locator("[data-submit]").dblclick()
+    assert_redirected_to_thanks(posted.value)
     page.wait_for_url("**/s/thanks/**")
 
     expect(page.get_by_role("heading", name="Thank you")).to_be_visible()

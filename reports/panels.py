@@ -1,0 +1,396 @@
+"""What a dashboard or a report shows: each panel is a figure plus the same numbers as a table.
+
+Built from `surveys.analytics` (the queries) and `reports.charts` (the figures), with suppression
+applied here, once, so pages, CSV downloads and reports cannot disagree (DESIGN §3):
+a clinician-level figure with n below the practice's minimum is hidden from everyone but platform
+admins, and figures with n under 30 carry the caution note.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+
+from surveys import analytics, scoring
+from surveys.domains import COMPETENCY_DOMAINS, SHARED_DOMAINS, domain_label
+from surveys.models import Practice, Respondent
+from surveys.permissions import is_platform_admin
+
+from . import charts
+
+HIDDEN = "hidden"
+_JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who is looking: platform admins see every figure; everyone else is held to the practice's minimum n."""
+
+    min_n: int
+    sees_everything: bool = False
+
+    @classmethod
+    def for_user(cls, user, practice: Practice) -> Audience:
+        return cls(min_n=practice.min_reporting_n, sees_everything=is_platform_admin(user))
+
+    def hides(self, summary: scoring.Summary | None, clinician_level: bool) -> bool:
+        if summary is None or not clinician_level or self.sees_everything:
+            return False
+        return scoring.is_suppressed(summary.n, self.min_n)
+
+
+@dataclass
+class Panel:
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list] = field(default_factory=list)
+    figure: object = None  # a plotly Figure, or None when there is nothing to draw
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def figure_json(self) -> str | None:
+        """The figure as JSON that is safe inside <script type="application/json"> (names may hold '<')."""
+        if self.figure is None:
+            return None
+        return mark_safe(charts.figure_json(self.figure).translate(_JSON_SCRIPT_ESCAPES))
+
+
+def suppression_note(min_n: int) -> str:
+    return _(
+        "Figures for a single clinician based on fewer than %(n)s patients are hidden, so that no patient's "
+        "answers can be singled out."
+    ) % {"n": min_n}
+
+
+def caution_note() -> str:
+    return _("Figures from fewer than %(n)s patients are marked: few responses, interpret with care.") % {
+        "n": scoring.CAUTION_N
+    }
+
+
+def _summary_cells(summary: scoring.Summary | None, hidden: bool) -> list:
+    if hidden:
+        return [HIDDEN] * 4
+    if summary is None:
+        return [0, None, None, None]
+    return [summary.n, summary.mean, summary.ci_low, summary.ci_high]
+
+
+def _caution(summary: scoring.Summary | None, hidden: bool = False) -> str:
+    if hidden or summary is None or not summary.n:
+        return ""
+    return _("few responses: interpret with care") if summary.few else ""
+
+
+# --- practice dashboard -----------------------------------------------------------------------
+
+
+@dataclass
+class Tiles:
+    sent: int
+    opened: int
+    completed: int
+    completion_rate: float | None
+    median_minutes: float | None
+    responses: int
+
+
+def practice_tiles(practice: Practice, period: analytics.Period) -> Tiles:
+    funnel = analytics.invitation_funnel(practice, period)
+    rate = funnel["completed"] / funnel["sent"] if funnel["sent"] else None
+    return Tiles(
+        sent=funnel["sent"],
+        opened=funnel["opened"],
+        completed=funnel["completed"],
+        completion_rate=rate,
+        median_minutes=analytics.median_minutes_to_complete(practice, period),
+        responses=analytics.responses_in(practice, period).count(),
+    )
+
+
+def practice_panels(practice: Practice, period: analytics.Period, audience: Audience, clinicians: list, tiles: Tiles) -> list[Panel]:
+    """Every panel of the practice dashboard, in page order."""
+    names = {c.pk: c.get_full_name() or c.username for c in clinicians}
+    if period.clinician_id:
+        names = {pk: name for pk, name in names.items() if pk == period.clinician_id}
+    by_clinician = analytics.clinician_domain_summaries(practice, period)
+    practice_level = analytics.domain_summaries(practice, period)
+    # With a clinician filter every figure describes one clinician, so suppression applies to all of them.
+    clinician_level = period.clinician_id is not None
+    return [
+        _domain_panel(practice_level, audience, clinician_level),
+        _heatmap_panel(by_clinician, names, audience),
+        _means_panel(by_clinician, practice_level, names, audience, clinician_level),
+        _trend_panel(
+            "trends",
+            _("Monthly trend by domain"),
+            analytics.monthly_summaries(practice, period),
+            SHARED_DOMAINS,
+            audience,
+            clinician_level,
+        ),
+        _distribution_panel(analytics.score_distribution(practice, period), practice_level, audience, clinician_level),
+        _concordance_panel(analytics.concordance(practice, period), audience, clinician_level),
+        _funnel_panel(tiles),
+    ]
+
+
+def _domain_panel(summaries, audience, clinician_level) -> Panel:
+    panel = Panel(
+        "domains",
+        _("Domain scores"),
+        [_("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("SD"), _("Note")],
+    )
+    for domain in SHARED_DOMAINS:
+        summary = summaries.get(domain)
+        hidden = audience.hides(summary, clinician_level)
+        sd = HIDDEN if hidden else (summary.sd if summary else None)
+        panel.rows.append([domain_label(domain), *_summary_cells(summary, hidden), sd, _caution(summary, hidden)])
+    shown = [None if row[1] == HIDDEN else row for row in panel.rows]
+    if any(row and row[2] is not None for row in shown):
+        panel.figure = charts.means_with_intervals(
+            [
+                {
+                    "name": _("Practice"),
+                    "means": [row[2] if row else None for row in shown],
+                    "low": [row[3] if row else None for row in shown],
+                    "high": [row[4] if row else None for row in shown],
+                }
+            ],
+            [domain_label(d) for d in SHARED_DOMAINS],
+            title=panel.title,
+            y_title=_("Score (0–100)"),
+        )
+    panel.notes = [caution_note()]
+    return panel
+
+
+def _heatmap_panel(by_clinician, names, audience) -> Panel:
+    panel = Panel(
+        "heatmap",
+        _("Clinicians by domain"),
+        [_("Clinician"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Note")],
+    )
+    matrix = []
+    for pk, name in names.items():
+        line = []
+        for domain in SHARED_DOMAINS:
+            summary = by_clinician.get((pk, domain))
+            hidden = audience.hides(summary or scoring.Summary(0, None, None, None, None), True)
+            panel.rows.append([name, domain_label(domain), *_summary_cells(summary, hidden), _caution(summary, hidden)])
+            line.append(None if hidden or summary is None else summary.mean)
+        matrix.append(line)
+    if names:
+        panel.figure = charts.heatmap(
+            list(names.values()),
+            [domain_label(d) for d in SHARED_DOMAINS],
+            matrix,
+            title=panel.title,
+            hidden_text=_("hidden"),
+            colorbar_title=_("Mean (0–100)"),
+        )
+    panel.notes = [suppression_note(audience.min_n), caution_note()]
+    return panel
+
+
+def _means_panel(by_clinician, practice_level, names, audience, clinician_level) -> Panel:
+    panel = Panel(
+        "means",
+        _("Domain means with 95% intervals by clinician"),
+        [_("Series"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Note")],
+    )
+    series = []
+    sources = [(_("Practice"), lambda d: practice_level.get(d), clinician_level)]
+    sources += [(name, (lambda d, pk=pk: by_clinician.get((pk, d))), True) for pk, name in names.items()]
+    for name, lookup, is_clinician_level in sources:
+        means, low, high = [], [], []
+        for domain in SHARED_DOMAINS:
+            summary = lookup(domain)
+            hidden = audience.hides(summary or scoring.Summary(0, None, None, None, None), is_clinician_level)
+            panel.rows.append([name, domain_label(domain), *_summary_cells(summary, hidden), _caution(summary, hidden)])
+            shown = None if hidden or summary is None else summary
+            means.append(shown.mean if shown else None)
+            low.append(shown.ci_low if shown else None)
+            high.append(shown.ci_high if shown else None)
+        series.append({"name": str(name), "means": means, "low": low, "high": high})
+    panel.figure = charts.means_with_intervals(
+        series, [domain_label(d) for d in SHARED_DOMAINS], title=panel.title, y_title=_("Score (0–100)")
+    )
+    panel.notes = [suppression_note(audience.min_n), caution_note()]
+    return panel
+
+
+def _months(summaries) -> list[dt.date]:
+    return sorted({month for month, _domain in summaries})
+
+
+def _trend_panel(key, title, summaries, domains, audience, clinician_level) -> Panel:
+    panel = Panel(key, title, [_("Month"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Note")])
+    months = _months(summaries)
+    series = []
+    for domain in domains:
+        values = []
+        for month in months:
+            summary = summaries.get((month, domain))
+            hidden = audience.hides(summary, clinician_level)
+            if summary is not None:
+                panel.rows.append([month.strftime("%Y-%m"), domain_label(domain), *_summary_cells(summary, hidden), _caution(summary, hidden)])
+            values.append(None if hidden or summary is None else summary.mean)
+        series.append({"name": domain_label(domain), "values": values, "colour": charts.DOMAIN_COLOURS.get(domain)})
+    if months:
+        panel.figure = charts.trend(months, series, title=title, y_title=_("Mean score (0–100)"))
+    panel.notes = [caution_note()] + ([suppression_note(audience.min_n)] if clinician_level else [])
+    return panel
+
+
+def _distribution_panel(distribution, practice_level, audience, clinician_level) -> Panel:
+    panel = Panel("distribution", _("Distribution of scores"), [_("Domain"), _("Score range"), _("Patients")])
+    hidden = any(audience.hides(practice_level.get(d), clinician_level) for d in SHARED_DOMAINS if practice_level.get(d))
+    bins = list(range(0, 100, analytics.BIN_WIDTH))
+    if hidden:
+        panel.notes = [suppression_note(audience.min_n)]
+        return panel
+    series = []
+    for domain in SHARED_DOMAINS:
+        counts = [distribution.get(domain, {}).get(b, 0) for b in bins]
+        for start, count in zip(bins, counts):
+            panel.rows.append([domain_label(domain), f"{start}–{start + analytics.BIN_WIDTH - 1 if start < 90 else 100}", count])
+        series.append({"name": domain_label(domain), "counts": counts, "colour": charts.DOMAIN_COLOURS.get(domain)})
+    if distribution:
+        panel.figure = charts.distribution(
+            bins, series, title=panel.title, x_title=_("Score (0–100)"), y_title=_("Patients")
+        )
+    return panel
+
+
+def _concordance_panel(pairs, audience, clinician_level) -> Panel:
+    panel = Panel(
+        "concordance",
+        _("Patient and clinician views of the same visit"),
+        [_("Domain"), _("Pairs"), _("Patient mean"), _("Clinician mean"), _("Mean gap"), _("Flagged (|gap| ≥ 25)")],
+    )
+    by_domain: dict[str, list] = {d: [] for d in SHARED_DOMAINS}
+    for pair in pairs:
+        by_domain[pair.domain].append(pair)
+    if clinician_level and not audience.sees_everything and len(by_domain["valuing"]) < audience.min_n:
+        panel.notes = [suppression_note(audience.min_n)]
+        return panel
+    for domain, domain_pairs in by_domain.items():
+        n = len(domain_pairs)
+        gaps = [p.clinician - p.patient for p in domain_pairs]
+        panel.rows.append(
+            [
+                domain_label(domain),
+                n,
+                sum(p.patient for p in domain_pairs) / n if n else None,
+                sum(p.clinician for p in domain_pairs) / n if n else None,
+                sum(gaps) / n if n else None,
+                sum(1 for g in gaps if abs(g) >= scoring.GAP_FLAG_THRESHOLD - 1e-9),
+            ]
+        )
+    if pairs:
+        panel.figure = charts.concordance(
+            [
+                {"series": domain_label(p.domain), "x": p.patient, "y": p.clinician, "colour": charts.DOMAIN_COLOURS.get(p.domain)}
+                for p in pairs
+            ],
+            title=panel.title,
+            x_title=_("Patient's score"),
+            y_title=_("Clinician's score"),
+        )
+    panel.notes = [_("Each dot is one dyad's latest visit with both questionnaires; dotted lines mark a gap of 25 points.")]
+    return panel
+
+
+def _funnel_panel(tiles: Tiles) -> Panel:
+    panel = Panel("funnel", _("Invitation funnel"), [_("Stage"), _("Invitations"), _("Share of sent")])
+    stages = [(_("Sent"), tiles.sent), (_("Opened"), tiles.opened), (_("Completed"), tiles.completed)]
+    for label, count in stages:
+        panel.rows.append([label, count, count / tiles.sent if tiles.sent else None])
+    if tiles.sent:
+        panel.figure = charts.funnel([str(label) for label, _count in stages], [c for _l, c in stages], title=panel.title)
+    return panel
+
+
+# --- a clinician's own page -------------------------------------------------------------------
+
+
+def clinician_panels(practice: Practice, clinician, period: analytics.Period, audience: Audience) -> list[Panel]:
+    """'My relationships': own figures beside the practice's, trends, gaps and competencies."""
+    own_period = analytics.Period(period.start, period.end, clinician_id=clinician.pk, version_id=period.version_id)
+    practice_period = analytics.Period(period.start, period.end, version_id=period.version_id)
+    own = analytics.domain_summaries(practice, own_period)
+    overall = analytics.domain_summaries(practice, practice_period)
+    return [
+        _comparison_panel(own, overall, audience),
+        _trend_panel(
+            "my_trend",
+            _("My monthly trend"),
+            analytics.monthly_summaries(practice, own_period),
+            SHARED_DOMAINS,
+            audience,
+            True,
+        ),
+        _gaps_panel(analytics.clinician_gap_summaries(practice, own_period), audience),
+        _trend_panel(
+            "competencies",
+            _("My competency self-ratings"),
+            analytics.monthly_summaries(practice, own_period, respondent=Respondent.CLINICIAN),
+            COMPETENCY_DOMAINS,
+            Audience(min_n=1, sees_everything=True),  # the clinician's own answers: nothing to protect
+            False,
+        ),
+    ]
+
+
+def _comparison_panel(own, overall, audience) -> Panel:
+    panel = Panel(
+        "comparison",
+        _("My scores beside the practice's"),
+        [_("Domain"), _("My n"), _("My mean"), _("My 95% CI low"), _("My 95% CI high"),
+         _("Practice n"), _("Practice mean"), _("Practice 95% CI low"), _("Practice 95% CI high"), _("Note")],
+    )
+    mine, practice = {"name": _("Me"), "means": [], "low": [], "high": []}, {"name": _("Practice"), "means": [], "low": [], "high": []}
+    for domain in SHARED_DOMAINS:
+        own_summary, practice_summary = own.get(domain), overall.get(domain)
+        hidden = audience.hides(own_summary or scoring.Summary(0, None, None, None, None), True)
+        panel.rows.append(
+            [domain_label(domain), *_summary_cells(own_summary, hidden), *_summary_cells(practice_summary, False), _caution(own_summary, hidden)]
+        )
+        for target, summary, is_hidden in ((mine, own_summary, hidden), (practice, practice_summary, False)):
+            shown = None if is_hidden or summary is None else summary
+            target["means"].append(shown.mean if shown else None)
+            target["low"].append(shown.ci_low if shown else None)
+            target["high"].append(shown.ci_high if shown else None)
+    panel.figure = charts.means_with_intervals(
+        [mine, practice], [domain_label(d) for d in SHARED_DOMAINS], title=panel.title, y_title=_("Score (0–100)")
+    )
+    panel.notes = [suppression_note(audience.min_n), caution_note()]
+    return panel
+
+
+def _gaps_panel(gap_summaries, audience) -> Panel:
+    panel = Panel(
+        "gaps",
+        _("My view against my patients' view"),
+        [_("Domain"), _("Waves"), _("Mean gap (me − patient)"), _("95% CI low"), _("95% CI high"), _("Note")],
+    )
+    means = []
+    for domain in SHARED_DOMAINS:
+        summary = gap_summaries.get(domain)
+        hidden = audience.hides(summary or scoring.Summary(0, None, None, None, None), True)
+        panel.rows.append([domain_label(domain), *_summary_cells(summary, hidden), _caution(summary, hidden)])
+        means.append(None if hidden or summary is None else summary.mean)
+    if any(m is not None for m in means):
+        panel.figure = charts.gaps(
+            [domain_label(d) for d in SHARED_DOMAINS], means, title=panel.title, y_title=_("Points (clinician − patient)")
+        )
+    panel.notes = [
+        _("A positive gap means you rated the relationship higher than your patient did; waves with a gap of 25 points or more are flagged below."),
+        suppression_note(audience.min_n),
+    ]
+    return panel

@@ -1,0 +1,310 @@
+"""Aggregate reads for dashboards and reports: one query per figure, computed in the database.
+
+Every function takes a practice the caller has already been allowed to see, and a `Period`.
+"Each dyad counts once": its most recent patient response in the period (DESIGN §3), picked with a
+window function so the database does the choosing. Means, SDs and intervals come from SQL sums
+through `scoring.summarize_moments`, so the numbers match `scoring.summarize` on the raw scores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Count, F, FloatField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models.functions import Floor, RowNumber, TruncMonth
+from django.utils import timezone
+
+from . import scoring
+from .models import DomainScore, Invitation, Practice, Respondent, Response
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date  # inclusive
+    clinician_id: int | None = None
+    version_id: int | None = None  # the patient instrument version, when filtering by one
+
+    @property
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """Half-open datetime bounds, so the submitted_at index is used (no per-row date casts)."""
+        tz = timezone.get_current_timezone()
+        start = dt.datetime.combine(self.start, dt.time.min, tzinfo=tz)
+        end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        return start, end
+
+    @classmethod
+    def last_days(cls, days: int = 365, today: dt.date | None = None, **filters) -> Period:
+        today = today or timezone.localdate()
+        return cls(start=today - dt.timedelta(days=days - 1), end=today, **filters)
+
+
+def responses_in(practice: Practice, period: Period, respondent: str = Respondent.PATIENT) -> QuerySet[Response]:
+    start, end = period.bounds
+    responses = Response.objects.filter(
+        practice=practice, respondent=respondent, submitted_at__gte=start, submitted_at__lt=end
+    )
+    if period.clinician_id:
+        responses = responses.filter(dyad__clinician_id=period.clinician_id)
+    if period.version_id and respondent == Respondent.PATIENT:
+        responses = responses.filter(instrument_version_id=period.version_id)
+    return responses
+
+
+def latest_per_dyad(responses: QuerySet[Response], *, per_month: bool = False) -> QuerySet[Response]:
+    """Each dyad's most recent response (per month, for trends)."""
+    partition = [F("dyad_id")] + ([TruncMonth("submitted_at")] if per_month else [])
+    return responses.annotate(
+        dyad_rank=Window(RowNumber(), partition_by=partition, order_by=[F("submitted_at").desc(), F("id").desc()])
+    ).filter(dyad_rank=1)
+
+
+def _scores_of(responses: QuerySet[Response]) -> QuerySet[DomainScore]:
+    return DomainScore.objects.filter(response_id__in=responses.values("id"), score__isnull=False)
+
+
+def _moments(rows, key) -> dict:
+    return {key(row): scoring.summarize_moments(row["n"], row["total"], row["total_sq"]) for row in rows}
+
+
+MOMENTS = {"n": Count("score"), "total": Sum("score"), "total_sq": Sum(F("score") * F("score"))}
+
+
+def domain_summaries(practice: Practice, period: Period, respondent: str = Respondent.PATIENT) -> dict[str, scoring.Summary]:
+    """Practice-level n, mean, SD and 95% CI per domain."""
+    rows = _scores_of(latest_per_dyad(responses_in(practice, period, respondent))).values("domain").annotate(**MOMENTS)
+    return _moments(rows, key=lambda row: row["domain"])
+
+
+def clinician_domain_summaries(
+    practice: Practice, period: Period, respondent: str = Respondent.PATIENT
+) -> dict[tuple[int, str], scoring.Summary]:
+    """{(clinician_id, domain): Summary}: the clinician-level figures that suppression applies to."""
+    rows = (
+        _scores_of(latest_per_dyad(responses_in(practice, period, respondent)))
+        .values("response__dyad__clinician_id", "domain")
+        .annotate(**MOMENTS)
+    )
+    return _moments(rows, key=lambda row: (row["response__dyad__clinician_id"], row["domain"]))
+
+
+def monthly_summaries(
+    practice: Practice, period: Period, respondent: str = Respondent.PATIENT
+) -> dict[tuple[dt.date, str], scoring.Summary]:
+    """{(first day of month, domain): Summary}, each dyad counted once per month."""
+    latest = latest_per_dyad(responses_in(practice, period, respondent), per_month=True)
+    rows = (
+        _scores_of(latest)
+        .annotate(month=TruncMonth("response__submitted_at"))
+        .values("month", "domain")
+        .annotate(**MOMENTS)
+    )
+    return _moments(rows, key=lambda row: (_as_date(row["month"]), row["domain"]))
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+BIN_WIDTH = 10
+
+
+def score_distribution(practice: Practice, period: Period) -> dict[str, dict[int, int]]:
+    """{domain: {bin start (0, 10, ... 90): count}}; 100 falls in the 90 bin."""
+    rows = (
+        _scores_of(latest_per_dyad(responses_in(practice, period)))
+        .annotate(bin=Floor(F("score") / BIN_WIDTH))
+        .values("domain", "bin")
+        .annotate(count=Count("id"))
+    )
+    distribution: dict[str, dict[int, int]] = defaultdict(lambda: {b: 0 for b in range(0, 100, BIN_WIDTH)})
+    for row in rows:
+        start = min(int(row["bin"]) * BIN_WIDTH, 100 - BIN_WIDTH)
+        distribution[row["domain"]][start] += row["count"]
+    return dict(distribution)
+
+
+@dataclass(frozen=True)
+class Pair:
+    domain: str
+    patient: float
+    clinician: float
+    clinician_id: int
+
+
+def concordance(practice: Practice, period: Period) -> list[Pair]:
+    """Patient and clinician scores of the same wave, per shared domain (each dyad's latest wave)."""
+    clinician_score = DomainScore.objects.filter(
+        response__visit_id=OuterRef("response__visit_id"),
+        response__respondent=Respondent.CLINICIAN,
+        domain=OuterRef("domain"),
+    ).values("score")[:1]
+    rows = (
+        _scores_of(latest_per_dyad(responses_in(practice, period)))
+        .filter(domain__in=scoring.SHARED_DOMAINS)
+        .annotate(clinician_score=Subquery(clinician_score, output_field=FloatField()))
+        .filter(clinician_score__isnull=False)
+        .values_list("domain", "score", "clinician_score", "response__dyad__clinician_id")
+    )
+    return [Pair(*row) for row in rows]
+
+
+def invitation_funnel(practice: Practice, period: Period) -> dict[str, int]:
+    """Patient invitations created in the period: sent, opened, completed."""
+    start, end = period.bounds
+    invitations = Invitation.objects.filter(
+        visit__practice=practice, respondent=Respondent.PATIENT, created_at__gte=start, created_at__lt=end
+    )
+    if period.clinician_id:
+        invitations = invitations.filter(visit__dyad__clinician_id=period.clinician_id)
+    if period.version_id:
+        invitations = invitations.filter(instrument_version_id=period.version_id)
+    return invitations.aggregate(
+        sent=Count("id"),
+        opened=Count("id", filter=Q(opened_at__isnull=False) | Q(used_at__isnull=False)),
+        completed=Count("id", filter=Q(used_at__isnull=False)),
+    )
+
+
+def median_minutes_to_complete(practice: Practice, period: Period) -> float | None:
+    """Median time from opening a patient questionnaire to sending it."""
+    responses = responses_in(practice, period).filter(started_at__isnull=False)
+    if connection.vendor == "postgresql":
+        from django.db.models.expressions import RawSQL
+
+        result = responses.aggregate(
+            median=RawSQL(
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (submitted_at - started_at)))", []
+            )
+        )
+        seconds = result["median"]
+    else:
+        durations = [(s - o).total_seconds() for s, o in responses.values_list("submitted_at", "started_at")]
+        seconds = statistics.median(durations) if durations else None
+    return None if seconds is None else float(seconds) / 60
+
+
+def first_response_date(practice: Practice) -> dt.date | None:
+    first = Response.objects.filter(practice=practice).aggregate(first=Min("submitted_at"))["first"]
+    return first.date() if first else None
+
+
+def practice_clinicians(practice: Practice) -> list:
+    """The practice's clinicians, for filters and per-clinician figures (one query)."""
+    from django.contrib.auth import get_user_model
+
+    return list(
+        get_user_model()
+        .objects.filter(memberships__practice=practice, memberships__role="clinician")
+        .order_by("username")
+        .distinct()
+    )
+
+
+def patient_versions(practice: Practice) -> list:
+    """Patient instrument versions that have responses in this practice, for the version filter."""
+    from .models import InstrumentVersion
+
+    return list(
+        InstrumentVersion.objects.filter(respondent=Respondent.PATIENT)
+        .select_related("instrument")
+        .order_by("instrument__slug", "version")
+    )
+
+
+def clinician_gap_summaries(practice: Practice, period: Period) -> dict[str, scoring.Summary]:
+    """Mean clinician-minus-patient gap per shared domain over the clinician's latest wave per dyad."""
+    return _summaries_of_gaps(concordance(practice, period))
+
+
+def _summaries_of_gaps(pairs: list[Pair]) -> dict[str, scoring.Summary]:
+    by_domain: dict[str, list[float]] = defaultdict(list)
+    for pair in pairs:
+        by_domain[pair.domain].append(pair.clinician - pair.patient)
+    return {domain: scoring.summarize(values) for domain, values in by_domain.items()}
+
+
+@dataclass(frozen=True)
+class DyadRow:
+    dyad_id: int
+    patient: str
+    visits: int
+    last_visit: dt.date | None
+    patient_scores: dict
+    clinician_scores: dict
+    flagged: list
+
+
+def clinician_dyads(practice: Practice, clinician, period: Period, limit: int = 500) -> list[DyadRow]:
+    """The clinician's dyads seen in the period, with the scores of their latest wave (two queries)."""
+    from .models import Dyad
+
+    start, end = period.bounds
+    dyads = list(
+        Dyad.objects.filter(
+            practice=practice,
+            clinician=clinician,
+            visits__date__gte=period.start,
+            visits__date__lte=period.end,
+        )
+        .annotate(
+            visit_count=Count("visits", distinct=True),
+            last_visit=Max("visits__date"),
+            latest_visit_id=Subquery(
+                Response.objects.filter(
+                    dyad_id=OuterRef("pk"),
+                    respondent=Respondent.PATIENT,
+                    submitted_at__gte=start,
+                    submitted_at__lt=end,
+                )
+                .order_by("-submitted_at", "-id")
+                .values("visit_id")[:1]
+            ),
+        )
+        .values_list("pk", "patient__reference", "visit_count", "last_visit", "latest_visit_id")
+        .order_by("-last_visit", "patient__reference")[:limit]
+    )
+    scores: dict[tuple[int, str], dict] = defaultdict(dict)
+    wave_visits = [row[4] for row in dyads if row[4]]
+    for visit_id, respondent, domain, score in DomainScore.objects.filter(
+        response__visit_id__in=wave_visits
+    ).values_list("response__visit_id", "response__respondent", "domain", "score"):
+        scores[(visit_id, respondent)][domain] = score
+    rows = []
+    for dyad_id, reference, visit_count, last_visit, visit_id in dyads:
+        patient_scores = scores.get((visit_id, Respondent.PATIENT), {})
+        clinician_scores = scores.get((visit_id, Respondent.CLINICIAN), {})
+        flagged = [g for g in scoring.wave_gaps(clinician_scores, patient_scores) if g.flagged]
+        rows.append(DyadRow(dyad_id, reference, visit_count, last_visit, patient_scores, clinician_scores, flagged))
+    return rows
+
+
+@dataclass(frozen=True)
+class Wave:
+    visit_id: int
+    date: dt.date
+    patient_scores: dict
+    clinician_scores: dict
+    gaps: list
+
+
+def dyad_waves(dyad) -> list[Wave]:
+    """A dyad's history: every visit with its patient and clinician scores and gaps (two queries)."""
+    from .models import Visit
+
+    visits = list(Visit.objects.filter(dyad=dyad).order_by("date", "id").values_list("id", "date"))
+    scores: dict[tuple[int, str], dict] = defaultdict(dict)
+    for visit_id, respondent, domain, score in DomainScore.objects.filter(response__dyad=dyad).values_list(
+        "response__visit_id", "response__respondent", "domain", "score"
+    ):
+        scores[(visit_id, respondent)][domain] = score
+    waves = []
+    for visit_id, date in visits:
+        patient_scores = scores.get((visit_id, Respondent.PATIENT), {})
+        clinician_scores = scores.get((visit_id, Respondent.CLINICIAN), {})
+        waves.append(Wave(visit_id, date, patient_scores, clinician_scores, scoring.wave_gaps(clinician_scores, patient_scores)))
+    return waves

@@ -1,0 +1,264 @@
+"""Reading a visit list exported by an EHR: CSV bytes in, checked rows and a row-by-row error report out.
+
+Pure: no database and no I/O, so it can be fuzzed. The checks that need the database (is this person a
+clinician of the practice? was this visit already imported?) are in `selectors.plan_import`, which takes
+the rows this module returns.
+
+A file that cannot be read as a whole (too big, not UTF-8 text, no header...) raises `ImportFileError` and
+nothing in it is imported. A file that can be read gives good rows and, for each bad row, its line number
+and what is wrong with it, so the manager can fix the export and upload it again.
+
+Email addresses and phone numbers are personal data: they are checked here but never repeated in a
+message, an exception or a log line.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_ROWS = 5000
+REQUIRED_COLUMNS = ("date", "clinician", "patient")
+OPTIONAL_COLUMNS = ("email", "phone")
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+MAX_REFERENCE = 64  # Patient.reference
+MAX_EMAIL = 254  # Invitation.contact_email
+MAX_PHONE = 32  # Invitation.contact_phone
+MIN_PHONE_DIGITS = 6
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_PHONE = re.compile(r"\+?[0-9 ()./-]+")
+# Control characters other than tab, CR and LF mean a binary file (or UTF-16 read as UTF-8).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SAVE_AS_HINT = 'In your spreadsheet or EHR, save or export it as "CSV UTF-8 (comma delimited)".'
+_HEADER_HINT = "The first line must name the columns: date, clinician, patient, and optionally email and phone."
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported; the message says what to fix. Nothing in it is imported."""
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One good row: a visit to create, with where to send the patient's link (optional)."""
+
+    line: int
+    date: dt.date
+    clinician: str
+    patient: str
+    email: str = ""
+    phone: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, dt.date]:
+        """What makes a visit the same visit: same clinician, patient reference and date."""
+        return (self.clinician, self.patient, self.date)
+
+
+@dataclass(frozen=True, order=True)
+class RowError:
+    line: int
+    code: str
+    message: str
+
+
+@dataclass
+class ParsedFile:
+    text: str
+    rows: list[ImportRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        return text_digest(self.text)
+
+    @property
+    def bad_lines(self) -> int:
+        return len({error.line for error in self.errors})
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_csv(data: bytes) -> ParsedFile:
+    """Read an uploaded file. Raises ImportFileError for a file that cannot be read at all."""
+    return parse_text(decode(data))
+
+
+def decode(data: bytes) -> str:
+    """The file's text: UTF-8, with or without a byte-order mark."""
+    if len(data) > MAX_BYTES:
+        raise ImportFileError(
+            f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB. Split it into smaller files "
+            f"(at most {MAX_ROWS:,} visits each) and import them one at a time."
+        )
+    if not data.strip():
+        raise ImportFileError("The file is empty. Export the visit list again and choose the file it saved.")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportFileError(f"The file is saved as UTF-16 text, which we cannot read. {_SAVE_AS_HINT}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportFileError(
+            f"The file is not UTF-8 text (it may be a spreadsheet, another encoding or not text at all). {_SAVE_AS_HINT}"
+        ) from None
+
+
+def parse_text(text: str) -> ParsedFile:
+    """Check the file's text row by row. Raises ImportFileError when there is nothing sensible to check."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise ImportFileError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB. Split it into smaller files.")
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise ImportFileError("The file is empty. Export the visit list again and choose the file it saved.")
+    if _CONTROL.search(text) or re.search(r"[\ud800-\udfff]", text):
+        raise ImportFileError(f"The file does not look like a CSV text file (it contains binary data). {_SAVE_AS_HINT}")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        return _read(reader, text)
+    except csv.Error as exc:
+        raise ImportFileError(
+            f"Line {reader.line_num} could not be read as CSV ({exc}). Check its quotes, or export the file again."
+        ) from None
+
+
+def _delimiter(text: str) -> str:
+    """A comma, or a semicolon for files from spreadsheets set to languages that write decimals with commas."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return ";" if "," not in first and ";" in first else ","
+
+
+def _read(reader, text: str) -> ParsedFile:
+    header, header_line = _header(reader)
+    parsed = ParsedFile(text=text)
+    first_line_of: dict[tuple, int] = {}
+    count = 0
+    while True:
+        line = reader.line_num + 1
+        record = next(reader, None)
+        if record is None:
+            break
+        if not any(cell.strip() for cell in record):
+            continue  # blank lines and rows of empty cells, as spreadsheets leave at the end
+        count += 1
+        if count > MAX_ROWS:
+            raise ImportFileError(
+                f"The file has more than {MAX_ROWS:,} visits. Split it into smaller files and import them one at a time."
+            )
+        row, errors = _check(record, header, line)
+        if row is not None:
+            first = first_line_of.setdefault(row.key, line)
+            if first != line:
+                row, errors = None, [RowError(line, "duplicate", f"Same clinician, patient and date as line {first}.")]
+        parsed.errors.extend(errors)
+        if row is not None:
+            parsed.rows.append(row)
+    if count == 0:
+        raise ImportFileError(f"The file has a header (line {header_line}) but no visits under it.")
+    return parsed
+
+
+def _header(reader) -> tuple[list[str], int]:
+    for record in reader:
+        if any(cell.strip() for cell in record):
+            break
+    else:
+        raise ImportFileError("The file is empty. Export the visit list again and choose the file it saved.")
+    line = reader.line_num
+    names = [cell.strip().removeprefix("\ufeff").strip().lower() for cell in record]
+    if any(_ISO_DATE.fullmatch(name) for name in names) or not set(names) & set(COLUMNS):
+        raise ImportFileError(f"The header row is missing. {_HEADER_HINT}")
+    # Columns we do not know are refused rather than ignored: they may carry names or other personal
+    # data we must not hold, and a misspelt "emial" would otherwise be dropped without a word.
+    unknown = [name or "(blank)" for name in names if name not in COLUMNS]
+    if unknown:
+        raise ImportFileError(f"Unknown column(s) in the header: {', '.join(_short(n) for n in unknown[:5])}. {_HEADER_HINT}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ImportFileError(f"The header names a column twice: {', '.join(repeated)}. {_HEADER_HINT}")
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise ImportFileError(f"The header has no {', '.join(missing)} column. {_HEADER_HINT}")
+    return names, line
+
+
+def _check(record: list[str], header: list[str], line: int) -> tuple[ImportRow | None, list[RowError]]:
+    extra = record[len(header) :]
+    if any(cell.strip() for cell in extra):
+        return None, [
+            RowError(line, "wrong_columns", f"Has {len(record)} values but the header names {len(header)} columns.")
+        ]
+    # Short rows are padded: spreadsheets drop trailing empty cells, and a missing required value
+    # is reported by name below.
+    values = dict(zip(header, (cell.strip() for cell in record)))
+    get = lambda name: values.get(name, "")  # noqa: E731
+    errors = []
+
+    date = None
+    if not get("date"):
+        errors.append(RowError(line, "missing_date", "The visit date is missing."))
+    else:
+        date = _date(get("date"))
+        if date is None:
+            errors.append(RowError(line, "bad_date", f"“{_short(get('date'))}” is not a date written as YYYY-MM-DD."))
+
+    if not get("clinician"):
+        errors.append(RowError(line, "missing_clinician", "The clinician's username is missing."))
+
+    patient = get("patient")
+    if not patient:
+        errors.append(RowError(line, "missing_patient", "The patient reference is missing."))
+    elif len(patient) > MAX_REFERENCE:
+        errors.append(RowError(line, "patient_too_long", f"The patient reference is longer than {MAX_REFERENCE} characters."))
+
+    email = get("email")
+    if email and not _is_email(email):
+        errors.append(RowError(line, "bad_email", "The email address is not valid."))
+
+    phone = get("phone")
+    if phone and not _is_phone(phone):
+        errors.append(RowError(line, "bad_phone", "The phone number is not valid (digits, spaces, + - ( ) only)."))
+
+    if errors:
+        return None, errors
+    return ImportRow(line=line, date=date, clinician=get("clinician"), patient=patient, email=email, phone=phone), []
+
+
+def _date(value: str) -> dt.date | None:
+    if not _ISO_DATE.fullmatch(value):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _is_email(value: str) -> bool:
+    if len(value) > MAX_EMAIL:
+        return False
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _is_phone(value: str) -> bool:
+    return (
+        len(value) <= MAX_PHONE
+        and _PHONE.fullmatch(value) is not None
+        and sum(c.isdigit() for c in value) >= MIN_PHONE_DIGITS
+    )
+
+
+def _short(value: str, limit: int = 20) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"

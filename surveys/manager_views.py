@@ -1,0 +1,245 @@
+"""The practice manager's tools: visit import, the invitations list, and printable QR cards.
+
+Every view starts from `selectors.practice_for`, so anyone but a manager of the practice (or a platform
+admin) gets 404, and anonymous visitors are sent to sign in. The forms live here rather than in forms.py
+only because they are used nowhere else; they carry no business rules.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+import segno
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row, Submit
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import imports, selectors, services
+from .views import survey_page
+
+INVITATIONS_PER_PAGE = 50
+PREVIEW_ROWS_SHOWN = 500
+
+# The file between preview and confirm.
+#
+# The browser only sends back the file's SHA-256, which picks nothing: the text itself waits in the
+# signed-in user's server-side session (the database session backend), and confirm parses it again
+# and re-checks every row inside the import transaction. We keep the session rather than a model
+# because the data is short-lived and per-user: it needs no table, no clean-up job and no access
+# rules of its own, and it goes when the session does. It holds contact details, so it is removed as
+# soon as the import is confirmed, and a new upload replaces it. (A cookie-based session backend
+# could not hold 2 MB; if the project ever moves to one, this needs a small model instead.)
+IMPORT_SESSION_KEY = "manager_visit_import"
+
+
+class VisitImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Visit list (CSV)"),
+        help_text=_(
+            "Columns date, clinician, patient, and optionally email and phone, with a header row. "
+            "Dates as YYYY-MM-DD. UTF-8, at most 2 MB and 5,000 visits."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("submit", _("Preview")))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > imports.MAX_BYTES:
+            # Refused before reading a byte of it.
+            raise forms.ValidationError(
+                _("The file is larger than 2 MB. Split it into smaller files and import them one at a time.")
+            )
+        return upload
+
+
+class InvitationFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any status"))] + [(s, s.capitalize()) for s in selectors.INVITATION_STATUSES],
+    )
+    start = forms.DateField(label=_("Visits from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_method = "get"
+        self.helper.layout = Layout(
+            Row(
+                Column("status", css_class="col-sm-3"),
+                Column("start", css_class="col-sm-3"),
+                Column("end", css_class="col-sm-3"),
+                Column(Submit("filter", _("Filter"), css_class="mt-sm-4"), css_class="col-sm-3"),
+            )
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            raise forms.ValidationError(_("The first date must not be after the second."))
+        return cleaned
+
+
+class CardDateForm(forms.Form):
+    date = forms.DateField(label=_("Visit date"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_method = "get"
+        self.helper.add_input(Submit("show", _("Show"), css_class="btn-secondary"))
+
+
+# --- visit import ------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def visit_import(request, slug):
+    """Step 1: upload a file and see what importing it would do."""
+    practice = selectors.practice_for(request.user, slug)
+    if request.method == "GET":
+        return _import_page(request, practice, VisitImportForm())
+    form = VisitImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _import_page(request, practice, form, status=400)
+    try:
+        parsed = imports.parse_csv(form.cleaned_data["file"].read(imports.MAX_BYTES + 1))
+    except imports.ImportFileError as exc:
+        form.add_error("file", str(exc))
+        return _import_page(request, practice, form, status=400)
+    plan = selectors.plan_import(practice, parsed.rows)
+    request.session[IMPORT_SESSION_KEY] = {"practice": practice.pk, "sha256": parsed.digest, "text": parsed.text}
+    report = plan.report(parsed.errors)
+    context = {
+        "practice": practice,
+        "digest": parsed.digest,
+        "new_rows": plan.new[:PREVIEW_ROWS_SHOWN],
+        "new_count": len(plan.new),
+        "more_rows": max(0, len(plan.new) - PREVIEW_ROWS_SHOWN),
+        "report": report,
+        "bad_lines": len({error.line for error in report}),
+    }
+    return render(request, "surveys/manager/import_preview.html", context)
+
+
+@login_required
+@require_POST
+def visit_import_confirm(request, slug):
+    """Step 2: import the file previewed in this session, and say what happened."""
+    practice = selectors.practice_for(request.user, slug)
+    stored = request.session.get(IMPORT_SESSION_KEY) or {}
+    posted = request.POST.get("sha256", "")
+    text = stored.get("text", "")
+    if (
+        stored.get("practice") != practice.pk
+        or not hmac.compare_digest(str(stored.get("sha256", "")), posted)
+        or imports.text_digest(text) != posted
+    ):
+        message = _("There is no preview to confirm: it was replaced by another upload or has expired. Upload the file again.")
+        return _import_page(request, practice, VisitImportForm(), status=400, problem=message)
+    try:
+        parsed = imports.parse_text(text)
+        result = services.import_visits(practice, parsed.rows, request.user)
+    except (imports.ImportFileError, services.ServiceError) as exc:
+        return _import_page(request, practice, VisitImportForm(), status=400, problem=str(exc))
+    request.session.pop(IMPORT_SESSION_KEY, None)
+    errors = sorted([*parsed.errors, *result.errors])
+    context = {
+        "practice": practice,
+        "created": len(result.created),
+        "skipped": len(result.already_imported),
+        "errors": errors,
+        "bad_lines": len({error.line for error in errors}),
+        "dates": result.dates,
+    }
+    return render(request, "surveys/manager/import_done.html", context)
+
+
+def _import_page(request, practice, form, status=200, problem=""):
+    context = {"practice": practice, "form": form, "problem": problem, "columns": imports.COLUMNS}
+    return render(request, "surveys/manager/import.html", context, status=status)
+
+
+# --- invitations -------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def invitation_list(request, slug):
+    practice = selectors.practice_for(request.user, slug)
+    form = InvitationFilterForm(request.GET or None)
+    filters = {}
+    if form.is_bound and form.is_valid():
+        filters = {key: value for key, value in form.cleaned_data.items() if value}
+    now = timezone.now()
+    invitations = selectors.practice_invitations(practice, now=now, **filters)
+    page = Paginator(invitations, INVITATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [(invitation, selectors.invitation_status(invitation, now)) for invitation in page]
+    status = 400 if form.is_bound and form.errors else 200
+    return render(
+        request,
+        "surveys/manager/invitations.html",
+        {"practice": practice, "form": form, "page": page, "rows": rows},
+        status=status,
+    )
+
+
+# --- QR cards ----------------------------------------------------------------------------------
+
+
+@survey_page
+@login_required
+@require_http_methods(["GET", "POST"])
+def invitation_cards(request, slug):
+    """GET: pick a day and see how many cards it needs. POST: new links for that day, as cards to print.
+
+    The printed page shows live links, so (like the questionnaire) it is never cached and never
+    sent as a referrer.
+    """
+    practice = selectors.practice_for(request.user, slug)
+    if request.method == "POST":
+        form = CardDateForm(request.POST)
+        if form.is_valid():
+            date = form.cleaned_data["date"]
+            pairs = services.reissue_patient_tokens(practice, date)
+            cards = [_card(invitation, token) for invitation, token in pairs]
+            return render(
+                request, "surveys/manager/cards_print.html", {"practice": practice, "date": date, "cards": cards}
+            )
+        status = 400
+    else:
+        form = CardDateForm(request.GET if "date" in request.GET else {"date": timezone.localdate().isoformat()})
+        status = 200 if form.is_valid() else 400
+    date = form.cleaned_data.get("date") if form.is_valid() else None
+    count = selectors.printable_invitations(practice, date).count() if date else 0
+    return render(
+        request,
+        "surveys/manager/cards.html",
+        {"practice": practice, "form": form, "date": date, "count": count},
+        status=status,
+    )
+
+
+def _card(invitation, token: str) -> dict:
+    url = settings.SITE_URL + reverse("patient_questionnaire", args=[token])
+    # segno writes the SVG from the URL alone: no user text goes into it, so it is safe to inline.
+    svg = segno.make(url, error="m").svg_inline(scale=3)
+    return {"invitation": invitation, "url": url, "svg": mark_safe(svg)}
+

@@ -1,0 +1,36 @@
+"""Display helpers: one decimal for scores, a clear mark for hidden figures."""
+
+from django import template
+from django.utils.translation import gettext as _
+
+from reports.panels import HIDDEN
+from surveys.domains import domain_label
+
+register = template.Library()
+
+
+@register.filter
+def cell(value):
+    """A table cell: scores to one decimal, hidden figures said plainly, missing as an en dash."""
+    if value is None or value == "":
+        return "–"
+    if value == HIDDEN:
+        return _("hidden")
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return value
+
+
+@register.filter
+def percent(value):
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+@register.filter
+def label(code):
+    return domain_label(code)
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key) if mapping else None
