@@ -124,13 +124,30 @@ def seed_demo(
     return result
 
 
+def add_demo_visits(practice: Practice, visits: int, seed: int = 7, today: dt.date | None = None) -> int:
+    """More demo visits for a practice that already has its demo clinicians (benchmarks, scale tests)."""
+    rng = random.Random(seed)
+    sides = []
+    for respondent in (Respondent.PATIENT, Respondent.CLINICIAN):
+        version = current_version(respondent)
+        sides.append((version, spec_for_version(version)))
+    item_ids = {version.pk: dict(Item.objects.filter(version=version).values_list("code", "id")) for version, _ in sides}
+    staff = [m.user for m in Membership.objects.filter(practice=practice, role=Role.CLINICIAN).select_related("user")]
+    return _seed_practice_visits(
+        rng, practice, staff, visits, today or timezone.localdate(), sides[0], sides[1], item_ids, None,
+        reference_prefix=f"{practice.slug.upper()}-S{seed}-",
+    )
+
+
 def _member(User, practice, username, role, password):
     user, _ = User.objects.get_or_create(username=username, defaults={"password": password})
     Membership.objects.get_or_create(user=user, practice=practice, role=role)
     return user
 
 
-def _seed_practice_visits(rng, practice, staff, n_visits, today, patient_side, clinician_side, item_ids, progress):
+def _seed_practice_visits(
+    rng, practice, staff, n_visits, today, patient_side, clinician_side, item_ids, progress, reference_prefix=None
+):
     patient_version, patient_spec = patient_side
     clinician_version, clinician_spec = clinician_side
     completion = rng.uniform(0.5, 0.72)  # this practice's patient completion rate
@@ -138,7 +155,8 @@ def _seed_practice_visits(rng, practice, staff, n_visits, today, patient_side, c
     clinician_diligence = {c.pk: rng.uniform(0.6, 0.95) for c in staff}
     n_patients = max(1, n_visits // 3)
     patients = Patient.objects.bulk_create(
-        Patient(practice=practice, reference=f"{practice.slug.upper()}-P{i:05d}") for i in range(1, n_patients + 1)
+        Patient(practice=practice, reference=f"{reference_prefix or practice.slug.upper() + '-P'}{i:05d}")
+        for i in range(1, n_patients + 1)
     )
     primary = {p.pk: rng.choice(staff) for p in patients}
     dyads: dict[tuple[int, int], Dyad] = {}

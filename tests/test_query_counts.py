@@ -1,0 +1,57 @@
+"""Pages cost a fixed number of queries, however much data a practice has (DESIGN §7, issue 5 guard)."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from surveys.demo import add_demo_visits, seed_demo
+from surveys.models import Practice
+
+from . import factories
+
+TODAY = dt.date(2026, 6, 30)
+
+
+def seeded(visits: int):
+    seed_demo(practices=1, clinicians=4, visits=visits, seed=11, today=TODAY)
+    return Practice.objects.get(slug="demo-1")
+
+
+def queries_for(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize(
+    "username, url_name",
+    [("manager1", "practice_dashboard"), ("clinician1a", "my_relationships")],
+)
+@pytest.mark.django_db
+def test_a_page_costs_the_same_queries_when_the_data_grows_tenfold(client, username, url_name):
+    practice = seeded(60)
+    client.force_login(get_user_model().objects.get(username=username))
+    url = reverse(url_name, args=[practice.slug]) + f"?start=2025-07-01&end={TODAY}"
+    small = queries_for(client, url)
+    add_demo_visits(practice, 540, seed=12, today=TODAY)
+    assert practice.visits.count() == 600
+    large = queries_for(client, url)
+    assert large == small
+    assert small <= 20
+
+
+@pytest.mark.django_db
+def test_a_submission_costs_a_fixed_handful_of_queries(client, visit_a):
+    answers = factories.full_answers(factories.patient_invitation(visit_a))
+    url = reverse("patient_questionnaire", args=[visit_a.patient_token])
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(url, answers)
+    assert response.status_code == 302
+    # invitation lookup, claim, response, items, answers, scores (+ savepoint bookkeeping)
+    assert len(captured) <= 10
