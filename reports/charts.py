@@ -59,7 +59,8 @@ RESPONDENT_COLOURS = {"patient": PALETTE[0], "clinician": PALETTE[3]}
 # Default order for series without a colour of their own: yellow last, for the same reason as above.
 _SERIES_COLOURS = PALETTE[:6] + (PALETTE[7], PALETTE[6])
 
-CONFIG = {"displaylogo": False, "responsive": True}
+# The same in static/js/charts.js. Selection tools select nothing useful here: all axes are fixed.
+CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 HEIGHT = 360
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
@@ -222,23 +223,24 @@ def means_with_intervals(
         minus = [None if m is None or lo is None else m - lo for m, lo in zip(means, low)]
         colour = _colour(i, s.get("colour"))
         marker = {"color": colour, "size": 10, "line": {"color": colour, "width": 2}}
-        extra = {}
+        hover = "%{x}: %{y:.1f}<extra>%{fullData.name}</extra>"
+        n = None
         if s.get("n") is not None:
             n = list(s["n"])
             marker["symbol"] = ["circle-open" if k is not None and k < scoring.CAUTION_N else "circle" for k in n]
-            extra = {"customdata": n, "hovertemplate": "%{x}: %{y:.1f} (n = %{customdata})<extra>%{fullData.name}</extra>"}
+            hover = "%{x}: %{y:.1f} (n = %{customdata})<extra>%{fullData.name}</extra>"
         traces.append(
             go.Scatter(
                 x=labels,
                 y=means,
+                customdata=n,
                 name=_plain(s["name"]),
                 mode="markers",
                 marker=marker,
                 error_y={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus,
                          "color": colour, "thickness": 1.5, "width": 4},
-                hovertemplate=extra.pop("hovertemplate", "%{x}: %{y:.1f}<extra>%{fullData.name}</extra>"),
+                hovertemplate=hover,
                 cliponaxis=False,
-                **extra,
             )
         )
     layout = _layout(
@@ -276,7 +278,8 @@ def trend(months: list[datetime.date], series: list[dict], *, title: str, y_titl
                 connectgaps=False,
                 line={"color": colour, "width": 2, "dash": s.get("dash", "solid")},
                 marker={"color": colour, "size": 7},
-                hovertemplate="%{x|%Y-%m}: %{y:.1f}<extra>%{fullData.name}</extra>",
+                # "x unified" hover heads the box with the month and prefixes each line with the name.
+                hovertemplate="%{y:.1f}",
                 cliponaxis=False,
             )
         )
@@ -417,8 +420,8 @@ def gaps(
     if len(domain_labels) != len(mean_gaps):
         raise ValueError("one gap per domain label")
     present = [abs(g) for g in mean_gaps if g is not None]
-    # ±50 unless a bar and its value label (~5 points tall) would not fit; then the next multiple of 10.
-    bound = max(50.0, math.ceil((max(present, default=0) + 5) / 10) * 10)
+    # ±50 unless a bar and its value label (~10 points tall) would not fit; then the next multiple of 10.
+    bound = max(50.0, math.ceil((max(present, default=0) + 10) / 10) * 10)
     colours = [PALETTE[3] if g is not None and abs(g) >= flag else PALETTE[0] for g in mean_gaps]
     trace = go.Bar(
         x=[_plain(d) for d in domain_labels],

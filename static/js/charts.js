@@ -7,7 +7,8 @@
 // Mark the fallback with data-chart-fallback; without such a mark, all of the element's content counts.
 (function () {
   "use strict";
-  var CONFIG = { displaylogo: false, responsive: true };
+  // The same as reports.charts.CONFIG.
+  var CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
   var drawn = [];
 
   function figureFor(el) {

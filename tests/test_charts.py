@@ -1,0 +1,380 @@
+"""reports.charts: plain numbers in, Plotly figures out. No database needed."""
+
+import datetime
+import json
+
+import plotly.graph_objects as go
+import pytest
+
+from reports import charts
+from surveys import scoring
+
+DOMAINS_ES = ["Valoración", "Poder", "Permanencia", "Confianza", "Esperanza", "Ser conocido"]
+MONTHS = [datetime.date(2024, m, 1) for m in range(1, 7)]
+BINS = list(range(0, 100, 10))
+
+
+def heatmap_fig(**kw):
+    return charts.heatmap(
+        ["Dra. Ruiz", "Dr. Pérez"],
+        DOMAINS_ES[:3],
+        [[81.25, None, 50.0], [None, 20.0, 0.0]],
+        title="Media por clínico y dominio",
+        hidden_text="oculto",
+        colorbar_title="Puntuación",
+        **kw,
+    )
+
+
+def means_fig():
+    return charts.means_with_intervals(
+        [
+            {"name": "Pacientes", "means": [80.0, None, 60.0], "low": [75.0, None, 50.0], "high": [86.0, None, 70.0]},
+            {"name": "Clínicos", "means": [70.0, 72.0, 65.0], "low": [60.0, 66.0, 55.0], "high": [79.0, 78.0, 75.0],
+             "colour": charts.RESPONDENT_COLOURS["clinician"], "n": [40, 12, 30]},
+        ],
+        DOMAINS_ES[:3],
+        title="Medias con intervalos",
+        y_title="Puntuación (0–100)",
+    )
+
+
+def trend_fig():
+    return charts.trend(
+        MONTHS,
+        [
+            {"name": "Esperanza", "values": [60.0, 62.0, None, 70.0, 71.0, 75.0],
+             "colour": charts.DOMAIN_COLOURS["hope"]},
+            {"name": "Confianza", "values": [50.0, 55.0, 58.0, None, 61.0, 66.0]},
+        ],
+        title="Tendencia mensual",
+        y_title="Puntuación",
+    )
+
+
+def distribution_fig():
+    return charts.distribution(
+        BINS,
+        [
+            {"name": "Pacientes", "counts": [0, 1, 2, 3, 5, 9, 14, 22, 30, 18]},
+            {"name": "Clínicos", "counts": [0, 0, 1, 4, 8, 15, 20, 25, 19, 10], "colour": charts.PALETTE[3]},
+        ],
+        title="Distribución",
+        x_title="Puntuación",
+        y_title="Respuestas",
+    )
+
+
+POINTS = [
+    {"series": "Valoración", "x": 80.0, "y": 70.0},
+    {"series": "Confianza", "x": 40.0, "y": 90.0, "colour": charts.PALETTE[4]},
+    {"series": "Valoración", "x": 100.0, "y": 100.0},
+]
+
+
+def concordance_fig():
+    return charts.concordance(POINTS, title="Concordancia", x_title="Paciente", y_title="Clínico")
+
+
+def funnel_fig():
+    return charts.funnel(["Invitados", "Abiertos", "Respondidos"], [500, 380, 290], title="Embudo")
+
+
+def gaps_fig(mean_gaps=(5.2, -12.3, None, 27.5, -30.0, 0.4), **kw):
+    return charts.gaps(DOMAINS_ES, list(mean_gaps), title="Diferencia media", y_title="Diferencia", **kw)
+
+
+ALL_FIGURES = [heatmap_fig, means_fig, trend_fig, distribution_fig, concordance_fig, funnel_fig, gaps_fig]
+
+
+# Palette
+
+
+def test_domain_colours_cover_every_domain_from_the_palette():
+    assert set(charts.DOMAIN_COLOURS) == set(scoring.SHARED_DOMAINS + scoring.COMPETENCY_DOMAINS)
+    assert set(charts.DOMAIN_COLOURS.values()) <= set(charts.PALETTE)
+
+
+def test_the_six_shared_domains_have_distinct_colours():
+    assert len({charts.DOMAIN_COLOURS[d] for d in scoring.SHARED_DOMAINS}) == 6
+
+
+def test_the_four_competencies_have_distinct_colours():
+    assert len({charts.DOMAIN_COLOURS[d] for d in scoring.COMPETENCY_DOMAINS}) == 4
+
+
+def test_palette_is_okabe_ito():
+    assert charts.PALETTE == (
+        "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+    )
+
+
+# Common layout
+
+
+@pytest.mark.parametrize("make", ALL_FIGURES)
+def test_it_returns_a_figure_with_the_common_layout(make):
+    fig = make()
+    assert isinstance(fig, go.Figure)
+    assert fig.layout.height >= 360
+    assert fig.layout.template.layout.plot_bgcolor == "white"
+    assert fig.layout.template.layout.paper_bgcolor == "white"
+    if fig.layout.showlegend:
+        assert fig.layout.legend.orientation == "h"
+        assert fig.layout.legend.yanchor == "bottom" and fig.layout.legend.y == 0  # under the plot
+
+
+@pytest.mark.parametrize("make", ALL_FIGURES)
+def test_it_needs_no_network(make):
+    text = charts.figure_json(make())
+    assert "http" not in text
+    assert "mapbox" not in text
+    assert "scattergl" not in text
+
+
+@pytest.mark.parametrize("make", [means_fig, trend_fig, concordance_fig])
+def test_score_axes_run_from_0_to_100_in_steps_of_20(make):
+    yaxis = make().layout.yaxis
+    assert tuple(yaxis.range) == (0, 100)
+    assert yaxis.dtick == 20 and yaxis.tick0 == 0
+
+
+def test_titles_and_labels_come_from_the_caller():
+    assert heatmap_fig().layout.title.text == "Media por clínico y dominio"
+    assert heatmap_fig().data[0].colorbar.title.text == "Puntuación"
+    assert means_fig().layout.yaxis.title.text == "Puntuación (0–100)"
+    assert [t.name for t in means_fig().data] == ["Pacientes", "Clínicos"]
+    assert list(means_fig().data[0].x) == DOMAINS_ES[:3]
+    fig = distribution_fig()
+    assert (fig.layout.xaxis.title.text, fig.layout.yaxis.title.text) == ("Puntuación", "Respuestas")
+    fig = concordance_fig()
+    assert (fig.layout.xaxis.title.text, fig.layout.yaxis.title.text) == ("Paciente", "Clínico")
+    assert "Paciente" in fig.data[0].hovertemplate and "Clínico" in fig.data[0].hovertemplate
+    assert gaps_fig().layout.yaxis.title.text == "Diferencia"
+    assert list(funnel_fig().data[0].y) == ["Invitados", "Abiertos", "Respondidos"]
+
+
+def test_caller_text_is_drawn_literally_not_as_markup():
+    fig = charts.heatmap(["A <b>&</b>"], ["x"], [[1.0]], title="<i>t</i>")
+    assert list(fig.layout.yaxis.ticktext) == ["A &lt;b&gt;&amp;&lt;/b&gt;"]
+    assert fig.layout.title.text == "&lt;i&gt;t&lt;/i&gt;"
+
+
+# heatmap
+
+
+def test_heatmap_passes_values_through_with_none_preserved():
+    fig = heatmap_fig()
+    (trace,) = fig.data
+    assert trace.type == "heatmap"
+    assert [list(row) for row in trace.z] == [[81.25, None, 50.0], [None, 20.0, 0.0]]
+    assert (trace.zmin, trace.zmax) == (0, 100)
+    assert list(fig.layout.yaxis.ticktext) == ["Dra. Ruiz", "Dr. Pérez"]
+    assert list(fig.layout.xaxis.ticktext) == DOMAINS_ES[:3]
+
+
+def test_heatmap_marks_exactly_the_hidden_cells():
+    fig = heatmap_fig()
+    marked = {(a.y, a.x) for a in fig.layout.annotations}
+    assert marked == {(0, 1), (1, 0)}
+    assert {a.text for a in fig.layout.annotations} == {"oculto"}
+
+
+def test_heatmap_shows_values_to_one_decimal_and_nothing_in_hidden_cells():
+    trace = heatmap_fig().data[0]
+    assert [list(row) for row in trace.text] == [["81.2", "", "50.0"], ["", "20.0", "0.0"]]
+    assert trace.texttemplate == "%{text}"
+    assert trace.hoverongaps is False
+
+
+def test_heatmap_uses_a_colour_blind_safe_scale():
+    assert heatmap_fig().data[0].colorscale == go.Heatmap(colorscale="Cividis").colorscale
+
+
+def test_heatmap_keeps_two_clinicians_with_the_same_name_apart():
+    fig = charts.heatmap(["Dr. Pérez", "Dr. Pérez"], ["a"], [[10.0], [90.0]], title="t")
+    assert list(fig.data[0].y) == [0, 1]
+    assert list(fig.layout.yaxis.ticktext) == ["Dr. Pérez", "Dr. Pérez"]
+
+
+def test_heatmap_default_hidden_text_can_be_overridden():
+    fig = charts.heatmap(["a"], ["b"], [[None]], title="t")
+    assert fig.layout.annotations[0].text == "hidden"
+
+
+def test_heatmap_rejects_values_that_do_not_match_the_labels():
+    with pytest.raises(ValueError):
+        charts.heatmap(["a", "b"], ["x", "y"], [[1.0, 2.0], [3.0]], title="t")
+
+
+# means_with_intervals
+
+
+def test_means_with_intervals_draws_dots_with_asymmetric_error_bars():
+    fig = means_fig()
+    assert [t.type for t in fig.data] == ["scatter", "scatter"]
+    assert all(t.mode == "markers" for t in fig.data)
+    patients, clinicians = fig.data
+    assert list(patients.y) == [80.0, None, 60.0]
+    assert patients.error_y.symmetric is False
+    assert list(patients.error_y.array) == [6.0, None, 10.0]  # high - mean
+    assert list(patients.error_y.arrayminus) == [5.0, None, 10.0]  # mean - low
+    assert list(clinicians.error_y.array) == [9.0, 6.0, 10.0]
+    assert list(clinicians.error_y.arrayminus) == [10.0, 6.0, 10.0]
+
+
+def test_means_with_intervals_sets_series_side_by_side():
+    assert means_fig().layout.scattermode == "group"
+
+
+def test_means_with_intervals_colours_series_from_the_palette_or_the_caller():
+    patients, clinicians = means_fig().data
+    assert patients.marker.color == charts.PALETTE[0]
+    assert clinicians.marker.color == charts.RESPONDENT_COLOURS["clinician"]
+    assert clinicians.error_y.color == charts.RESPONDENT_COLOURS["clinician"]
+
+
+def test_means_with_intervals_draws_few_responses_hollow():
+    clinicians = means_fig().data[1]
+    assert list(clinicians.marker.symbol) == ["circle", "circle-open", "circle"]  # n = 40, 12, 30
+    assert list(clinicians.customdata) == [40, 12, 30]
+
+
+def test_means_with_intervals_rejects_a_misaligned_series():
+    with pytest.raises(ValueError):
+        charts.means_with_intervals(
+            [{"name": "x", "means": [1.0], "low": [0.0], "high": [2.0]}], ["a", "b"], title="t", y_title="y"
+        )
+
+
+# trend
+
+
+def test_trend_draws_lines_with_markers_and_leaves_gaps():
+    fig = trend_fig()
+    assert [t.type for t in fig.data] == ["scatter", "scatter"]
+    hope, trust = fig.data
+    assert hope.mode == "lines+markers"
+    assert hope.connectgaps is False and trust.connectgaps is False
+    assert list(hope.x) == MONTHS
+    assert list(hope.y) == [60.0, 62.0, None, 70.0, 71.0, 75.0]
+    assert hope.line.color == charts.DOMAIN_COLOURS["hope"]
+    assert trust.line.color in charts.PALETTE
+
+
+def test_trend_ticks_every_month_as_iso_months():
+    xaxis = trend_fig().layout.xaxis
+    assert xaxis.type == "date"
+    assert xaxis.dtick == "M1"
+    assert xaxis.tickformat == "%Y-%m"  # plotly's month names would be English
+
+
+# distribution
+
+
+def test_distribution_draws_grouped_bars_per_bin():
+    fig = distribution_fig()
+    assert [t.type for t in fig.data] == ["bar", "bar"]
+    assert fig.layout.barmode == "group"
+    patients, clinicians = fig.data
+    assert list(patients.x) == ["0–9", "10–19", "20–29", "30–39", "40–49",
+                                "50–59", "60–69", "70–79", "80–89", "90–100"]
+    assert list(patients.y) == [0, 1, 2, 3, 5, 9, 14, 22, 30, 18]
+    assert patients.marker.color == charts.PALETTE[0]
+    assert clinicians.marker.color == charts.PALETTE[3]
+
+
+# concordance
+
+
+def test_concordance_draws_one_svg_scatter_per_series():
+    fig = concordance_fig()
+    assert [t.type for t in fig.data] == ["scatter", "scatter"]  # never scattergl: it neither prints nor runs offline
+    valuing, trust = fig.data
+    assert (valuing.name, list(valuing.x), list(valuing.y)) == ("Valoración", [80.0, 100.0], [70.0, 100.0])
+    assert (trust.name, list(trust.x), list(trust.y)) == ("Confianza", [40.0], [90.0])
+    assert trust.marker.color == charts.PALETTE[4]
+    assert valuing.marker.color in charts.PALETTE
+
+
+def test_concordance_has_the_identity_line_and_the_gap_band():
+    lines = {(s.x0, s.y0, s.x1, s.y1): s.line.dash for s in concordance_fig().layout.shapes}
+    assert lines[(0, 0, 100, 100)] == "dash"
+    assert lines[(0, 25, 75, 100)] == "dot"
+    assert lines[(25, 0, 100, 75)] == "dot"
+
+
+def test_concordance_axes_are_square_from_0_to_100():
+    layout = concordance_fig().layout
+    assert tuple(layout.xaxis.range) == tuple(layout.yaxis.range) == (0, 100)
+    assert layout.yaxis.scaleanchor == "x" and layout.yaxis.scaleratio == 1
+
+
+# funnel
+
+
+def test_funnel_shows_values_and_percent_of_the_first_stage():
+    (trace,) = funnel_fig().data
+    assert trace.type == "funnel"
+    assert list(trace.x) == [500, 380, 290]
+    assert trace.textinfo == "value+percent initial"
+
+
+# gaps
+
+
+def test_gaps_draws_one_bar_per_domain_between_minus_and_plus_50():
+    fig = gaps_fig()
+    (trace,) = fig.data
+    assert trace.type == "bar"
+    assert list(trace.x) == DOMAINS_ES
+    assert list(trace.y) == [5.2, -12.3, None, 27.5, -30.0, 0.4]
+    assert tuple(fig.layout.yaxis.range) == (-50, 50)
+
+
+def test_gaps_marks_the_flag_threshold_with_dotted_lines():
+    shapes = gaps_fig(flag=20).layout.shapes
+    assert sorted(s.y0 for s in shapes) == [-20, 20]
+    assert all(s.y0 == s.y1 and s.line.dash == "dot" for s in shapes)
+
+
+def test_gaps_colours_flagged_domains():
+    colours = list(gaps_fig().data[0].marker.color)
+    assert colours[3] == colours[4] == charts.PALETTE[3]  # 27.5 and -30.0
+    assert colours[0] == colours[1] == charts.PALETTE[0]
+
+
+def test_gaps_extends_the_range_for_larger_gaps():
+    low, high = charts.gaps(["a", "b"], [72.3, -5.0], title="t", y_title="y").layout.yaxis.range
+    assert low == -high and high >= 80  # room for the bar's value label
+
+
+# Output
+
+
+@pytest.mark.parametrize("make", ALL_FIGURES)
+def test_figure_json_round_trips(make):
+    fig = make()
+    assert json.loads(charts.figure_json(fig)) == json.loads(fig.to_json())
+
+
+def test_figure_json_cannot_end_its_script_element():
+    fig = charts.funnel(["</script><script>alert(1)</script>", "<!--"], [2, 1], title="&")
+    text = charts.figure_json(fig)
+    assert "<" not in text and ">" not in text
+    assert json.loads(text)["data"][0]["y"][0] == "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def test_figure_html_needs_no_network():
+    html = charts.figure_html(heatmap_fig(), "chart-heatmap")
+    assert 'id="chart-heatmap"' in html
+    assert "<script src" not in html
+    assert "cdn" not in html.lower()
+    assert '"displaylogo": false' in html
+
+
+def test_plotly_js_is_the_bundled_library():
+    js = charts.plotly_js()
+    assert len(js) > 1_000_000
+    assert js.lstrip().startswith("/**")
+    assert "plotly.js v" in js[:200]
