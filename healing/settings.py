@@ -166,3 +166,41 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Reports and schedules ---
+from celery.schedules import crontab  # noqa: E402
+from kombu import Queue  # noqa: E402
+
+# Built report files (HTML + ZIP): private like MEDIA, but never served by URL: downloads go through views
+# that check permission. Shared by the web and worker processes (one volume in docker-compose.yml).
+REPORTS_DIR = Path(os.environ.get("REPORTS_DIR", VAR_DIR / "reports"))
+# A queued or running report older than this may be retried by a manager (its messages were lost).
+REPORTS_STALE_AFTER = envint("REPORTS_STALE_AFTER", CELERY_TASK_TIME_LIMIT + 600)
+# Build the clinicians' own reports too in the monthly run, so each clinician can download theirs.
+REPORTS_MONTHLY_CLINICIAN_REPORTS = envbool("REPORTS_MONTHLY_CLINICIAN_REPORTS", True)
+# Tests only: seconds each clinician section sleeps, so a test can kill a worker mid-report. Unset: no delay.
+REPORTS_TEST_DELAY = float(os.environ.get("REPORTS_TEST_DELAY", "0") or 0)
+
+# Reports and email on their own queues, so workers scale out per queue; a worker started without -Q
+# consumes all three (CELERY_TASK_QUEUES), as `make run` and the compose worker do.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("reports"), Queue("email"))
+CELERY_TASK_ROUTES = {
+    "reports.tasks.notify_report_ready": {"queue": "email"},
+    "reports.tasks.*": {"queue": "reports"},
+}
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    # Last month's reports for every practice, early on the 1st.
+    "monthly-reports": {
+        "task": "reports.tasks.build_monthly_reports",
+        "schedule": crontab(minute=30, hour=2, day_of_month=1),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule"))
+# With acks_late, a task cut off by a lost broker connection is redelivered anyway; say so explicitly
+# (and silence Celery's 5.x warning about the coming default).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+
+# --- Audit trail ---
+INSTALLED_APPS += ["audit"]

@@ -8,6 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
+from audit import services as audit
+from audit.models import Action
 from reports import panels
 
 from . import analytics, selectors
@@ -45,7 +47,7 @@ def practice_dashboard(request, slug):
 @login_required
 def practice_chart_csv(request, slug, key):
     practice, _form, period, _tiles, panel_list = _practice_dashboard(request, slug)
-    return _panel_csv(panel_list, key, f"{practice.slug}-{key}-{period.start}-{period.end}.csv")
+    return _panel_csv(request, practice, period, panel_list, key)
 
 
 def _my_page(request, slug):
@@ -67,7 +69,7 @@ def my_relationships(request, slug):
 @login_required
 def my_chart_csv(request, slug, key):
     practice, _form, period, panel_list = _my_page(request, slug)
-    return _panel_csv(panel_list, key, f"{practice.slug}-{key}-{period.start}-{period.end}.csv")
+    return _panel_csv(request, practice, period, panel_list, key)
 
 
 @login_required
@@ -77,10 +79,12 @@ def my_dyad(request, slug, dyad_id):
     return render(request, "surveys/my_dyad.html", {"practice": practice, "dyad": dyad, "waves": analytics.dyad_waves(dyad)})
 
 
-def _panel_csv(panel_list, key, filename) -> HttpResponse:
+def _panel_csv(request, practice, period, panel_list, key) -> HttpResponse:
     panel = next((p for p in panel_list if p.key == key), None)
     if panel is None:
         raise Http404("No such chart.")
+    audit.record(Action.EXPORT, request=request, practice=practice, chart=key, start=str(period.start), end=str(period.end))
+    filename = f"{practice.slug}-{key}-{period.start}-{period.end}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)

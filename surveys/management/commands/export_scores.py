@@ -3,6 +3,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from audit import services as audit
+from audit.models import Action
 from surveys.selectors import export_responses
 from surveys.exports import SCORE_COLUMNS, score_rows
 
@@ -21,6 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         practice = practice_or_fail(options["practice"])
+        audit.record(Action.EXPORT, practice=practice, format=options["format"], source="export_scores")
         rows = score_rows(export_responses(practice))
         if options["format"] == "json":
             self.stdout.write(json.dumps(list(rows), ensure_ascii=False))
