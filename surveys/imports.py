@@ -54,8 +54,9 @@ class ImportRow:
     date: dt.date
     clinician: str
     patient: str
-    email: str = ""
-    phone: str = ""
+    # Kept out of repr() so a row that ends up in a log line or a traceback does not carry them.
+    email: str = field(default="", repr=False)
+    phone: str = field(default="", repr=False)
 
     @property
     def key(self) -> tuple[str, str, dt.date]:
@@ -103,6 +104,8 @@ def decode(data: bytes) -> str:
         )
     if not data.strip():
         raise ImportFileError("The file is empty. Export the visit list again and choose the file it saved.")
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise ImportFileError(f"This is a spreadsheet file (such as .xlsx or .xls), not a CSV file. {_SAVE_AS_HINT}")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ImportFileError(f"The file is saved as UTF-16 text, which we cannot read. {_SAVE_AS_HINT}")
     try:
@@ -219,6 +222,8 @@ def _check(record: list[str], header: list[str], line: int) -> tuple[ImportRow |
         errors.append(RowError(line, "missing_patient", "The patient reference is missing."))
     elif len(patient) > MAX_REFERENCE:
         errors.append(RowError(line, "patient_too_long", f"The patient reference is longer than {MAX_REFERENCE} characters."))
+    elif any(c in patient for c in "\r\n\t"):
+        errors.append(RowError(line, "bad_patient", "The patient reference contains a line break or a tab."))
 
     email = get("email")
     if email and not _is_email(email):

@@ -3,6 +3,16 @@
 Every view starts from `selectors.practice_for`, so anyone but a manager of the practice (or a platform
 admin) gets 404, and anonymous visitors are sent to sign in. The forms live here rather than in forms.py
 only because they are used nowhere else; they carry no business rules.
+
+Between preview and confirm, the uploaded file waits in the signed-in user's server-side session
+(Django's database session backend), under IMPORT_SESSION_KEY with its SHA-256. The browser only
+sends the digest back, which selects nothing: confirm takes the text from the session, checks the
+digest, parses it again and re-checks every row inside the import transaction, so nothing the
+browser says about the rows is trusted. We chose the session over a model because the data is
+short-lived and belongs to one person: it needs no table, no clean-up job and no access rules of its
+own, and it ends with the session. It holds contact details, so it is removed once the import is
+confirmed, and a new upload replaces it. (A cookie-based session backend could not hold 2 MB; if the
+project moves to one, this needs a small model instead.)
 """
 
 from __future__ import annotations
@@ -23,21 +33,15 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit import services as audit
+from audit.models import Action
+
 from . import imports, selectors, services
 from .views import survey_page
 
 INVITATIONS_PER_PAGE = 50
 PREVIEW_ROWS_SHOWN = 500
 
-# The file between preview and confirm.
-#
-# The browser only sends back the file's SHA-256, which picks nothing: the text itself waits in the
-# signed-in user's server-side session (the database session backend), and confirm parses it again
-# and re-checks every row inside the import transaction. We keep the session rather than a model
-# because the data is short-lived and per-user: it needs no table, no clean-up job and no access
-# rules of its own, and it goes when the session does. It holds contact details, so it is removed as
-# soon as the import is confirmed, and a new upload replaces it. (A cookie-based session backend
-# could not hold 2 MB; if the project ever moves to one, this needs a small model instead.)
 IMPORT_SESSION_KEY = "manager_visit_import"
 
 
@@ -161,6 +165,15 @@ def visit_import_confirm(request, slug):
         return _import_page(request, practice, VisitImportForm(), status=400, problem=str(exc))
     request.session.pop(IMPORT_SESSION_KEY, None)
     errors = sorted([*parsed.errors, *result.errors])
+    audit.record(
+        Action.VISIT_IMPORT,
+        request=request,
+        practice=practice,
+        created=len(result.created),
+        already_imported=len(result.already_imported),
+        errors=len(errors),
+        sha256=posted,
+    )
     context = {
         "practice": practice,
         "created": len(result.created),
@@ -204,25 +217,15 @@ def invitation_list(request, slug):
 # --- QR cards ----------------------------------------------------------------------------------
 
 
-@survey_page
 @login_required
 @require_http_methods(["GET", "POST"])
 def invitation_cards(request, slug):
-    """GET: pick a day and see how many cards it needs. POST: new links for that day, as cards to print.
-
-    The printed page shows live links, so (like the questionnaire) it is never cached and never
-    sent as a referrer.
-    """
+    """GET: pick a day and see how many cards it needs. POST: new links for that day, as cards to print."""
     practice = selectors.practice_for(request.user, slug)
     if request.method == "POST":
         form = CardDateForm(request.POST)
         if form.is_valid():
-            date = form.cleaned_data["date"]
-            pairs = services.reissue_patient_tokens(practice, date)
-            cards = [_card(invitation, token) for invitation, token in pairs]
-            return render(
-                request, "surveys/manager/cards_print.html", {"practice": practice, "date": date, "cards": cards}
-            )
+            return _print_cards(request, practice, form.cleaned_data["date"])
         status = 400
     else:
         form = CardDateForm(request.GET if "date" in request.GET else {"date": timezone.localdate().isoformat()})
@@ -235,6 +238,17 @@ def invitation_cards(request, slug):
         {"practice": practice, "form": form, "date": date, "count": count},
         status=status,
     )
+
+
+# The printed page shows live links, so like the questionnaire it is never cached and never sent as a
+# referrer. Only this page: the picker page holds the POST form, and a no-referrer page makes
+# browsers post with `Origin: null`, which the CSRF check refuses.
+@survey_page
+def _print_cards(request, practice, date):
+    pairs = services.reissue_patient_tokens(practice, date)
+    audit.record(Action.CARDS_PRINTED, request=request, practice=practice, date=date.isoformat(), cards=len(pairs))
+    cards = [_card(invitation, token) for invitation, token in pairs]
+    return render(request, "surveys/manager/cards_print.html", {"practice": practice, "date": date, "cards": cards})
 
 
 def _card(invitation, token: str) -> dict:

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import dashboard_views, views
 
@@ -14,4 +14,5 @@ urlpatterns = [
     path("practice/<slug:slug>/me/", dashboard_views.my_relationships, name="my_relationships"),
     path("practice/<slug:slug>/me/charts/<slug:key>.csv", dashboard_views.my_chart_csv, name="my_chart_csv"),
     path("practice/<slug:slug>/me/dyads/<int:dyad_id>/", dashboard_views.my_dyad, name="my_dyad"),
+    path("practice/<slug:slug>/", include("surveys.manager_urls")),
 ]
