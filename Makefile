@@ -19,16 +19,16 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_instruments
 
-# The site on http://127.0.0.1:8000 and a Celery worker beside it (filesystem broker: no server to install).
+# The site on http://127.0.0.1:8000 and a Celery worker (with beat) beside it: filesystem broker, no server to install.
 run: migrate
 	$(PY) manage.py seed_demo --if-empty --fresh-link
 	@echo "\nStarting the worker and the site on http://$(HOST):$(PORT)/ (Ctrl-C stops both)."
-	@$(VENV)/bin/celery -A healing worker --loglevel=warning --concurrency=1 & worker=$$!; \
+	@$(VENV)/bin/celery -A healing worker -B --loglevel=warning --concurrency=1 & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(PY) manage.py runserver $(HOST):$(PORT)
 
 worker: install
-	$(VENV)/bin/celery -A healing worker --loglevel=info
+	$(VENV)/bin/celery -A healing worker -B --loglevel=info
 
 # The whole suite. SQLite by default; set DATABASE_URL to run it on PostgreSQL (as .ci/run does).
 test: install

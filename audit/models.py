@@ -19,6 +19,9 @@ class Action(models.TextChoices):
     ADMIN_CHANGE = "admin_change", "Changed data in admin"
     PATIENT_FORGOTTEN = "patient_forgotten", "Erased a patient's answers"
     CONTACTS_PURGED = "contacts_purged", "Deleted used or expired contact details"
+    API_KEY_CREATED = "api_key_created", "Created an API key"
+    API_KEY_REVOKED = "api_key_revoked", "Revoked an API key"
+    MESSAGES_QUEUED = "messages_queued", "Queued invitation messages"
 
 
 class AppendOnlyError(Exception):

@@ -6,8 +6,10 @@ from .models import Action, AuditEvent
 
 
 def client_address(request) -> str | None:
-    """The client's address as the web server saw it (behind a proxy, set the proxy to pass REMOTE_ADDR)."""
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+    """The client's address, read the same way as the rate limiter and django-axes read it (proxy-aware)."""
+    from surveys.ratelimit import client_address as address_of
+
+    return address_of(request) if request is not None else None
 
 
 def record(

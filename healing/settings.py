@@ -143,8 +143,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 else:
     # Longer than the longest task, so Redis does not hand an unacked task to a second worker.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600)}
@@ -176,8 +179,9 @@ from kombu import Queue  # noqa: E402
 REPORTS_DIR = Path(os.environ.get("REPORTS_DIR", VAR_DIR / "reports"))
 # A queued or running report older than this may be retried by a manager (its messages were lost).
 REPORTS_STALE_AFTER = envint("REPORTS_STALE_AFTER", CELERY_TASK_TIME_LIMIT + 600)
-# Build the clinicians' own reports too in the monthly run, so each clinician can download theirs.
-REPORTS_MONTHLY_CLINICIAN_REPORTS = envbool("REPORTS_MONTHLY_CLINICIAN_REPORTS", True)
+# Also build every clinician's own report in the monthly run (off by default: it doubles the run's work, and
+# clinicians can ask for theirs on the reports page in a moment).
+REPORTS_MONTHLY_CLINICIAN_REPORTS = envbool("REPORTS_MONTHLY_CLINICIAN_REPORTS", False)
 # Tests only: seconds each clinician section sleeps, so a test can kill a worker mid-report. Unset: no delay.
 REPORTS_TEST_DELAY = float(os.environ.get("REPORTS_TEST_DELAY", "0") or 0)
 
@@ -201,6 +205,154 @@ CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", 
 # With acks_late, a task cut off by a lost broker connection is redelivered anyway; say so explicitly
 # (and silence Celery's 5.x warning about the coming default).
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The filesystem transport polls its folder (1 s by default): a report fans out a task per clinician,
+    # so poll more often; a directory listing is cheap.
+    CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("polling_interval", 0.2)
 
 # --- Audit trail ---
 INSTALLED_APPS += ["audit"]
+
+# --- Reliability and security (docs/security.md) ---
+# Production is DEBUG=0 with SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL set; everything below then defaults to
+# the strict choice, and `manage.py check --deploy --fail-level WARNING` passes (tests/test_security.py).
+from datetime import timedelta  # noqa: E402
+
+from csp.constants import NONE, SELF  # noqa: E402
+
+INSTALLED_APPS += ["csp", "axes"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+# Refuse oversized bodies before anything reads them (CSRF reads POST); after CSP so the 413 page gets the header.
+MIDDLEWARE.insert(MIDDLEWARE.index("csp.middleware.CSPMiddleware") + 1, "surveys.middleware.RequestSizeLimitMiddleware")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # django-axes: last
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend"] + list(
+    globals().get("AUTHENTICATION_BACKENDS", ["django.contrib.auth.backends.ModelBackend"])
+)
+
+# HTTPS. Behind a proxy that terminates TLS, set SECURE_PROXY_SSL_HEADER=1: the proxy must set
+# X-Forwarded-Proto itself and drop any the client sent. HSTS for a year, subdomains included; the preload
+# directive only makes the site eligible for browsers' preload lists (submitting it is a separate, manual step).
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
+if envbool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Survey pages override this with no-referrer (their URLs hold the token: surveys.views.survey_page).
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Cookies: Secure whenever DEBUG is off (SECURE_COOKIES=0 only for plain-HTTP test servers on loopback);
+# HttpOnly everywhere: no script reads them (forms carry the CSRF token in a hidden field).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = envbool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = LANGUAGE_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+
+# Content Security Policy (django-csp 4, which Django 6's own CSP support is modelled on). No inline script or
+# style anywhere: pages run only static/js files, plotly's and htmx's would-be injected CSS is served as static
+# files (static/css/plotly.css, static/css/strict-csp.css), so style-src needs no 'unsafe-inline' either.
+# img-src data: is Bootstrap's form icons (SVG data URIs in its CSS) and plotly's image export.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Cache: Redis when CACHE_URL or REDIS_URL is set, so every web process counts rate limits together (add and
+# incr are atomic there); otherwise LocMemCache: atomic within one process, which is all `make run` has. (A
+# file-based cache would be shared but not atomic, so it would miscount under concurrency.)
+_cache_url = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL", "")
+if _cache_url.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url, "KEY_PREFIX": "healing"}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "healing"}}
+
+# Patient links: per client address, every request (generous: a waiting room shares one address) and links
+# that do not exist (strict: that is what guessing looks like). "0" turns a limit off. surveys/ratelimit.py.
+SURVEY_RATE_LIMIT = os.environ.get("SURVEY_RATE_LIMIT", "120/m")
+SURVEY_MISS_LIMIT = os.environ.get("SURVEY_MISS_LIMIT", "20/10m")
+# Proxies in front of the app whose X-Forwarded-For may be believed (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+
+# Staff sign-in: django-axes locks a username at one address after AXES_FAILURE_LIMIT failures, for
+# AXES_COOLOFF_MINUTES (each attempt while locked starts the wait again). `manage.py axes_reset_username` lifts it.
+AXES_ENABLED = envbool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "surveys.ratelimit.client_address"
+AXES_LOCKOUT_CALLABLE = "surveys.middleware.locked_out"
+
+# Request bodies. A questionnaire posts about 1 KB and the visit import's file is at most 2 MB; anything
+# larger gets the 413 page (surveys/middleware.py), too many fields a 400 page, never a 500.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)  # form fields, files excluded
+FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)  # larger uploads go to a temp file
+DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000)  # the admin's bulk forms need hundreds
+DATA_UPLOAD_MAX_NUMBER_FILES = envint("DATA_UPLOAD_MAX_NUMBER_FILES", 5)
+MAX_REQUEST_BODY_SIZE = envint("MAX_REQUEST_BODY_SIZE", 5 * 1024 * 1024)  # whole body, files included
+# plotly.js clears colour-bar fills with setAttribute("style", ""): allow exactly the empty style attribute (the
+# hash of ""), which can style nothing. Browsers without style-src-attr fall back to style-src and just block it.
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["style-src-attr"] = ["'unsafe-hashes'", "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"]
+AXES_VERBOSE = envbool("AXES_VERBOSE", False)  # no banner on every manage.py command; failures are still logged
+# The size check's __call__ runs before any view middleware reads a body wherever it stands, so it stands last:
+# its 413 page then passes back through every other middleware (language, X-Frame-Options, CSP).
+MIDDLEWARE.remove("surveys.middleware.RequestSizeLimitMiddleware")
+MIDDLEWARE.append("surveys.middleware.RequestSizeLimitMiddleware")
+
+# --- Read replica (docs/scaling.md) ---
+# DATABASE_REPLICA_URL: a PostgreSQL standby of DATABASE_URL. Dashboards and reports read from it inside
+# healing.routers.use_replica(); every write, and every other read, stays on "default". Its connections are
+# read-only, so no write can land there even by mistake. Tests use the primary for it (TEST MIRROR).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "options": "-c default_transaction_read_only=on",
+    }
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["healing.routers.ReplicaRouter"]
+
+# --- Data minimisation ---
+CELERY_BEAT_SCHEDULE["purge-spent-contacts"] = {
+    # Patients' email and phone go once their link is used or expired (DESIGN §8, issue 6).
+    "task": "surveys.purge_spent_contacts",
+    "schedule": crontab(minute=15, hour="*/6"),
+}
+
+# --- EHR integration API (api/, docs/api.md) ---
+INSTALLED_APPS += ["api"]
+
+# --- Invitations by email and SMS (messaging/, docs/messaging.md) ---
+INSTALLED_APPS += ["messaging"]
+# One reminder this many days after a patient's link was sent, if the questionnaire is still open (0: none).
+INVITATION_REMINDER_DAYS = envint("INVITATION_REMINDER_DAYS", 3)
+# SMS backend, a dotted path (messaging/sms.py): the console one prints messages (development); the HTTP one
+# posts {"to", "body"} as JSON to SMS_HTTP_URL (https, or http to loopback) with SMS_HTTP_TOKEN as bearer.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "messaging.sms.ConsoleSmsBackend")
+SMS_HTTP_URL = os.environ.get("SMS_HTTP_URL", "")
+SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN", "")
+SMS_HTTP_TIMEOUT = envint("SMS_HTTP_TIMEOUT", 10)
+# Django's SMTP backend waits forever by default; a stuck mail server should fail the attempt and retry it.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+# Sending runs on its own queue so message workers scale apart from reports (DESIGN §7).
+CELERY_TASK_QUEUES = CELERY_TASK_QUEUES + (Queue("messages"),)
+CELERY_TASK_ROUTES["messaging.tasks.*"] = {"queue": "messages"}
+CELERY_BEAT_SCHEDULE["invitation-reminders"] = {
+    "task": "messaging.tasks.queue_reminders",
+    "schedule": crontab(minute=5),  # hourly
+}

@@ -9,5 +9,11 @@ urlpatterns = [
     # Sign-out, password change and password reset: Django's own views with our templates.
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("fhir/", include("surveys.fhir_urls")),
+    path("", include("api.urls")),
+    path("", include("reports.urls")),
     path("", include("surveys.urls")),
 ]
+
+# Bodies too big or unreadable: a 413 or 400 page that says what to do (surveys/middleware.py).
+handler400 = "surveys.middleware.bad_request"

@@ -112,34 +112,77 @@ def practice_tiles(practice: Practice, period: analytics.Period) -> Tiles:
     )
 
 
+@dataclass(frozen=True)
+class Suppression:
+    """Which figures a manager's dashboard hides, decided once per domain (and per month) from the whole
+    per-clinician breakdown, so that no figure shown in one view gives back a hidden one by subtraction
+    from another (scoring.complementary_suppression). Platform admins see everything."""
+
+    hidden: dict  # key (domain, or (month, domain)) -> set of clinician ids
+    practice_hidden: frozenset  # keys whose practice-level figure is hidden too
+
+    @classmethod
+    def decide(cls, counts: dict, audience: Audience) -> Suppression:
+        if audience.sees_everything:
+            return cls({}, frozenset())
+        hidden, practice_hidden = {}, set()
+        for key, per_clinician in counts.items():
+            hidden[key], practice_too = scoring.complementary_suppression(per_clinician, audience.min_n)
+            if practice_too:
+                practice_hidden.add(key)
+        return cls(hidden, frozenset(practice_hidden))
+
+    def hides(self, key, clinician_id: int | None) -> bool:
+        """A clinician's figure (clinician_id given) or the practice's (None) for this domain or month."""
+        if clinician_id is None:
+            return key in self.practice_hidden
+        return clinician_id in self.hidden.get(key, ())
+
+
+def _counts(by_clinician: dict) -> dict:
+    counts: dict = {}
+    for (clinician_id, domain), summary in by_clinician.items():
+        counts.setdefault(domain, {})[clinician_id] = summary.n
+    return counts
+
+
 def practice_panels(practice: Practice, period: analytics.Period, audience: Audience, clinicians: list, tiles: Tiles) -> list[Panel]:
-    """Every panel of the practice dashboard, in page order."""
+    """Every panel of the practice dashboard, in page order.
+
+    With a clinician filter every figure describes that one clinician, so it is shown only where the
+    unfiltered breakdown would show that clinician's figure.
+    """
     names = {c.pk: c.get_full_name() or c.username for c in clinicians}
-    if period.clinician_id:
-        names = {pk: name for pk, name in names.items() if pk == period.clinician_id}
-    by_clinician = analytics.clinician_domain_summaries(practice, period)
+    focus = period.clinician_id
+    whole = analytics.Period(period.start, period.end, version_id=period.version_id)
+    by_clinician = analytics.clinician_domain_summaries(practice, whole)
+    if focus:
+        names = {pk: name for pk, name in names.items() if pk == focus}
     practice_level = analytics.domain_summaries(practice, period)
-    # With a clinician filter every figure describes one clinician, so suppression applies to all of them.
-    clinician_level = period.clinician_id is not None
+    by_domain = Suppression.decide(_counts(by_clinician), audience)
+    by_month = Suppression.decide(analytics.clinician_monthly_counts(practice, whole), audience)
+    domain_hidden = lambda domain: by_domain.hides(domain, focus)  # noqa: E731
+    any_hidden = any(domain_hidden(d) for d in SHARED_DOMAINS)
+    notes = [suppression_note(audience.min_n), caution_note()]
     return [
-        _domain_panel(practice_level, audience, clinician_level),
-        _heatmap_panel(by_clinician, names, audience),
-        _means_panel(by_clinician, practice_level, names, audience, clinician_level),
+        _domain_panel(practice_level, domain_hidden, notes),
+        _heatmap_panel(by_clinician, names, lambda pk, domain: by_domain.hides(domain, pk), notes),
+        _means_panel(by_clinician, practice_level, names, by_domain, focus, notes),
         _trend_panel(
             "trends",
             _("Monthly trend by domain"),
             analytics.monthly_summaries(practice, period),
             SHARED_DOMAINS,
-            audience,
-            clinician_level,
+            lambda month, domain: by_month.hides((month, domain), focus),
+            notes,
         ),
-        _distribution_panel(analytics.score_distribution(practice, period), practice_level, audience, clinician_level),
-        _concordance_panel(analytics.concordance(practice, period), audience, clinician_level),
+        _distribution_panel(analytics.score_distribution(practice, period), any_hidden, notes),
+        _concordance_panel(analytics.concordance(practice, period), any_hidden, notes),
         _funnel_panel(tiles),
     ]
 
 
-def _domain_panel(summaries, audience, clinician_level) -> Panel:
+def _domain_panel(summaries, hidden_domain, notes) -> Panel:
     panel = Panel(
         "domains",
         _("Domain scores"),
@@ -147,7 +190,7 @@ def _domain_panel(summaries, audience, clinician_level) -> Panel:
     )
     for domain in SHARED_DOMAINS:
         summary = summaries.get(domain)
-        hidden = audience.hides(summary, clinician_level)
+        hidden = summary is not None and hidden_domain(domain)
         sd = HIDDEN if hidden else (summary.sd if summary else None)
         panel.rows.append([domain_label(domain), *_summary_cells(summary, hidden), sd, _caution(summary, hidden)])
     shown = [None if row[1] == HIDDEN else row for row in panel.rows]
@@ -165,11 +208,11 @@ def _domain_panel(summaries, audience, clinician_level) -> Panel:
             title=panel.title,
             y_title=_("Score (0–100)"),
         )
-    panel.notes = [caution_note()]
+    panel.notes = notes
     return panel
 
 
-def _heatmap_panel(by_clinician, names, audience) -> Panel:
+def _heatmap_panel(by_clinician, names, hidden_cell, notes) -> Panel:
     panel = Panel(
         "heatmap",
         _("Clinicians by domain"),
@@ -180,7 +223,7 @@ def _heatmap_panel(by_clinician, names, audience) -> Panel:
         line = []
         for domain in SHARED_DOMAINS:
             summary = by_clinician.get((pk, domain))
-            hidden = audience.hides(summary or scoring.Summary(0, None, None, None, None), True)
+            hidden = summary is not None and hidden_cell(pk, domain)
             panel.rows.append([name, domain_label(domain), *_summary_cells(summary, hidden), _caution(summary, hidden)])
             line.append(None if hidden or summary is None else summary.mean)
         matrix.append(line)
@@ -193,24 +236,24 @@ def _heatmap_panel(by_clinician, names, audience) -> Panel:
             hidden_text=_("hidden"),
             colorbar_title=_("Mean (0–100)"),
         )
-    panel.notes = [suppression_note(audience.min_n), caution_note()]
+    panel.notes = notes
     return panel
 
 
-def _means_panel(by_clinician, practice_level, names, audience, clinician_level) -> Panel:
+def _means_panel(by_clinician, practice_level, names, suppression, focus, notes) -> Panel:
     panel = Panel(
         "means",
         _("Domain means with 95% intervals by clinician"),
         [_("Series"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Note")],
     )
     series = []
-    sources = [(_("Practice"), lambda d: practice_level.get(d), clinician_level)]
-    sources += [(name, (lambda d, pk=pk: by_clinician.get((pk, d))), True) for pk, name in names.items()]
-    for name, lookup, is_clinician_level in sources:
+    sources = [(_("Practice"), lambda d: practice_level.get(d), focus)]
+    sources += [(name, (lambda d, pk=pk: by_clinician.get((pk, d))), pk) for pk, name in names.items()]
+    for name, lookup, clinician_id in sources:
         means, low, high = [], [], []
         for domain in SHARED_DOMAINS:
             summary = lookup(domain)
-            hidden = audience.hides(summary or scoring.Summary(0, None, None, None, None), is_clinician_level)
+            hidden = summary is not None and suppression.hides(domain, clinician_id)
             panel.rows.append([name, domain_label(domain), *_summary_cells(summary, hidden), _caution(summary, hidden)])
             shown = None if hidden or summary is None else summary
             means.append(shown.mean if shown else None)
@@ -220,7 +263,7 @@ def _means_panel(by_clinician, practice_level, names, audience, clinician_level)
     panel.figure = charts.means_with_intervals(
         series, [domain_label(d) for d in SHARED_DOMAINS], title=panel.title, y_title=_("Score (0–100)")
     )
-    panel.notes = [suppression_note(audience.min_n), caution_note()]
+    panel.notes = notes
     return panel
 
 
@@ -228,7 +271,7 @@ def _months(summaries) -> list[dt.date]:
     return sorted({month for month, _domain in summaries})
 
 
-def _trend_panel(key, title, summaries, domains, audience, clinician_level) -> Panel:
+def _trend_panel(key, title, summaries, domains, hidden_point, notes) -> Panel:
     panel = Panel(key, title, [_("Month"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Note")])
     months = _months(summaries)
     series = []
@@ -236,23 +279,22 @@ def _trend_panel(key, title, summaries, domains, audience, clinician_level) -> P
         values = []
         for month in months:
             summary = summaries.get((month, domain))
-            hidden = audience.hides(summary, clinician_level)
+            hidden = summary is not None and hidden_point(month, domain)
             if summary is not None:
                 panel.rows.append([month.strftime("%Y-%m"), domain_label(domain), *_summary_cells(summary, hidden), _caution(summary, hidden)])
             values.append(None if hidden or summary is None else summary.mean)
         series.append({"name": domain_label(domain), "values": values, "colour": charts.DOMAIN_COLOURS.get(domain)})
     if months:
         panel.figure = charts.trend(months, series, title=title, y_title=_("Mean score (0–100)"))
-    panel.notes = [caution_note()] + ([suppression_note(audience.min_n)] if clinician_level else [])
+    panel.notes = notes
     return panel
 
 
-def _distribution_panel(distribution, practice_level, audience, clinician_level) -> Panel:
+def _distribution_panel(distribution, hidden, notes) -> Panel:
     panel = Panel("distribution", _("Distribution of scores"), [_("Domain"), _("Score range"), _("Patients")])
-    hidden = any(audience.hides(practice_level.get(d), clinician_level) for d in SHARED_DOMAINS if practice_level.get(d))
     bins = list(range(0, 100, analytics.BIN_WIDTH))
+    panel.notes = notes[:1]
     if hidden:
-        panel.notes = [suppression_note(audience.min_n)]
         return panel
     series = []
     for domain in SHARED_DOMAINS:
@@ -267,18 +309,18 @@ def _distribution_panel(distribution, practice_level, audience, clinician_level)
     return panel
 
 
-def _concordance_panel(pairs, audience, clinician_level) -> Panel:
+def _concordance_panel(pairs, hidden, notes) -> Panel:
     panel = Panel(
         "concordance",
         _("Patient and clinician views of the same visit"),
         [_("Domain"), _("Pairs"), _("Patient mean"), _("Clinician mean"), _("Mean gap"), _("Flagged (|gap| ≥ 25)")],
     )
+    if hidden:
+        panel.notes = notes[:1]
+        return panel
     by_domain: dict[str, list] = {d: [] for d in SHARED_DOMAINS}
     for pair in pairs:
         by_domain[pair.domain].append(pair)
-    if clinician_level and not audience.sees_everything and len(by_domain["valuing"]) < audience.min_n:
-        panel.notes = [suppression_note(audience.min_n)]
-        return panel
     for domain, domain_pairs in by_domain.items():
         n = len(domain_pairs)
         gaps = [p.clinician - p.patient for p in domain_pairs]
@@ -325,15 +367,16 @@ def clinician_panels(practice: Practice, clinician, period: analytics.Period, au
     practice_period = analytics.Period(period.start, period.end, version_id=period.version_id)
     own = analytics.domain_summaries(practice, own_period)
     overall = analytics.domain_summaries(practice, practice_period)
+    own_monthly = analytics.monthly_summaries(practice, own_period)
     return [
         _comparison_panel(own, overall, audience),
         _trend_panel(
             "my_trend",
             _("My monthly trend"),
-            analytics.monthly_summaries(practice, own_period),
+            own_monthly,
             SHARED_DOMAINS,
-            audience,
-            True,
+            lambda month, domain: audience.hides(own_monthly.get((month, domain)), True),
+            [suppression_note(audience.min_n), caution_note()],
         ),
         _gaps_panel(analytics.clinician_gap_summaries(practice, own_period), audience),
         _trend_panel(
@@ -341,8 +384,8 @@ def clinician_panels(practice: Practice, clinician, period: analytics.Period, au
             _("My competency self-ratings"),
             analytics.monthly_summaries(practice, own_period, respondent=Respondent.CLINICIAN),
             COMPETENCY_DOMAINS,
-            Audience(min_n=1, sees_everything=True),  # the clinician's own answers: nothing to protect
-            False,
+            lambda month, domain: False,  # the clinician's own answers about themselves: nothing to protect
+            [],
         ),
     ]
 

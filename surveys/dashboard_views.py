@@ -10,6 +10,7 @@ from django.shortcuts import render
 
 from audit import services as audit
 from audit.models import Action
+from healing.routers import use_replica
 from reports import panels
 
 from . import analytics, selectors
@@ -29,11 +30,14 @@ def _filters(request, practice, *, with_clinicians: bool):
 
 
 def _practice_dashboard(request, slug):
+    # Who may see what is decided on the primary; the figures are read from the replica when there is one
+    # (docs/scaling.md), each shared set of figures once (analytics.shared_reads: the fast path).
     practice = selectors.practice_for(request.user, slug, Role.MANAGER)
-    form, period, clinicians = _filters(request, practice, with_clinicians=True)
-    audience = panels.Audience.for_user(request.user, practice)
-    tiles = panels.practice_tiles(practice, period)
-    return practice, form, period, tiles, panels.practice_panels(practice, period, audience, clinicians, tiles)
+    with use_replica(), analytics.shared_reads():
+        form, period, clinicians = _filters(request, practice, with_clinicians=True)
+        audience = panels.Audience.for_user(request.user, practice)
+        tiles = panels.practice_tiles(practice, period)
+        return practice, form, period, tiles, panels.practice_panels(practice, period, audience, clinicians, tiles)
 
 
 @login_required
@@ -52,15 +56,17 @@ def practice_chart_csv(request, slug, key):
 
 def _my_page(request, slug):
     practice = selectors.practice_for(request.user, slug, Role.CLINICIAN)
-    form, period, _clinicians = _filters(request, practice, with_clinicians=False)
-    audience = panels.Audience.for_user(request.user, practice)
-    return practice, form, period, panels.clinician_panels(practice, request.user, period, audience)
+    with use_replica(), analytics.shared_reads():
+        form, period, _clinicians = _filters(request, practice, with_clinicians=False)
+        audience = panels.Audience.for_user(request.user, practice)
+        return practice, form, period, panels.clinician_panels(practice, request.user, period, audience)
 
 
 @login_required
 def my_relationships(request, slug):
     practice, form, period, panel_list = _my_page(request, slug)
-    dyads = analytics.clinician_dyads(practice, request.user, period)
+    with use_replica():
+        dyads = analytics.clinician_dyads(practice, request.user, period)
     context = {"practice": practice, "form": form, "period": period, "panels": panel_list, "dyads": dyads}
     template = "surveys/my_panels.html" if request.headers.get("HX-Request") else "surveys/my_relationships.html"
     return render(request, template, context)
@@ -76,7 +82,9 @@ def my_chart_csv(request, slug, key):
 def my_dyad(request, slug, dyad_id):
     practice = selectors.practice_for(request.user, slug, Role.CLINICIAN)
     dyad = selectors.clinician_dyad(request.user, practice, dyad_id)
-    return render(request, "surveys/my_dyad.html", {"practice": practice, "dyad": dyad, "waves": analytics.dyad_waves(dyad)})
+    with use_replica():
+        waves = analytics.dyad_waves(dyad)
+    return render(request, "surveys/my_dyad.html", {"practice": practice, "dyad": dyad, "waves": waves})
 
 
 def _panel_csv(request, practice, period, panel_list, key) -> HttpResponse:

@@ -1,4 +1,4 @@
-"""The practice manager's tools: visit import, the invitations list, and printable QR cards.
+"""The practice manager's tools: visit import, the invitations list, sending links, and printable QR cards.
 
 Every view starts from `selectors.practice_for`, so anyone but a manager of the practice (or a platform
 admin) gets 404, and anonymous visitors are sent to sign in. The forms live here rather than in forms.py
@@ -24,17 +24,22 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
 from django.conf import settings
+from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.http import QueryDict
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit import services as audit
 from audit.models import Action
+from messaging import selectors as messaging_selectors
+from messaging import services as messaging_services
 
 from . import imports, selectors, services
 from .views import survey_page
@@ -134,6 +139,7 @@ def visit_import(request, slug):
     context = {
         "practice": practice,
         "digest": parsed.digest,
+        "with_contact": sum(1 for row in plan.new if row.email or row.phone),
         "new_rows": plan.new[:PREVIEW_ROWS_SHOWN],
         "new_count": len(plan.new),
         "more_rows": max(0, len(plan.new) - PREVIEW_ROWS_SHOWN),
@@ -174,8 +180,18 @@ def visit_import_confirm(request, slug):
         errors=len(errors),
         sha256=posted,
     )
+    sent = None
+    if request.POST.get("send_links") and result.created:
+        sent = messaging_services.queue_invites(
+            practice,
+            messaging_selectors.visit_invitations(practice, result.created),
+            requested_by=request.user,
+            scope="import",
+            request=request,
+        )
     context = {
         "practice": practice,
+        "sent": sent,
         "created": len(result.created),
         "skipped": len(result.already_imported),
         "errors": errors,
@@ -202,16 +218,82 @@ def invitation_list(request, slug):
     if form.is_bound and form.is_valid():
         filters = {key: value for key, value in form.cleaned_data.items() if value}
     now = timezone.now()
-    invitations = selectors.practice_invitations(practice, now=now, **filters)
+    invitations = messaging_selectors.with_messages(selectors.practice_invitations(practice, now=now, **filters))
     page = Paginator(invitations, INVITATIONS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [(invitation, selectors.invitation_status(invitation, now)) for invitation in page]
+    rows = []
+    for invitation in page:
+        status = selectors.invitation_status(invitation, now)
+        can_send = status in ("open", "opened") and (invitation.has_email or invitation.has_phone)
+        rows.append((invitation, status, messaging_selectors.deliveries(invitation), can_send))
     status = 400 if form.is_bound and form.errors else 200
-    return render(
-        request,
-        "surveys/manager/invitations.html",
-        {"practice": practice, "form": form, "page": page, "rows": rows},
-        status=status,
+    context = {
+        "practice": practice,
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "unsent": messaging_selectors.unsent_invitations(practice, now).count(),
+        "query": _list_query(request.GET),
+    }
+    return render(request, "surveys/manager/invitations.html", context, status=status)
+
+
+# --- sending links by email and SMS ------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def invitation_send(request, slug, invitation_id):
+    """Send one patient the link now, by email and SMS as their contact details allow (again, if sent before)."""
+    practice = selectors.practice_for(request.user, slug)
+    invitation = messaging_selectors.practice_invitation(practice, invitation_id)
+    queued = messaging_services.queue_invites(practice, invitation, requested_by=request.user, scope="one", request=request)
+    _say_queued(request, queued)
+    return _back_to_list(request, practice)
+
+
+@login_required
+@require_POST
+def invitations_send_unsent(request, slug):
+    """Send the link to every open invitation whose link has not gone out yet (failed sends are tried again)."""
+    practice = selectors.practice_for(request.user, slug)
+    queued = messaging_services.queue_invites(
+        practice, requested_by=request.user, scope="all_unsent", only_unsent=True, request=request
     )
+    _say_queued(request, queued)
+    return _back_to_list(request, practice)
+
+
+def _say_queued(request, queued) -> None:
+    if not queued.messages:
+        flash.info(request, gettext("Nothing to send: no open invitation with contact details is waiting for its link."))
+        return
+    flash.success(
+        request,
+        ngettext(
+            "Sending the link to %(count)d patient (%(email)d by email, %(sms)d by SMS).",
+            "Sending the link to %(count)d patients (%(email)d by email, %(sms)d by SMS).",
+            queued.invitations,
+        )
+        % {"count": queued.invitations, "email": queued.email, "sms": queued.sms},
+    )
+
+
+LIST_PARAMETERS = ("status", "start", "end", "page")
+
+
+def _list_query(params: QueryDict) -> str:
+    """The list's own filter and page, to come back to after a send (nothing else is carried over)."""
+    kept = QueryDict(mutable=True)
+    for key in LIST_PARAMETERS:
+        if params.get(key):
+            kept[key] = params[key][:20]
+    return kept.urlencode()
+
+
+def _back_to_list(request, practice):
+    query = _list_query(QueryDict(request.POST.get("query", "")))
+    url = reverse("manager_invitations", args=[practice.slug])
+    return redirect(f"{url}?{query}" if query else url)
 
 
 # --- QR cards ----------------------------------------------------------------------------------

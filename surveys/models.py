@@ -237,7 +237,9 @@ class Response(models.Model):
 
 
 class Answer(models.Model):
-    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers")
+    # No index of its own: the unique (response, item) index below leads with response and serves every lookup
+    # by response; a second index would only slow the 21-25 answer rows each submission writes.
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers", db_index=False)
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="answers")
     value = models.SmallIntegerField(null=True, blank=True, help_text="Empty means 'does not apply'.")
 
@@ -254,7 +256,8 @@ class Answer(models.Model):
 class DomainScore(models.Model):
     """A response's 0-100 score for one domain; empty when too few items were answered."""
 
-    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="scores")
+    # Served by the unique (response, domain) index, as for Answer: every read of scores starts from responses.
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="scores", db_index=False)
     domain = models.CharField(max_length=40)
     score = models.FloatField(null=True, blank=True)
 
@@ -265,4 +268,3 @@ class DomainScore(models.Model):
                 condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=100), name="domain_score_0_to_100"
             ),
         ]
-        indexes = [models.Index(fields=["domain", "response"])]

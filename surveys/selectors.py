@@ -16,12 +16,22 @@ from .tokens import hash_token, looks_like_token
 
 
 def invitation_for_token(token: str) -> Invitation | None:
-    """The patient invitation behind a link, or None for anything unknown (junk never hits the database)."""
+    """The patient invitation behind a link, or None for anything unknown (junk never hits the database).
+
+    A link is the invitation's own (made with the visit or printed on a card) or the one in an email or SMS
+    (messaging.OutboundMessage.token_hash): one query either way. The message side is a scalar subquery,
+    which PostgreSQL runs once and then ORs with the invitation's own hash, each through its unique index;
+    a join instead would make the OR span two tables and scan them.
+    """
+    from django.db.models import Q, Subquery
+
     if not looks_like_token(token):
         return None
+    token_hash = hash_token(token)
+    sent = Invitation.objects.filter(messages__token_hash=token_hash).values("pk")[:1]
     return (
         Invitation.objects.select_related("visit", "instrument_version")
-        .filter(token_hash=hash_token(token), respondent=Respondent.PATIENT)
+        .filter(Q(token_hash=token_hash) | Q(pk=Subquery(sent)), respondent=Respondent.PATIENT)
         .first()
     )
 

@@ -14,5 +14,6 @@ urlpatterns = [
     path("practice/<slug:slug>/me/", dashboard_views.my_relationships, name="my_relationships"),
     path("practice/<slug:slug>/me/charts/<slug:key>.csv", dashboard_views.my_chart_csv, name="my_chart_csv"),
     path("practice/<slug:slug>/me/dyads/<int:dyad_id>/", dashboard_views.my_dyad, name="my_dyad"),
+    path("practice/<slug:slug>/exports/", include("surveys.export_urls")),
     path("practice/<slug:slug>/", include("surveys.manager_urls")),
 ]

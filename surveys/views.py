@@ -19,6 +19,7 @@ from .forms import QuestionnaireForm
 from .models import Respondent, Role
 from .permissions import is_platform_admin, memberships, practices_for
 from .questionnaires import localized, spec_for_version
+from .ratelimit import limit_patient_links
 from .tokens import hash_token
 
 SURVEY_LANGUAGES = ("en", "es")
@@ -60,6 +61,7 @@ def home(request):
 
 @csrf_protect_no_referrer
 @survey_page
+@limit_patient_links
 @require_http_methods(["GET", "POST"])
 def patient_questionnaire(request, token):
     invitation = selectors.invitation_for_token(token)
@@ -138,6 +140,7 @@ def survey_thanks(request):
 
 
 @survey_page
+@limit_patient_links
 def patient_qr(request, token):
     """The patient link as an SVG QR code, for cards printed at the front desk."""
     if selectors.invitation_state(selectors.invitation_for_token(token)) != "open":

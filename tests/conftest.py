@@ -2,6 +2,7 @@
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from surveys.services import load_instruments
@@ -16,6 +17,13 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    # Rate-limit counters live in the cache (LocMemCache in tests): no test inherits another's requests.
+    cache.clear()
+    yield
 
 
 @pytest.fixture(autouse=True)

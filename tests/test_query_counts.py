@@ -55,3 +55,26 @@ def test_a_submission_costs_a_fixed_handful_of_queries(client, visit_a):
     assert response.status_code == 302
     # invitation lookup, claim, response, items, answers, scores (+ savepoint bookkeeping)
     assert len(captured) <= 10
+
+
+@pytest.mark.django_db
+def test_shared_reads_reads_the_figures_of_each_dyads_latest_response_once():
+    from surveys import analytics
+
+    practice = seeded(60)
+    period = analytics.Period(dt.date(2025, 7, 1), TODAY)
+
+    def figures():
+        return (
+            analytics.domain_summaries(practice, period),
+            analytics.clinician_domain_summaries(practice, period),
+            analytics.score_distribution(practice, period),
+        )
+
+    with CaptureQueriesContext(connection) as apart:
+        separately = figures()
+    with CaptureQueriesContext(connection) as together, analytics.shared_reads():
+        shared = figures()
+    assert len(apart) == 3
+    assert len(together) == 1
+    assert shared == separately

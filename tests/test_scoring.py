@@ -616,3 +616,31 @@ def test_the_module_exposes_its_contract():
         "latest_per_dyad",
     }
     assert expected <= set(vars(scoring))
+
+
+# --- complementary suppression ---------------------------------------------------------------------
+
+
+def test_nothing_is_hidden_when_every_clinician_reaches_the_minimum():
+    assert scoring.complementary_suppression({"a": 5, "b": 9}, 5) == (set(), False)
+
+
+def test_a_lone_small_clinician_takes_the_smallest_other_with_them():
+    assert scoring.complementary_suppression({"small": 3, "mid": 6, "big": 9}, 5) == ({"small", "mid"}, False)
+
+
+def test_two_small_clinicians_that_reach_the_minimum_together_hide_only_themselves():
+    assert scoring.complementary_suppression({"a": 3, "b": 2, "big": 9}, 5) == ({"a", "b"}, False)
+
+
+def test_a_practice_of_one_small_clinician_hides_the_practice_figure():
+    assert scoring.complementary_suppression({"only": 3}, 5) == ({"only"}, True)
+
+
+@given(st.dictionaries(st.integers(0, 20), st.integers(0, 40), max_size=12), st.integers(1, 10))
+def test_no_hidden_figure_can_be_worked_out_by_subtraction(counts, min_n):
+    hidden, practice_hidden = scoring.complementary_suppression(counts, min_n)
+    assert {c for c, n in counts.items() if 0 < n < min_n} <= hidden
+    if hidden and not practice_hidden:
+        assert len(hidden) >= 2
+        assert sum(counts[c] for c in hidden) >= min_n

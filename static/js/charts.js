@@ -3,7 +3,9 @@
 //
 // The element's own content is the fallback (a table of the same numbers). Without Plotly, or if a figure
 // cannot be read, it stays as it is. Once a chart is drawn, the fallback is kept for screen readers but hidden
-// from view (Bootstrap's "visually-hidden"), and Plotly's drawing is aria-hidden: the table says it better.
+// from view (Bootstrap's "visually-hidden"), and Plotly's drawing (its SVG layers) is aria-hidden: the table says it
+// better. Plotly's toolbar is left as it is: labelled <button>s that keyboard and screen-reader users can operate
+// (aria-hidden on anything focusable would hide controls that still take focus: WCAG 4.1.2).
 // Mark the fallback with data-chart-fallback; without such a mark, all of the element's content counts.
 (function () {
   "use strict";
@@ -36,8 +38,9 @@
     });
     // Plotly adds its drawing after the element's existing content; it never removes that content.
     window.Plotly.newPlot(el, fig.data || [], fig.layout || {}, CONFIG).then(function () {
-      var container = el.querySelector(".plot-container");
-      if (container) { container.setAttribute("aria-hidden", "true"); }
+      Array.prototype.forEach.call(el.querySelectorAll("svg.main-svg"), function (svg) {
+        svg.setAttribute("aria-hidden", "true");
+      });
     });
     drawn.push(el);
   }

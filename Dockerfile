@@ -1,0 +1,31 @@
+# One image for the web process (gunicorn), the Celery worker and Celery beat (docker-compose.yml).
+FROM python:3.11-slim
+
+# PYTHONPATH: run the code from /app (templates/, static/ and locale/ live beside it), not from site-packages.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app \
+    HEALING_VAR_DIR=/data/var \
+    REPORTS_DIR=/data/reports
+
+WORKDIR /app
+RUN groupadd --system healing && useradd --system --gid healing --home-dir /app --shell /usr/sbin/nologin healing
+
+# Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
+COPY pyproject.toml ./
+RUN python -c "import subprocess, sys, tomllib; \
+deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
+subprocess.check_call([sys.executable, '-m', 'pip', 'install', *deps])"
+
+# Then the project itself, and its static files collected for the web process.
+COPY . .
+RUN pip install --no-deps . \
+    && DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+    && mkdir -p /data/var /data/reports \
+    && chown -R healing:healing /data
+
+USER healing
+EXPOSE 8000
+CMD ["gunicorn", "healing.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

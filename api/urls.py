@@ -1,0 +1,12 @@
+"""The EHR integration API and the managers' API key pages; mounted at the site root by healing/urls.py."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("api/v1/openapi.json", views.openapi_document, name="api_openapi"),
+    path("api/v1/practices/<slug:slug>/visits", views.create_visit, name="api_create_visit"),
+    path("practice/<slug:slug>/api-keys/", views.key_list, name="api_keys"),
+    path("practice/<slug:slug>/api-keys/<int:key_id>/revoke/", views.key_revoke, name="api_key_revoke"),
+]

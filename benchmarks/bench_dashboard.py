@@ -1,0 +1,258 @@
+"""bench dashboard: everything the practice dashboard computes, for a practice with 20,000 visits.
+
+Ours: `practice_tiles` + `practice_panels` inside `analytics.shared_reads()`, as the view runs them, for the
+default period (the last twelve months), timed twice: with the Plotly figures built (the page's real cost)
+and with the chart builders stubbed out (the data path: queries, summaries, tables). The targets (p50 <= 150 ms,
+<= 1.5x raw) are checked on the data path; the figures' cost is reported beside it.
+Baseline: one hand-written SQL statement returning the same numbers (tiles, funnel, practice, clinician and
+monthly summaries, distribution, concordance), checked equal to ours before anything is timed.
+Also: the number of queries at 2,000 and at 20,000 visits (they must be equal).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
+
+TARGET_P50_S = 0.150
+TARGET_RATIO = 1.5
+
+RAW_SQL = """
+WITH r AS (
+    SELECT id, dyad_id, visit_id, submitted_at, started_at
+    FROM surveys_response
+    WHERE practice_id = %(practice)s AND respondent = 'patient'
+      AND submitted_at >= %(start)s AND submitted_at < %(end)s
+),
+latest AS (
+    SELECT DISTINCT ON (dyad_id) id, dyad_id, visit_id FROM r ORDER BY dyad_id, submitted_at DESC, id DESC
+),
+scores AS (
+    SELECT d.clinician_id, s.domain, s.score, l.visit_id
+    FROM latest l JOIN surveys_dyad d ON d.id = l.dyad_id JOIN surveys_domainscore s ON s.response_id = l.id
+    WHERE s.score IS NOT NULL
+),
+latest_month AS (
+    SELECT DISTINCT ON (dyad_id, month) id, month
+    FROM (SELECT id, dyad_id, submitted_at, date_trunc('month', submitted_at AT TIME ZONE %(tz)s) AS month FROM r) m
+    ORDER BY dyad_id, month, submitted_at DESC, id DESC
+),
+pairs AS (
+    SELECT p.domain, p.score AS patient, c.score AS clinician
+    FROM scores p
+    JOIN surveys_response cr ON cr.visit_id = p.visit_id AND cr.respondent = 'clinician'
+    JOIN surveys_domainscore c ON c.response_id = cr.id AND c.domain = p.domain
+    WHERE p.domain IN ('valuing', 'power', 'abiding', 'trust', 'hope', 'known') AND c.score IS NOT NULL
+)
+SELECT 'clinician', clinician_id, domain, NULL::timestamp, NULL::int, count(*), sum(score), sum(score * score), NULL::float8, NULL::float8
+FROM scores GROUP BY clinician_id, domain
+UNION ALL
+SELECT 'domain', NULL, domain, NULL, NULL, count(*), sum(score), sum(score * score), NULL, NULL FROM scores GROUP BY domain
+UNION ALL
+SELECT 'bin', NULL, domain, NULL, least(floor(score / 10)::int * 10, 90), count(*), NULL, NULL, NULL, NULL
+FROM scores GROUP BY 3, 5
+UNION ALL
+SELECT 'month', NULL, s.domain, lm.month, NULL, count(*), sum(s.score), sum(s.score * s.score), NULL, NULL
+FROM latest_month lm JOIN surveys_domainscore s ON s.response_id = lm.id WHERE s.score IS NOT NULL GROUP BY lm.month, s.domain
+UNION ALL
+SELECT 'concordance', NULL, domain, NULL, NULL, count(*), avg(patient), avg(clinician), avg(clinician - patient),
+       count(*) FILTER (WHERE abs(clinician - patient) >= 25 - 1e-9)
+FROM pairs GROUP BY domain
+UNION ALL
+SELECT 'funnel', NULL, NULL, NULL, NULL, count(*), count(*) FILTER (WHERE i.opened_at IS NOT NULL OR i.used_at IS NOT NULL),
+       count(*) FILTER (WHERE i.used_at IS NOT NULL), NULL, NULL
+FROM surveys_invitation i JOIN surveys_visit v ON v.id = i.visit_id
+WHERE v.practice_id = %(practice)s AND i.respondent = 'patient' AND i.created_at >= %(start)s AND i.created_at < %(end)s
+UNION ALL
+SELECT 'responses', NULL, NULL, NULL, NULL, count(*),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM submitted_at - started_at))
+           FILTER (WHERE started_at IS NOT NULL),
+       NULL, NULL, NULL
+FROM r
+"""
+
+
+def raw_numbers(cursor, params) -> dict:
+    cursor.execute(RAW_SQL, params)
+    out = defaultdict(dict)
+    for kind, clinician, domain, month, bin_, n, a, b, c, d in cursor.fetchall():
+        if kind == "clinician":
+            out[kind][(clinician, domain)] = (n, a, b)
+        elif kind == "domain":
+            out[kind][domain] = (n, a, b)
+        elif kind == "bin":
+            out[kind][(domain, bin_)] = n
+        elif kind == "month":
+            out[kind][(month.date(), domain)] = (n, a, b)
+        elif kind == "concordance":
+            out[kind][domain] = (n, a, b, c, d)
+        elif kind == "funnel":
+            out[kind] = {"sent": n, "opened": int(a), "completed": int(b)}
+        elif kind == "responses":
+            out[kind] = {"count": n, "median_minutes": None if a is None else a / 60}
+    return out
+
+
+def check_equal(ours: dict, raw: dict) -> list[str]:
+    """Every number the dashboard shows, ours against the raw SQL's; returns the differences (none expected)."""
+    from surveys import scoring
+
+    problems = []
+
+    def close(x, y):
+        return (x is None and y is None) or (x is not None and y is not None and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9))
+
+    def summaries(name, ours_map, raw_map):
+        if set(ours_map) != set(raw_map):
+            problems.append(f"{name}: keys differ ({len(ours_map)} vs {len(raw_map)})")
+            return
+        for key, (n, total, total_sq) in raw_map.items():
+            expected, got = scoring.summarize_moments(n, total, total_sq), ours_map[key]
+            if got.n != expected.n or not close(got.mean, expected.mean) or not close(got.sd, expected.sd):
+                problems.append(f"{name} {key}: {got} != {expected}")
+
+    summaries("domain", ours["domain"], raw["domain"])
+    summaries("clinician", ours["clinician"], raw["clinician"])
+    summaries("month", ours["month"], raw["month"])
+    ours_bins = {(d, b): n for d, bins in ours["distribution"].items() for b, n in bins.items() if n}
+    if ours_bins != raw["bin"]:
+        problems.append("distribution differs")
+    by_domain = defaultdict(list)
+    for pair in ours["pairs"]:
+        by_domain[pair.domain].append(pair)
+    for domain, (n, patient, clinician, gap, flagged) in raw["concordance"].items():
+        pairs = by_domain[domain]
+        gaps = [p.clinician - p.patient for p in pairs]
+        mine = (
+            len(pairs),
+            sum(p.patient for p in pairs) / len(pairs),
+            sum(p.clinician for p in pairs) / len(pairs),
+            sum(gaps) / len(gaps),
+            sum(1 for g in gaps if abs(g) >= scoring.GAP_FLAG_THRESHOLD - 1e-9),
+        )
+        if mine[0] != n or mine[4] != flagged or not all(close(x, y) for x, y in zip(mine[1:4], (patient, clinician, gap))):
+            problems.append(f"concordance {domain}: {mine} != {(n, patient, clinician, gap, flagged)}")
+    if set(by_domain) != set(raw["concordance"]):
+        problems.append("concordance domains differ")
+    tiles = ours["tiles"]
+    if {"sent": tiles.sent, "opened": tiles.opened, "completed": tiles.completed} != raw["funnel"]:
+        problems.append(f"funnel: {tiles} != {raw['funnel']}")
+    if tiles.responses != raw["responses"]["count"] or not close(tiles.median_minutes, raw["responses"]["median_minutes"]):
+        problems.append(f"responses: {tiles} != {raw['responses']}")
+    return problems
+
+
+def main():
+    args = bench.arguments("dashboard", __doc__)
+    small_visits, large_visits = (200, 2000) if args.small else (2000, 20_000)
+    repeat = 3 if args.small else 15
+    with bench.bench_database("dashboard", args.database_url, args.keep):
+        from django.conf import settings
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        from reports import charts, panels
+        from surveys import analytics
+        from surveys.demo import add_demo_visits, seed_demo
+
+        result = seed_demo(practices=1, clinicians=10, visits=small_visits, seed=5)
+        practice = result.first_practice
+        clinicians = analytics.practice_clinicians(practice)
+        audience = panels.Audience(min_n=practice.min_reporting_n)
+        period = analytics.Period.last_days(365)
+
+        def dashboard():
+            with analytics.shared_reads():
+                tiles = panels.practice_tiles(practice, period)
+                return panels.practice_panels(practice, period, audience, clinicians, tiles)
+
+        def query_count() -> int:
+            with CaptureQueriesContext(connection) as captured:
+                dashboard()
+            return len(captured)
+
+        bench.vacuum_analyze()
+        queries_small = query_count()
+        add_demo_visits(practice, large_visits - small_visits, seed=6)
+        bench.vacuum_analyze()
+        queries_large = query_count()
+        bench.log(f"dashboard: {queries_small} queries at {small_visits} visits, {queries_large} at {large_visits}")
+
+        start, end = period.bounds
+        params = {"practice": practice.pk, "start": start, "end": end, "tz": settings.TIME_ZONE}
+        with connection.cursor() as cursor:
+            raw = raw_numbers(cursor, params)
+        with analytics.shared_reads():
+            ours = {
+                "tiles": panels.practice_tiles(practice, period),
+                "domain": analytics.domain_summaries(practice, period),
+                "clinician": analytics.clinician_domain_summaries(practice, period),
+                "month": analytics.monthly_summaries(practice, period),
+                "distribution": analytics.score_distribution(practice, period),
+                "pairs": analytics.concordance(practice, period),
+            }
+        problems = check_equal(ours, raw)
+        for problem in problems:
+            bench.log("dashboard: MISMATCH", problem)
+
+        bench.log("dashboard: timing")
+        with_figures = bench.timed(dashboard, repeat, warmup=2)
+        builders = ("means_with_intervals", "heatmap", "trend", "distribution", "concordance", "funnel")
+        saved = {name: getattr(charts, name) for name in builders}
+        for name in builders:
+            setattr(charts, name, lambda *a, **k: None)
+        try:
+            data_path = bench.timed(dashboard, repeat, warmup=1)
+        finally:
+            for name, builder in saved.items():
+                setattr(charts, name, builder)
+
+        def raw_query():
+            with connection.cursor() as cursor:
+                raw_numbers(cursor, params)
+
+        baseline = bench.timed(raw_query, repeat, warmup=2)
+        sizes = {
+            "practices": 1,
+            "clinicians": len(clinicians),
+            "visits": practice.visits.count(),
+            "patient_responses_in_period": ours["tiles"].responses,
+            "concordance_pairs": len(ours["pairs"]),
+        }
+
+    ours_p50, raw_p50, figures_p50 = (bench.percentile(t, 50) for t in (data_path, baseline, with_figures))
+    data_ratio = bench.ratio(ours_p50, raw_p50)
+    bench.emit(
+        {
+            "bench": "dashboard",
+            "small": args.small,
+            "data": sizes,
+            "ours_s": round(ours_p50, 4),
+            "ours": "p50 of practice_tiles + practice_panels in shared_reads(), chart builders stubbed (data path)",
+            "ours_with_figures_s": round(figures_p50, 4),
+            "ours_p90_s": round(bench.percentile(data_path, 90), 4),
+            "baseline_s": round(raw_p50, 4),
+            "baseline": "p50 of one hand-written SQL statement returning the same numbers",
+            "ratio": data_ratio,
+            "ratio_with_figures": bench.ratio(figures_p50, raw_p50),
+            "same_numbers": not problems,
+            "mismatches": problems[:10],
+            "queries": {f"at_{small_visits}_visits": queries_small, f"at_{large_visits}_visits": queries_large},
+            "target": {"p50_s_max": TARGET_P50_S, "ratio_max": TARGET_RATIO, "queries": "equal at both sizes"},
+            "met": {
+                "p50": ours_p50 <= TARGET_P50_S,
+                "ratio": data_ratio is not None and data_ratio <= TARGET_RATIO,
+                "queries": queries_small == queries_large,
+            },
+            "repeat": repeat,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+"""bench submit: the patient's questionnaire POST, through Django and raw, and under load with gunicorn.
+
+Ours: POST /s/<token>/ with every item answered, through Django's test Client (the whole stack: middleware,
+CSRF check, rate limiter, form, validation, scoring, `submit_response`), one fresh link per request, DEBUG off.
+Baseline: raw psycopg writing the same rows in one transaction per submission: the invitation claim
+(conditional UPDATE ... RETURNING), the response, its answers and its domain scores (scored with the same
+`scoring` module), the rows ours writes.
+Throughput: gunicorn with 2 sync workers on loopback, driven by wrk (2 threads, 8 connections) with a Lua
+script that takes a fresh token per request; submissions/s counted as rows in the database afterwards.
+Targets: ours <= 3x raw per submission; >= 200 submissions/s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
+
+TARGET_RATIO = 3.0
+TARGET_RATE = 200.0
+
+# Production-like settings for every process of this benchmark: no DEBUG (no query log), plain HTTP on
+# loopback, and the per-address rate limit raised so one load generator's address is not throttled
+# (its cost per request is still paid).
+PRODUCTION_LIKE = {
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-" + secrets.token_urlsafe(24),
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    "SECURE_SSL_REDIRECT": "0",
+    "SECURE_COOKIES": "0",
+    "SECURE_HSTS_SECONDS": "0",
+    "SURVEY_RATE_LIMIT": "1000000/m",
+    "SURVEY_MISS_LIMIT": "1000000/m",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def open_links(practice, clinician, count: int, prefix: str) -> list[str]:
+    """`count` visits with an open patient link each, written in bulk; returns the tokens."""
+    from django.conf import settings
+    from django.db import transaction
+    from django.utils import timezone
+
+    from surveys.demo import INVITATION_FIELDS, BulkWriter
+    from surveys.models import Dyad, Invitation, Patient, Respondent, Visit
+    from surveys.services import current_version
+    from surveys.tokens import hash_token, new_token
+
+    writer, now = BulkWriter(), timezone.now()
+    version = current_version(Respondent.PATIENT)
+    tokens = [new_token() for _ in range(count)]
+    patients, dyads, visits = writer.ids(Patient, count), writer.ids(Dyad, count), writer.ids(Visit, count)
+    invitations = writer.ids(Invitation, count)
+    expires = now + dt.timedelta(days=settings.INVITATION_TTL_DAYS)
+    with transaction.atomic():
+        writer.write(Patient, ("id", "practice_id", "reference", "created_at"),
+                     [(pk, practice.pk, f"{prefix}{i:06d}", now) for i, pk in enumerate(patients)])
+        writer.write(Dyad, ("id", "practice_id", "clinician_id", "patient_id", "created_at"),
+                     [(d, practice.pk, clinician.pk, p, now) for d, p in zip(dyads, patients)])
+        writer.write(Visit, ("id", "practice_id", "dyad_id", "date", "created_at"),
+                     [(v, practice.pk, d, now.date(), now) for v, d in zip(visits, dyads)])
+        writer.write(Invitation, INVITATION_FIELDS, [
+            (i, v, Respondent.PATIENT, version.pk, hash_token(t), now, expires, now, None, "", "")
+            for i, v, t in zip(invitations, visits, tokens)
+        ])
+    return tokens
+
+
+def answers_for(spec, rng_seed: int = 3) -> dict[str, str]:
+    import random
+
+    rng = random.Random(rng_seed)
+    return {item.code: str(rng.randint(spec.scale.min, spec.scale.max)) for item in spec.items}
+
+
+def submit_through_django(tokens, form) -> list[float]:
+    from django.test import Client
+
+    client = Client()
+    times = []
+    for token in tokens:
+        start = time.perf_counter()
+        response = client.post(f"/s/{token}/", form)
+        times.append(time.perf_counter() - start)
+        if response.status_code != 302:
+            raise SystemExit(f"submit: the POST answered {response.status_code}, not 302")
+    return times
+
+
+RAW_CLAIM = """
+UPDATE surveys_invitation i SET used_at = now()
+FROM surveys_visit v
+WHERE i.token_hash = %s AND i.respondent = 'patient' AND i.used_at IS NULL AND i.expires_at > now() AND v.id = i.visit_id
+RETURNING i.id, i.visit_id, i.instrument_version_id, i.opened_at, v.dyad_id, v.practice_id
+"""
+RAW_RESPONSE = """
+INSERT INTO surveys_response (invitation_id, visit_id, dyad_id, practice_id, respondent, instrument_version_id,
+    language, comment, started_at, submitted_at, process_index, outcome_index)
+VALUES (%s, %s, %s, %s, 'patient', %s, 'en', '', %s, now(), %s, %s) RETURNING id
+"""
+
+
+def submit_raw(connection, tokens, spec, item_ids, form) -> list[float]:
+    """The same rows, by hand: one transaction per submission, four statements and a commit."""
+    from surveys import scoring
+    from surveys.tokens import hash_token
+
+    times = []
+    answers = {code: int(value) for code, value in form.items() if code in item_ids}
+    for token in tokens:
+        start = time.perf_counter()
+        scores = scoring.domain_scores(spec.scoring_items, answers, spec.scale)
+        index = scoring.indices(scores)
+        with connection.transaction(), connection.cursor() as cursor:
+            cursor.execute(RAW_CLAIM, [hash_token(token)])
+            invitation_id, visit_id, version_id, opened_at, dyad_id, practice_id = cursor.fetchone()
+            cursor.execute(RAW_RESPONSE, [invitation_id, visit_id, dyad_id, practice_id, version_id, opened_at,
+                                          index["process_index"], index["outcome_index"]])
+            response_id = cursor.fetchone()[0]
+            values = [(response_id, item_ids[code], value) for code, value in answers.items()]
+            cursor.execute(
+                "INSERT INTO surveys_answer (response_id, item_id, value) VALUES "
+                + ", ".join(["(%s, %s, %s)"] * len(values)),
+                [x for row in values for x in row],
+            )
+            rows = [(response_id, domain, score) for domain, score in scores.items()]
+            cursor.execute(
+                "INSERT INTO surveys_domainscore (response_id, domain, score) VALUES "
+                + ", ".join(["(%s, %s, %s)"] * len(rows)),
+                [x for row in rows for x in row],
+            )
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+LUA = r"""
+-- One fresh link per request: thread n of N takes every Nth token of the file.
+local counter, tokens = 1, {}
+local next_id = 0
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
+function init(args)
+  local path, nthreads = args[1], tonumber(args[2])
+  local i = 0
+  for line in io.lines(path) do
+    if i % nthreads == id then tokens[#tokens + 1] = line end
+    i = i + 1
+  end
+  wrk.method = "POST"
+  wrk.body = BODY
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  wrk.headers["Cookie"] = "csrftoken=" .. CSRF
+end
+function request()
+  local token = tokens[counter] or ("exhausted-link-" .. id .. "-" .. counter)
+  counter = counter + 1
+  return wrk.format(nil, "/s/" .. token .. "/")
+end
+"""
+
+
+def throughput(url: str, tokens: list[str], form: dict, duration: int, workdir: Path) -> dict:
+    """gunicorn (2 sync workers) under wrk; submissions/s from the rows written."""
+    from surveys.models import Response
+
+    wrk = shutil.which("wrk")
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    if not wrk or not gunicorn.exists():
+        return {"skipped": "needs wrk (apt-get install -y wrk) and gunicorn (pip install gunicorn)"}
+    csrf = secrets.token_hex(16)  # a 32-character secret: the cookie and the form field carry the same one
+    body = urlencode({**form, "csrfmiddlewaretoken": csrf})
+    script = workdir / "submit.lua"
+    script.write_text(f'BODY = "{body}"\nCSRF = "{csrf}"\n' + LUA)
+    token_file = workdir / "tokens.txt"
+    token_file.write_text("\n".join(tokens) + "\n")
+    port = free_port()
+    env = {**os.environ, **PRODUCTION_LIKE, "DATABASE_URL": url}
+    server = subprocess.Popen(
+        [str(gunicorn), "healing.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", "--access-logfile", "-" if False else "/dev/null"],
+        cwd=bench.ROOT, env=env, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        before = Response.objects.count()
+        load = bench.machine()
+        run = subprocess.run(
+            [wrk, "-t2", "-c8", f"-d{duration}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}",
+             "--", str(token_file), "2"],
+            capture_output=True, text=True, check=True, timeout=duration + 60,
+        )
+        written = Response.objects.count() - before
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    out = run.stdout
+    seconds = float(re.search(r"requests in ([\d.]+)(m?s)", out).group(1))
+    if re.search(r"requests in [\d.]+ms", out):
+        seconds /= 1000
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    other = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    latency = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.MULTILINE))
+    bench.log(out)
+    return {
+        "submissions_per_s": round(written / seconds, 1),
+        "submissions": written,
+        "requests": requests,
+        "not_2xx_3xx": int(other.group(1)) if other else 0,
+        "seconds": seconds,
+        "latency": {f"p{k}": v for k, v in latency.items()},
+        "tool": "wrk -t2 -c8, gunicorn --workers 2 (sync)",
+        "links_offered": len(tokens),
+        "machine_before": load,
+    }
+
+
+def main():
+    args = bench.arguments("submit", __doc__)
+    os.environ.update(PRODUCTION_LIKE)
+    sequential, duration = (30, 3) if args.small else (1500, 15)
+    load_links = 2000 if args.small else 12_000
+    with bench.bench_database("submit", args.database_url, args.keep) as url:
+        from django.db import connection
+
+        from surveys import services
+        from surveys.demo import seed_demo
+        from surveys.models import DomainScore, Item, Respondent, Response
+        from surveys.questionnaires import spec_for_version
+
+        # A practice with some history, so indexes are not empty; then fresh links for each run.
+        demo = seed_demo(practices=1, clinicians=4, visits=400 if args.small else 4000, seed=9)
+        practice, clinician = demo.first_practice, demo.first_clinician
+        version = services.current_version(Respondent.PATIENT)
+        spec = spec_for_version(version)
+        item_ids = dict(Item.objects.filter(version=version).values_list("code", "id"))
+        form = answers_for(spec)
+
+        ours_links = open_links(practice, clinician, sequential + 20, "DJ-")
+        raw_links = open_links(practice, clinician, sequential + 20, "RAW-")
+        wrk_links = open_links(practice, clinician, load_links, "LOAD-")
+        bench.vacuum_analyze()
+
+        bench.log(f"submit: {sequential} POSTs through Django, then {sequential} raw")
+        load = bench.machine()
+        submit_through_django(ours_links[:20], form)  # warm-up: first template renders, spec cache
+        ours = submit_through_django(ours_links[20:], form)
+        connection.close()
+        raw_conn = connection.cursor().connection
+        raw_conn.autocommit = True  # each submission opens its own transaction below
+        submit_raw(raw_conn, raw_links[:20], spec, item_ids, form)
+        raw = submit_raw(raw_conn, raw_links[20:], spec, item_ids, form)
+        connection.close()
+        # The two paths wrote the same rows.
+        shapes = set()
+        for prefix in ("DJ-", "RAW-"):
+            response = Response.objects.filter(dyad__patient__reference__startswith=prefix).last()
+            shapes.add((response.answers.count(), DomainScore.objects.filter(response=response).count(),
+                        response.process_index, response.outcome_index))
+        same_rows = len(shapes) == 1
+
+        with tempfile.TemporaryDirectory() as workdir:
+            bench.log(f"submit: gunicorn + wrk for {duration} s")
+            load_run = throughput(url, wrk_links, form, duration, Path(workdir))
+
+    ours_mean, raw_mean = statistics.fmean(ours), statistics.fmean(raw)
+    submit_ratio = bench.ratio(ours_mean, raw_mean)
+    rate = load_run.get("submissions_per_s")
+    bench.emit(
+        {
+            "bench": "submit",
+            "small": args.small,
+            "data": {"sequential_submissions": sequential, "items_per_questionnaire": len(spec.items),
+                     "domains": len(spec.domains), "load_links": load_links},
+            "ours_s": round(ours_mean, 5),
+            "ours": "mean seconds per patient POST through Django's test Client (DEBUG off)",
+            "ours_p50_s": round(bench.percentile(ours, 50), 5),
+            "baseline_s": round(raw_mean, 5),
+            "baseline": "mean seconds per submission by raw psycopg, same rows, one transaction",
+            "baseline_p50_s": round(bench.percentile(raw, 50), 5),
+            "ratio": submit_ratio,
+            "same_rows": same_rows,
+            "throughput": load_run,
+            "target": {"ratio_max": TARGET_RATIO, "submissions_per_s_min": TARGET_RATE},
+            "met": {
+                "ratio": submit_ratio is not None and submit_ratio <= TARGET_RATIO,
+                "throughput": rate is not None and rate >= TARGET_RATE,
+            },
+            "machine_before": load,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,629 @@
+"""Report content: each clinician's section, the practice figures, and the files (HTML + ZIP of tidy CSVs).
+
+Suppression happens here, as the numbers first become rows: a clinician-level figure with n below the
+practice's minimum is replaced by the reason before anything is drawn, tabled or stored, so no file (and no
+part payload in the database) can hold it. Numbers come from `surveys.analytics` (the dashboard's queries);
+figures from `reports.charts`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import time
+import uuid
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.text import slugify
+
+from surveys import analytics, scoring
+from surveys.domains import domain_label
+from surveys.models import Answer, InstrumentVersion, Item, Respondent
+
+from . import charts
+
+SHARED = scoring.SHARED_DOMAINS
+SELF_VIEW = scoring.SHARED_DOMAINS + scoring.COMPETENCY_DOMAINS
+CAUTION = "few responses: interpret with care"
+NO_RESPONSES = "no responses in this period"
+BINS = list(range(0, 100, analytics.BIN_WIDTH))
+
+
+def suppressed_note(min_n: int) -> str:
+    return f"suppressed: fewer than {min_n} dyads, the practice's minimum for a clinician-level figure"
+
+
+def display_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+# --- rows: the one place numbers become shareable ------------------------------------------------------
+
+
+def summary_fields(summary: scoring.Summary | None, *, clinician_level: bool, min_n: int) -> dict:
+    """n, mean, sd and interval of one figure, or the reason it is not shown."""
+    n = summary.n if summary else 0
+    if clinician_level and scoring.is_suppressed(n, min_n):
+        return {"n": None, "mean": None, "sd": None, "ci_low": None, "ci_high": None,
+                "few_responses": None, "suppressed": True, "note": suppressed_note(min_n)}
+    if n == 0:
+        return {"n": 0, "mean": None, "sd": None, "ci_low": None, "ci_high": None,
+                "few_responses": True, "suppressed": False, "note": NO_RESPONSES}
+    return {"n": n, "mean": summary.mean, "sd": summary.sd, "ci_low": summary.ci_low, "ci_high": summary.ci_high,
+            "few_responses": summary.few, "suppressed": False, "note": CAUTION if summary.few else ""}
+
+
+def _scope(clinician) -> dict:
+    if clinician is None:
+        return {"scope": "practice", "clinician": ""}
+    return {"scope": "clinician", "clinician": clinician.get_username()}
+
+
+def domain_rows(summaries, respondent: str, domains, clinician, min_n: int) -> list[dict]:
+    return [
+        {**_scope(clinician), "respondent": respondent, "domain": domain,
+         **summary_fields(summaries.get(domain), clinician_level=clinician is not None, min_n=min_n)}
+        for domain in domains
+    ]
+
+
+def monthly_rows(monthly, clinician, min_n: int) -> list[dict]:
+    return [
+        {**_scope(clinician), "month": month.strftime("%Y-%m"), "domain": domain,
+         **summary_fields(summary, clinician_level=clinician is not None, min_n=min_n)}
+        for (month, domain), summary in sorted(monthly.items(), key=lambda kv: (kv[0][0], SHARED.index(kv[0][1])
+                                                                                 if kv[0][1] in SHARED else 99))
+        if domain in SHARED
+    ]
+
+
+def distribution_rows(distribution, summaries, clinician, min_n: int) -> list[dict]:
+    rows = []
+    for domain in SHARED:
+        n = summaries[domain].n if domain in summaries else 0
+        hidden = clinician is not None and scoring.is_suppressed(n, min_n)
+        counts = distribution.get(domain, {})
+        for start in BINS:
+            rows.append({
+                **_scope(clinician), "domain": domain, "bin_start": start,
+                "bin_end": 100 if start == BINS[-1] else start + analytics.BIN_WIDTH - 1,
+                "count": None if hidden else counts.get(start, 0),
+                "suppressed": hidden, "note": suppressed_note(min_n) if hidden else "",
+            })
+    return rows
+
+
+def gap_rows(pairs, clinician, min_n: int) -> list[dict]:
+    """Clinician-minus-patient gap per shared domain over each dyad's latest wave."""
+    gaps: dict[str, list[float]] = defaultdict(list)
+    for pair in pairs:
+        gaps[pair.domain].append(pair.clinician - pair.patient)
+    rows = []
+    for domain in SHARED:
+        values = gaps.get(domain, [])
+        fields = summary_fields(scoring.summarize(values), clinician_level=clinician is not None, min_n=min_n)
+        flagged = sum(1 for g in values if abs(g) >= scoring.GAP_FLAG_THRESHOLD - 1e-9)
+        rows.append({
+            **_scope(clinician), "domain": domain, "pairs": fields.pop("n"), "mean_gap": fields.pop("mean"),
+            **fields, "flagged": None if fields["suppressed"] else flagged,
+        })
+    return rows
+
+
+def funnel_row(funnel: dict, clinician, median_minutes: float | None = None) -> dict:
+    sent = funnel["sent"]
+    return {**_scope(clinician), "sent": sent, "opened": funnel["opened"], "completed": funnel["completed"],
+            "completion_rate": funnel["completed"] / sent if sent else None, "median_minutes": median_minutes}
+
+
+def reliability_rows(practice, period: analytics.Period) -> list[dict]:
+    """Cronbach's alpha per instrument version and domain over complete responses (each dyad's latest in the
+    period, so that frequent visitors do not weigh more), shown once there are ALPHA_MIN_RESPONSES of them."""
+    rows = []
+    for respondent in (Respondent.PATIENT, Respondent.CLINICIAN):
+        latest = analytics.latest_per_dyad(analytics.responses_in(practice, period, respondent))
+        answers: dict[int, dict[int, int | None]] = defaultdict(dict)
+        version_of: dict[int, int] = {}
+        for response_id, version_id, item_id, value in Answer.objects.filter(
+            response_id__in=latest.values("id")
+        ).values_list("response_id", "response__instrument_version_id", "item_id", "value"):
+            answers[response_id][item_id] = value
+            version_of[response_id] = version_id
+        if not version_of:
+            continue
+        versions = InstrumentVersion.objects.filter(pk__in=set(version_of.values())).select_related("instrument")
+        for version in sorted(versions, key=lambda v: (v.instrument.slug, v.version)):
+            scale = scoring.Scale(version.scale_min, version.scale_max)
+            items: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+            for item_id, domain, reverse in Item.objects.filter(version=version).order_by("position").values_list(
+                "id", "domain__code", "reverse"
+            ):
+                items[domain].append((item_id, reverse))
+            responses = [answers[r] for r, v in version_of.items() if v == version.pk]
+            for domain, domain_items in items.items():
+                complete = [
+                    [scoring.scored_value(given[item_id], scale, reverse) for item_id, reverse in domain_items]
+                    for given in responses
+                    if all(given.get(item_id) is not None for item_id, _reverse in domain_items)
+                ]
+                alpha = scoring.cronbach_alpha(complete)
+                if len(complete) < scoring.ALPHA_MIN_RESPONSES:
+                    note = f"shown from {scoring.ALPHA_MIN_RESPONSES} complete responses"
+                elif alpha is None:
+                    note = "not defined: no variation in the answers"
+                else:
+                    note = ""
+                rows.append({
+                    "respondent": respondent, "instrument": version.instrument.slug, "version": version.version,
+                    "domain": domain, "items": len(domain_items), "complete_responses": len(complete),
+                    "alpha": alpha, "note": note,
+                })
+    return rows
+
+
+# --- figures and tables for the HTML ----------------------------------------------------------------
+
+
+def fmt(value, digits: int = 1, sign: bool = False) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        value = round(value, digits) + 0.0  # no "-0.0" for a rounding error below zero
+        return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table_row(label: str, row: dict) -> dict:
+    """A domain row as the HTML table shows it: the figure, or the reason in its place."""
+    if row["suppressed"]:
+        return {"label": label, "hidden": True, "note": row["note"]}
+    interval = "—" if row["ci_low"] is None else f"{fmt(row['ci_low'])} – {fmt(row['ci_high'])}"
+    return {"label": label, "hidden": False, "n": fmt(row["n"]), "mean": fmt(row["mean"]), "interval": interval,
+            "sd": fmt(row["sd"]), "note": row["note"]}
+
+
+def _series(name: str, rows: list[dict], colour: str | None = None) -> dict:
+    shown = [None if r["suppressed"] else r for r in rows]
+    series = {
+        "name": name,
+        "means": [r and r["mean"] for r in shown],
+        "low": [r and r["ci_low"] for r in shown],
+        "high": [r and r["ci_high"] for r in shown],
+        "n": [r and r["n"] for r in shown],
+    }
+    if colour:
+        series["colour"] = colour
+    return series
+
+
+def _figure(fig, div_id: str) -> str:
+    return charts.figure_html(fig, div_id)
+
+
+def _trend_figure(monthly: list[dict], title: str, div_id: str) -> str | None:
+    months = sorted({r["month"] for r in monthly})
+    if not months:
+        return None
+    values = {(r["month"], r["domain"]): None if r["suppressed"] else r["mean"] for r in monthly}
+    if all(v is None for v in values.values()):
+        return None
+    series = [
+        {"name": domain_label(d), "values": [values.get((m, d)) for m in months], "colour": charts.DOMAIN_COLOURS[d]}
+        for d in SHARED
+    ]
+    month_dates = [dt.date.fromisoformat(m + "-01") for m in months]
+    return _figure(charts.trend(month_dates, series, title=title, y_title="Mean score (0–100)"), div_id)
+
+
+def _gaps_figure(gaps: list[dict], title: str, div_id: str) -> str | None:
+    means = [None if r["suppressed"] else r["mean_gap"] for r in gaps]
+    if all(m is None for m in means):
+        return None
+    return _figure(
+        charts.gaps([domain_label(r["domain"]) for r in gaps], means, title=title,
+                    y_title="Points (clinician − patient)"),
+        div_id,
+    )
+
+
+def _gap_table(gaps: list[dict]) -> list[dict]:
+    table = []
+    for r in gaps:
+        if r["suppressed"]:
+            table.append({"label": domain_label(r["domain"]), "hidden": True, "note": r["note"]})
+            continue
+        interval = "—" if r["ci_low"] is None else f"{fmt(r['ci_low'])} – {fmt(r['ci_high'])}"
+        table.append({"label": domain_label(r["domain"]), "hidden": False, "n": fmt(r["pairs"]),
+                      "mean": fmt(r["mean_gap"], sign=True), "interval": interval,
+                      "flagged": fmt(r["flagged"]), "note": r["note"]})
+    return table
+
+
+# --- a clinician's section (one task per clinician) ------------------------------------------------
+
+
+def clinician_part(report, clinician) -> dict:
+    """One clinician's rows and HTML section: what the part task stores for the report to gather."""
+    practice, min_n = report.practice, report.practice.min_reporting_n
+    own = analytics.Period(report.start, report.end, clinician_id=clinician.pk)
+    whole = analytics.Period(report.start, report.end)
+    patient = analytics.domain_summaries(practice, own)
+    rows = {
+        "domains": domain_rows(patient, Respondent.PATIENT, SHARED, clinician, min_n)
+        + domain_rows(analytics.domain_summaries(practice, own, Respondent.CLINICIAN), Respondent.CLINICIAN,
+                      SELF_VIEW, clinician, min_n),
+        "monthly": monthly_rows(analytics.monthly_summaries(practice, own), clinician, min_n),
+        "distribution": distribution_rows(analytics.score_distribution(practice, own), patient, clinician, min_n),
+        "gaps": gap_rows(analytics.concordance(practice, own), clinician, min_n),
+        "funnel": [funnel_row(analytics.invitation_funnel(practice, own), clinician)],
+    }
+    name = display_name(clinician)
+    practice_rows = domain_rows(analytics.domain_summaries(practice, whole), Respondent.PATIENT, SHARED, None, min_n)
+    patient_rows = [r for r in rows["domains"] if r["respondent"] == Respondent.PATIENT]
+    self_rows = [r for r in rows["domains"] if r["respondent"] == Respondent.CLINICIAN]
+    prefix = f"c{clinician.pk}"
+    means = charts.means_with_intervals(
+        [_series(name, patient_rows, charts.PALETTE[0]), _series("Practice", practice_rows, charts.PALETTE[7])],
+        [domain_label(d) for d in SHARED],
+        title=f"Patients' view: {name} beside the practice",
+        y_title="Score (0–100)",
+    )
+    context = {
+        "clinician": name,
+        "anchor": prefix,
+        "patient_table": [_table_row(domain_label(r["domain"]), r) for r in patient_rows],
+        "self_table": [_table_row(domain_label(r["domain"]), r) for r in self_rows],
+        "gap_table": _gap_table(rows["gaps"]),
+        "funnel": rows["funnel"][0],
+        "means_figure": _figure(means, f"{prefix}-means"),
+        "trend_figure": _trend_figure(rows["monthly"], f"{name}: monthly trend (patients' view)", f"{prefix}-trend"),
+        "gaps_figure": _gaps_figure(rows["gaps"], f"{name}: own view against the patients'", f"{prefix}-gaps"),
+        "min_n": min_n,
+        "suppressed_note": suppressed_note(min_n),
+    }
+    html = render_to_string("reports/_clinician_section.html", context)
+    return {
+        "clinician": {"id": clinician.pk, "username": clinician.get_username(), "name": name},
+        "rows": rows,
+        "html": html,
+    }
+
+
+# --- the practice-level figures, gathered with the sections ----------------------------------------
+
+
+def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, list[dict]]]:
+    """The practice-level sections (HTML) and rows; a clinician report gets only the practice's domain means
+    for comparison, never another clinician's figures."""
+    practice, min_n = report.practice, report.practice.min_reporting_n
+    whole = analytics.Period(report.start, report.end)
+    patient = analytics.domain_summaries(practice, whole)
+    rows: dict[str, list[dict]] = {
+        "domains": domain_rows(patient, Respondent.PATIENT, SHARED, None, min_n),
+        "monthly": [], "distribution": [], "gaps": [], "funnel": [],
+        "reliability": reliability_rows(practice, whole),
+    }
+    if report.kind == report.Kind.CLINICIAN:
+        return [], rows
+
+    self_view = analytics.domain_summaries(practice, whole, Respondent.CLINICIAN)
+    rows["domains"] += domain_rows(self_view, Respondent.CLINICIAN, SELF_VIEW, None, min_n)
+    rows["monthly"] = monthly_rows(analytics.monthly_summaries(practice, whole), None, min_n)
+    distribution = analytics.score_distribution(practice, whole)
+    rows["distribution"] = distribution_rows(distribution, patient, None, min_n)
+    pairs = analytics.concordance(practice, whole)
+    rows["gaps"] = gap_rows(pairs, None, min_n)
+    funnel = analytics.invitation_funnel(practice, whole)
+    rows["funnel"] = [funnel_row(funnel, None, analytics.median_minutes_to_complete(practice, whole))]
+
+    patient_rows = rows["domains"][: len(SHARED)]
+    clinician_view = [r for r in rows["domains"] if r["respondent"] == Respondent.CLINICIAN and r["domain"] in SHARED]
+    labels = [domain_label(d) for d in SHARED]
+    sections = []
+
+    sections.append({
+        "anchor": "domains", "title": "Domain scores",
+        "figures": [_figure(charts.means_with_intervals(
+            [_series("Patients", patient_rows, charts.RESPONDENT_COLOURS["patient"]),
+             _series("Clinicians' view", clinician_view, charts.RESPONDENT_COLOURS["clinician"])],
+            labels, title="Domain means with 95% intervals", y_title="Score (0–100)"), "p-means")],
+        "table": [_table_row(domain_label(r["domain"]), r) for r in patient_rows],
+        "notes": ["The table is the patients' view: each dyad's most recent patient questionnaire in the period. "
+                  "The clinicians' view is each dyad's most recent clinician questionnaire. "
+                  "Hollow markers: fewer than 30 dyads."],
+    })
+
+    names = [p["clinician"]["name"] for p in parts]
+    matrix, heat_table = [], []
+    for part in parts:
+        by_domain = {r["domain"]: r for r in part["rows"]["domains"] if r["respondent"] == Respondent.PATIENT}
+        matrix.append([None if by_domain[d]["suppressed"] else by_domain[d]["mean"] for d in SHARED])
+        heat_table.append({
+            "name": part["clinician"]["name"],
+            "cells": [{"hidden": by_domain[d]["suppressed"], "mean": fmt(by_domain[d]["mean"]),
+                       "n": fmt(by_domain[d]["n"]), "few": bool(by_domain[d]["few_responses"])} for d in SHARED],
+        })
+    if parts:
+        sections.append({
+            "anchor": "clinicians", "title": "Clinicians by domain",
+            "figures": [_figure(charts.heatmap(names, labels, matrix, title="Mean score by clinician and domain",
+                                               hidden_text="hidden", colorbar_title="Mean (0–100)"), "p-heatmap")],
+            "heatmap": {"labels": labels, "rows": heat_table},
+            "notes": [f"“hidden”: {suppressed_note(min_n)}. Cells marked * have fewer than 30 dyads: {CAUTION}."],
+        })
+
+    trend = _trend_figure(rows["monthly"], "Monthly trend by domain (patients' view)", "p-trend")
+    sections.append({
+        "anchor": "trend", "title": "Trend",
+        "figures": [trend] if trend else [],
+        "notes": ["Each dyad counts once per month: its latest patient questionnaire of that month."]
+        + ([] if trend else [NO_RESPONSES]),
+    })
+
+    if any(distribution.values()):
+        counts = {(r["domain"], r["bin_start"]): r["count"] for r in rows["distribution"]}
+        sections.append({
+            "anchor": "distribution", "title": "Distribution of scores",
+            "figures": [_figure(charts.distribution(
+                BINS,
+                [{"name": domain_label(d), "counts": [counts[(d, b)] for b in BINS], "colour": charts.DOMAIN_COLOURS[d]}
+                 for d in SHARED],
+                title="Patients' scores in bands of 10 points", x_title="Score (0–100)", y_title="Dyads"),
+                "p-distribution")],
+            "notes": [],
+        })
+
+    figures = []
+    if pairs:
+        figures.append(_figure(charts.concordance(
+            [{"series": domain_label(p.domain), "x": p.patient, "y": p.clinician,
+              "colour": charts.DOMAIN_COLOURS[p.domain]} for p in pairs],
+            title="Patient and clinician views of the same visit", x_title="Patient's score",
+            y_title="Clinician's score"), "p-concordance"))
+    gaps_figure = _gaps_figure(rows["gaps"], "Mean gap, clinician minus patient", "p-gaps")
+    if gaps_figure:
+        figures.append(gaps_figure)
+    sections.append({
+        "anchor": "gaps", "title": "Patient and clinician views",
+        "figures": figures, "gap_table": _gap_table(rows["gaps"]),
+        "notes": [f"A wave is flagged when the two views of a domain differ by {scoring.GAP_FLAG_THRESHOLD:.0f} "
+                  "points or more; the dotted lines mark that band."],
+    })
+
+    funnel_figures = []
+    if funnel["sent"]:
+        funnel_figures.append(_figure(charts.funnel(["Sent", "Opened", "Completed"],
+                                                    [funnel["sent"], funnel["opened"], funnel["completed"]],
+                                                    title="Patient invitations created in the period"), "p-funnel"))
+    sections.append({
+        "anchor": "invitations", "title": "Invitations and responses",
+        "figures": funnel_figures, "funnel": rows["funnel"][0],
+        "notes": [],
+    })
+    return sections, rows
+
+
+# --- the files ------------------------------------------------------------------------------------------
+
+CSV_COLUMNS = {
+    "domains.csv": ["scope", "clinician", "respondent", "domain", "n", "mean", "sd", "ci_low", "ci_high",
+                    "few_responses", "suppressed", "note"],
+    "monthly.csv": ["scope", "clinician", "month", "domain", "n", "mean", "sd", "ci_low", "ci_high",
+                    "few_responses", "suppressed", "note"],
+    "distribution.csv": ["scope", "clinician", "domain", "bin_start", "bin_end", "count", "suppressed", "note"],
+    "gaps.csv": ["scope", "clinician", "domain", "pairs", "mean_gap", "sd", "ci_low", "ci_high", "flagged",
+                 "few_responses", "suppressed", "note"],
+    "funnel.csv": ["scope", "clinician", "sent", "opened", "completed", "completion_rate", "median_minutes"],
+    "reliability.csv": ["respondent", "instrument", "version", "domain", "items", "complete_responses", "alpha",
+                        "note"],
+}
+
+_COMMON = {
+    "scope": ("whose figure: the whole practice, or one clinician", "practice | clinician"),
+    "clinician": ("the clinician's username; empty for practice figures", "text"),
+    "domain": ("the domain of the Healing Relationships model (DESIGN §1)",
+               "valuing | power | abiding | trust | hope | known | self_confidence | emotional_self_management | "
+               "mindfulness | knowledge"),
+    "n": ("dyads counted: each dyad's most recent questionnaire in the period with this domain scored", "count"),
+    "mean": ("mean domain score", "score 0–100"),
+    "sd": ("standard deviation (n − 1); empty when n < 2", "score points"),
+    "ci_low": ("lower end of the 95% confidence interval, mean − t(0.975, n−1)·sd/√n; empty when n < 2",
+               "score 0–100"),
+    "ci_high": ("upper end of the 95% confidence interval; empty when n < 2", "score 0–100"),
+    "few_responses": (f"n below {scoring.CAUTION_N}: {CAUTION}", "true | false"),
+    "suppressed": ("a clinician-level figure from fewer dyads than the practice's minimum: its numbers are "
+                   "left empty", "true | false"),
+    "note": ("why a figure is empty or needs care", "text"),
+}
+CODEBOOK = {
+    "domains.csv": {
+        **{k: _COMMON[k] for k in CSV_COLUMNS["domains.csv"] if k in _COMMON},
+        "respondent": ("whose questionnaire: the patient's, or the clinician's view of the same dyad",
+                       "patient | clinician"),
+    },
+    "monthly.csv": {
+        **{k: _COMMON[k] for k in CSV_COLUMNS["monthly.csv"] if k in _COMMON},
+        "month": ("calendar month; each dyad counts once per month (its latest patient questionnaire)", "YYYY-MM"),
+        "n": ("dyads counted in that month", "count"),
+    },
+    "distribution.csv": {
+        **{k: _COMMON[k] for k in CSV_COLUMNS["distribution.csv"] if k in _COMMON},
+        "bin_start": ("lowest score in the band", "score 0–100"),
+        "bin_end": ("highest score in the band (the last band includes 100)", "score 0–100"),
+        "count": ("dyads whose latest patient score falls in the band", "count"),
+    },
+    "gaps.csv": {
+        **{k: _COMMON[k] for k in CSV_COLUMNS["gaps.csv"] if k in _COMMON},
+        "pairs": ("dyads whose latest patient questionnaire has the clinician's for the same visit", "count"),
+        "mean_gap": ("mean of clinician score − patient score for the same visit", "score points, −100 to 100"),
+        "sd": ("standard deviation of the gaps (n − 1)", "score points"),
+        "ci_low": ("lower end of the 95% interval of the mean gap", "score points"),
+        "ci_high": ("upper end of the 95% interval of the mean gap", "score points"),
+        "flagged": (f"pairs with |gap| ≥ {scoring.GAP_FLAG_THRESHOLD:.0f}", "count"),
+    },
+    "funnel.csv": {
+        "scope": _COMMON["scope"],
+        "clinician": _COMMON["clinician"],
+        "sent": ("patient invitations created in the period", "count"),
+        "opened": ("of those, opened at least once (or answered)", "count"),
+        "completed": ("of those, answered", "count"),
+        "completion_rate": ("completed / sent; empty when none were sent", "proportion 0–1"),
+        "median_minutes": ("median time from opening the questionnaire to sending it (practice only)", "minutes"),
+    },
+    "reliability.csv": {
+        "respondent": ("whose questionnaire", "patient | clinician"),
+        "instrument": ("instrument slug", "text"),
+        "version": ("instrument version", "text"),
+        "domain": _COMMON["domain"],
+        "items": ("items in the domain", "count"),
+        "complete_responses": ("dyads' latest responses in the period that answered every item of the domain",
+                               "count"),
+        "alpha": (f"Cronbach's alpha over complete responses; empty below {scoring.ALPHA_MIN_RESPONSES}", "−∞ to 1"),
+        "note": _COMMON["note"],
+    },
+}
+
+
+def csv_text(columns: list[str], rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _cell(row.get(key)) for key in columns})
+    return out.getvalue()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)  # floats at full precision (repr): round for display only (DESIGN §3)
+
+
+def codebook_rows() -> list[dict]:
+    rows = []
+    for file, columns in CSV_COLUMNS.items():
+        for column in columns:
+            meaning, unit = CODEBOOK[file][column]
+            rows.append({"file": file, "column": column, "meaning": meaning, "unit_or_values": unit})
+    return rows
+
+
+def csv_files(practice_rows: dict[str, list[dict]], parts: list[dict]) -> dict[str, str]:
+    files = {}
+    for name, columns in CSV_COLUMNS.items():
+        key = name.removesuffix(".csv")
+        rows = list(practice_rows.get(key, []))
+        for part in parts:
+            rows += part["rows"].get(key, [])
+        files[name] = csv_text(columns, rows)
+    files["codebook.csv"] = csv_text(["file", "column", "meaning", "unit_or_values"], codebook_rows())
+    return files
+
+
+def report_css() -> str:
+    path = finders.find("css/report.css")
+    return Path(path).read_text(encoding="utf-8") if path else ""
+
+
+def render_html(report, sections: list[dict], practice_rows: dict, parts: list[dict]) -> str:
+    practice_table = [_table_row(domain_label(r["domain"]), r) for r in practice_rows["domains"]
+                      if r["respondent"] == Respondent.PATIENT]
+    context = {
+        "report": report,
+        "practice": report.practice,
+        "title": title(report),
+        "generated_at": timezone.localtime(),
+        "sections": sections,
+        "practice_table": practice_table,
+        "clinician_sections": [part["html"] for part in parts],
+        "reliability": [{**r, "alpha_text": fmt(r["alpha"], 2), "label": domain_label(r["domain"])}
+                        for r in practice_rows["reliability"]],
+        "min_n": report.practice.min_reporting_n,
+        "caution_n": scoring.CAUTION_N,
+        "alpha_n": scoring.ALPHA_MIN_RESPONSES,
+        "gap_threshold": f"{scoring.GAP_FLAG_THRESHOLD:.0f}",
+        "caution": CAUTION,
+        "suppressed_note": suppressed_note(report.practice.min_reporting_n),
+        "css": report_css(),
+        "plotly_js": charts.plotly_js(),
+    }
+    return render_to_string("reports/report.html", context)
+
+
+def title(report) -> str:
+    if report.kind == report.Kind.CLINICIAN:
+        return f"{report.practice.name}: report for {display_name(report.clinician)}, {report.start} to {report.end}"
+    return f"{report.practice.name}: practice report, {report.start} to {report.end}"
+
+
+def file_stem(report) -> str:
+    """Deterministic, so a rebuild or a duplicated task replaces the same two files."""
+    who = f"-{slugify(report.clinician.get_username()) or report.clinician_id}" if report.clinician_id else ""
+    return f"healing-{report.practice.slug}-{report.kind}{who}-{report.start}-to-{report.end}"
+
+
+def report_dir(report) -> Path:
+    return Path(settings.REPORTS_DIR) / report.practice.slug / str(report.pk)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write beside the target under a unique temporary name, then rename over it: readers see the old file or
+    the new one, never half of one, and two writers leave one file."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    finally:
+        if temp.exists():
+            temp.unlink()
+
+
+def remove_stale_temp_files(directory: Path, older_than: float) -> None:
+    """Temporary files of a build that was killed; a live build cannot be older than the task time limit."""
+    cutoff = time.time() - older_than
+    for temp in directory.glob(".*.tmp"):
+        try:
+            if temp.stat().st_mtime < cutoff:
+                temp.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def zip_bytes(files: dict[str, str], when: dt.datetime) -> bytes:
+    buffer = io.BytesIO()
+    stamp = timezone.localtime(when).timetuple()[:6]
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, text.encode("utf-8"))
+    return buffer.getvalue()
+
+
+def build_files(report, parts: list[dict]) -> tuple[str, str]:
+    """Write the report's HTML and ZIP; returns their paths relative to REPORTS_DIR."""
+    sections, practice_rows = practice_content(report, parts)
+    html = render_html(report, sections, practice_rows, parts)
+    files = csv_files(practice_rows, parts)
+    directory = report_dir(report)
+    directory.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(directory, older_than=settings.CELERY_TASK_TIME_LIMIT)
+    stem = file_stem(report)
+    html_path, zip_path = directory / f"{stem}.html", directory / f"{stem}.zip"
+    write_atomically(html_path, html.encode("utf-8"))
+    write_atomically(zip_path, zip_bytes(files, timezone.now()))
+    root = Path(settings.REPORTS_DIR)
+    return str(html_path.relative_to(root)), str(zip_path.relative_to(root))

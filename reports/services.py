@@ -1,0 +1,357 @@
+"""Report runs: request, claim, build each clinician's section, gather, write the files, notify.
+
+Every step is keyed by the report row and its attempt, and claims its work with a conditional UPDATE whose row
+count must be 1 (the healthchecks pattern), so a retried, redelivered or duplicated task does nothing twice:
+
+- `request_report` gets or creates the one row for (practice, kind, clinician, period); forcing bumps its
+  attempt, which turns any task of the earlier attempt into a no-op.
+- `start_report` claims the row (queued -> running) and fans out one part task per clinician.
+- `build_part` claims one clinician's part, builds it, marks it done and counts it in the same transaction;
+  the transaction that counts the last part queues the assembly.
+- `assemble_report` claims the assembly, writes the files under deterministic names (temporary name, then
+  os.replace) and marks the report done once.
+
+A claim records the Celery task id. A message redelivered after its worker died keeps its id, so it may take
+the claim again and finish the job; a second message (another id) finds the claim held and stops. The broker's
+visibility timeout must therefore outlast the longest task (healing/settings.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from audit import services as audit
+from audit.models import Action
+from surveys.models import Membership, Practice, Role
+
+from . import builders, selectors
+from .models import Report, ReportPart
+
+log = logging.getLogger(__name__)
+
+MAX_PERIOD_DAYS = 3 * 366
+
+
+class ReportError(Exception):
+    """A request the service refuses, with a message a person can act on."""
+
+
+# --- requests ------------------------------------------------------------------------------------------
+
+
+def validate_request(practice: Practice, start: dt.date, end: dt.date, kind: str, clinician) -> None:
+    if end < start:
+        raise ReportError(f"The period ends ({end}) before it starts ({start}).")
+    if (end - start).days >= MAX_PERIOD_DAYS:
+        raise ReportError("A report covers at most three years.")
+    if kind not in Report.Kind.values:
+        raise ReportError(f"Unknown report kind {kind!r}: use one of {', '.join(Report.Kind.values)}.")
+    if kind == Report.Kind.CLINICIAN:
+        if clinician is None:
+            raise ReportError("A clinician report needs a clinician.")
+        is_member = Membership.objects.filter(user=clinician, practice=practice, role=Role.CLINICIAN).exists()
+        if not is_member and not practice.dyads.filter(clinician=clinician).exists():
+            raise ReportError(f"{clinician.get_username()} is not a clinician of {practice.slug}.")
+    elif clinician is not None:
+        raise ReportError("A practice report covers every clinician: leave the clinician out.")
+
+
+def request_report(
+    practice: Practice,
+    start: dt.date,
+    end: dt.date,
+    *,
+    kind: str = Report.Kind.PRACTICE,
+    clinician=None,
+    requested_by=None,
+    force: bool = False,
+    actor_name: str | None = None,
+) -> Report:
+    """The one report for this practice, kind and period, queued for building when it is new.
+
+    An existing report is returned as it is, unless `force` (or it failed): then the same row is rebuilt.
+    actor_name names who asked when no one signed in did (the command line, the monthly schedule).
+    """
+    validate_request(practice, start, end, kind, clinician)
+    now = timezone.now()
+    with transaction.atomic():
+        report, created = Report.objects.get_or_create(
+            practice=practice,
+            kind=kind,
+            clinician=clinician if kind == Report.Kind.CLINICIAN else None,
+            start=start,
+            end=end,
+            defaults={"requested_by": requested_by, "requested_at": now},
+        )
+        if created:
+            _audit(report, requested_by, actor_name, rebuild=False)
+            _enqueue(report)
+            return report
+    if force or report.status == Report.Status.FAILED:
+        return rebuild_report(report, requested_by, actor_name=actor_name)
+    return report
+
+
+def _audit(report: Report, actor, actor_name: str | None, *, rebuild: bool) -> None:
+    audit.record(
+        Action.REPORT_REQUEST, actor=actor, actor_name=actor_name, practice=report.practice, obj=report,
+        kind=report.kind, clinician=report.clinician.get_username() if report.clinician_id else "",
+        start=str(report.start), end=str(report.end), rebuild=rebuild,
+    )
+
+
+def rebuild_report(report: Report, requested_by=None, *, actor_name: str | None = None) -> Report:
+    """Build the same row again: a new attempt, so tasks still in flight for the old one stand down."""
+    with transaction.atomic():
+        locked = Report.objects.select_for_update().get(pk=report.pk)
+        Report.objects.filter(pk=locked.pk).update(
+            attempt=F("attempt") + 1,
+            status=Report.Status.QUEUED,
+            parts_total=0,
+            parts_done=0,
+            claimed_by="",
+            assembled_by="",
+            html_file="",
+            zip_file="",
+            error="",
+            requested_by=requested_by or locked.requested_by,
+            requested_at=timezone.now(),
+            started_at=None,
+            finished_at=None,
+            notified_at=None,
+        )
+        ReportPart.objects.filter(report=locked).delete()
+        locked.refresh_from_db()
+        _audit(locked, requested_by, actor_name, rebuild=True)
+        _enqueue(locked)
+    return locked
+
+
+def is_stale(report: Report, now: dt.datetime | None = None) -> bool:
+    """Queued or running for longer than any task may take: its messages were lost, a retry may start over."""
+    if report.finished:
+        return False
+    since = report.started_at or report.requested_at
+    return (now or timezone.now()) - since > dt.timedelta(seconds=settings.REPORTS_STALE_AFTER)
+
+
+def may_retry(report: Report) -> bool:
+    return report.status in (Report.Status.FAILED, Report.Status.DONE) or is_stale(report)
+
+
+def _enqueue(report: Report) -> None:
+    from . import tasks
+
+    tasks.build_report.delay_on_commit(report.pk, report.attempt)
+
+
+def previous_month(today: dt.date) -> tuple[dt.date, dt.date]:
+    end = today.replace(day=1) - dt.timedelta(days=1)
+    return end.replace(day=1), end
+
+
+def request_monthly_reports(today: dt.date | None = None) -> list[Report]:
+    """Last month's report for every practice (and each clinician's own, when configured): safe to run twice."""
+    start, end = previous_month(today or timezone.localdate())
+    reports = []
+    for practice in Practice.objects.order_by("pk"):
+        reports.append(request_report(practice, start, end, actor_name="monthly schedule"))
+        if settings.REPORTS_MONTHLY_CLINICIAN_REPORTS:
+            for clinician in selectors.practice_clinicians(practice):
+                reports.append(request_report(practice, start, end, kind=Report.Kind.CLINICIAN, clinician=clinician,
+                                              actor_name="monthly schedule"))
+    return reports
+
+
+# --- the build, in three claimed steps ---------------------------------------------------------------
+
+
+def start_report(report_id: int, attempt: int, claim: str) -> bool:
+    """Claim the report and fan out one part per clinician. False when someone else holds it or it is over."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = (
+            Report.objects.filter(pk=report_id, attempt=attempt)
+            .filter(Q(status=Report.Status.QUEUED) | Q(status=Report.Status.RUNNING, claimed_by=claim))
+            .update(status=Report.Status.RUNNING, claimed_by=claim, claims=F("claims") + 1,
+                    started_at=now, error="")
+        )
+        if claimed != 1:
+            log.info("report %s attempt %s: not claimed by %s (taken, finished or superseded)", report_id, attempt, claim)
+            return False
+        report = Report.objects.select_related("practice", "clinician").get(pk=report_id)
+        ReportPart.objects.bulk_create(
+            [ReportPart(report=report, clinician=c) for c in selectors.report_clinicians(report)],
+            ignore_conflicts=True,
+        )
+        total = ReportPart.objects.filter(report=report).count()
+        Report.objects.filter(pk=report_id).update(parts_total=total)
+        pending = list(
+            ReportPart.objects.filter(report=report, done_at__isnull=True).order_by("pk").values_list(
+                "clinician_id", flat=True
+            )
+        )
+        if pending:
+            transaction.on_commit(lambda: _fan_out(report_id, attempt, pending))
+        else:
+            # No clinicians, or a redelivered start after every part was done: gather straight away.
+            transaction.on_commit(lambda: _queue_assembly(report_id, attempt))
+    return True
+
+
+def _fan_out(report_id: int, attempt: int, clinician_ids: list[int]) -> None:
+    from . import tasks
+
+    tasks.fan_out(report_id, attempt, clinician_ids)
+
+
+def _queue_assembly(report_id: int, attempt: int) -> None:
+    from . import tasks
+
+    tasks.assemble_report.delay(report_id, attempt)
+
+
+def build_part(report_id: int, attempt: int, clinician_id: int, claim: str) -> bool:
+    """Build one clinician's section; the transaction that completes the last part queues the assembly."""
+    claimed = (
+        ReportPart.objects.filter(
+            report_id=report_id,
+            clinician_id=clinician_id,
+            report__attempt=attempt,
+            report__status=Report.Status.RUNNING,
+            done_at__isnull=True,
+        )
+        .filter(Q(claimed_by="") | Q(claimed_by=claim))
+        .update(claimed_by=claim, claims=F("claims") + 1, started_at=timezone.now())
+    )
+    if claimed != 1:
+        # Done already (a redelivered message), or another task is on it. If the part was done but its
+        # transaction's message to assemble was lost with a killed worker, queue the assembly again.
+        _gather_if_complete(report_id, attempt)
+        return False
+    if settings.REPORTS_TEST_DELAY:
+        time.sleep(settings.REPORTS_TEST_DELAY)
+    report = Report.objects.select_related("practice", "clinician").get(pk=report_id)
+    part = ReportPart.objects.select_related("clinician").get(report_id=report_id, clinician_id=clinician_id)
+    payload = builders.clinician_part(report, part.clinician)
+    with transaction.atomic():
+        done = ReportPart.objects.filter(
+            pk=part.pk, done_at__isnull=True, claimed_by=claim, report__attempt=attempt
+        ).update(done_at=timezone.now(), payload=payload)
+        if done != 1:
+            return False
+        # Row-locked increment: concurrent parts serialise here, so exactly one sees the last part counted.
+        Report.objects.filter(pk=report_id, attempt=attempt).update(parts_done=F("parts_done") + 1)
+        parts_done, parts_total = Report.objects.filter(pk=report_id).values_list("parts_done", "parts_total").get()
+        if parts_done == parts_total:
+            transaction.on_commit(lambda: _queue_assembly(report_id, attempt))
+    return True
+
+
+def _gather_if_complete(report_id: int, attempt: int) -> None:
+    complete = Report.objects.filter(
+        pk=report_id, attempt=attempt, status=Report.Status.RUNNING, assembled_by="",
+        parts_total__gt=0, parts_done=F("parts_total"),
+    ).exists()
+    if complete:
+        _queue_assembly(report_id, attempt)
+
+
+def assemble_report(report_id: int, attempt: int, claim: str) -> bool:
+    """Gather the parts into the HTML report and the ZIP of CSVs, and mark the report done exactly once."""
+    claimed = (
+        Report.objects.filter(pk=report_id, attempt=attempt, status=Report.Status.RUNNING,
+                              parts_done=F("parts_total"))
+        .filter(Q(assembled_by="") | Q(assembled_by=claim))
+        .update(assembled_by=claim)
+    )
+    if claimed != 1:
+        log.info("report %s attempt %s: assembly not claimed by %s", report_id, attempt, claim)
+        return False
+    report = Report.objects.select_related("practice", "clinician").get(pk=report_id)
+    parts = [part.payload for part in selectors.report_parts(report)]
+    html_file, zip_file = builders.build_files(report, parts)
+    with transaction.atomic():
+        done = Report.objects.filter(
+            pk=report_id, attempt=attempt, status=Report.Status.RUNNING, assembled_by=claim
+        ).update(
+            status=Report.Status.DONE, html_file=html_file, zip_file=zip_file, finished_at=timezone.now(),
+            builds=F("builds") + 1,
+        )
+        if done != 1:
+            return False
+        # The sections now live in the files; keep the claim counts, drop the bulk.
+        ReportPart.objects.filter(report_id=report_id).update(payload=None)
+        transaction.on_commit(lambda: _queue_notification(report_id, attempt))
+    return True
+
+
+def _queue_notification(report_id: int, attempt: int) -> None:
+    from . import tasks
+
+    tasks.notify_report_ready.delay(report_id, attempt)
+
+
+def mark_failed(report_id: int, attempt: int, error: str) -> bool:
+    """Say why on the report's page; a manager can then retry it. Only an unfinished attempt can fail."""
+    failed = Report.objects.filter(
+        pk=report_id, attempt=attempt, status__in=[Report.Status.QUEUED, Report.Status.RUNNING]
+    ).update(status=Report.Status.FAILED, error=error[:2000], finished_at=timezone.now())
+    return failed == 1
+
+
+# --- files and notification ----------------------------------------------------------------------------
+
+
+def report_file(report: Report, fmt: str) -> Path | None:
+    """The absolute path of a finished report's HTML or ZIP, or None when there is none (yet)."""
+    relative = {"html": report.html_file, "zip": report.zip_file}.get(fmt)
+    if report.status != Report.Status.DONE or not relative:
+        return None
+    root = Path(settings.REPORTS_DIR).resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+def report_url(report: Report) -> str:
+    return settings.SITE_URL + reverse("report_detail", args=[report.practice.slug, report.pk])
+
+
+def notify_report_ready(report_id: int, attempt: int) -> bool:
+    """Email the managers (and the clinician of a clinician report) a link, once per build."""
+    claimed = Report.objects.filter(
+        pk=report_id, attempt=attempt, status=Report.Status.DONE, notified_at__isnull=True
+    ).update(notified_at=timezone.now())
+    if claimed != 1:
+        return False
+    report = Report.objects.select_related("practice", "clinician").get(pk=report_id)
+    recipients = selectors.manager_emails(report.practice)
+    if report.clinician and report.clinician.email:
+        recipients = sorted(set(recipients) | {report.clinician.email})
+    if not recipients:
+        return True
+    subject = f"Healing: {builders.title(report)} is ready"
+    body = (
+        f"{builders.title(report)} is ready.\n\n"
+        f"Download it (after signing in): {report_url(report)}\n\n"
+        "The report and its CSV files are confidential: share them only within the practice.\n"
+    )
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception:
+        # Let the task's retry send it later: give the claim back first.
+        Report.objects.filter(pk=report_id, attempt=attempt).update(notified_at=None)
+        raise
+    return True

@@ -1,0 +1,15 @@
+"""FHIR R4 reads, mounted at fhir/ by healing/urls.py (surveys/fhir_views.py)."""
+
+from django.urls import path
+
+from . import fhir_views
+
+urlpatterns = [
+    path("metadata", fhir_views.capability_statement, name="fhir_metadata"),
+    path("Questionnaire/<str:resource_id>", fhir_views.questionnaire, name="fhir_questionnaire"),
+    path(
+        "QuestionnaireResponse/<str:resource_id>",
+        fhir_views.questionnaire_response,
+        name="fhir_questionnaire_response",
+    ),
+]
