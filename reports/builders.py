@@ -2,7 +2,9 @@
 
 Suppression happens here, as the numbers first become rows: a clinician-level figure with n below the
 practice's minimum is replaced by the reason before anything is drawn, tabled or stored, so no file (and no
-part payload in the database) can hold it. Numbers come from `surveys.analytics` (the dashboard's queries);
+part payload in the database) can hold it. So is any figure that would give such a figure back by subtraction
+(the practice's minus the shown clinicians'): `Hiding` applies the dashboard's complementary rule
+(`panels.Suppression`, i.e. `scoring.complementary_suppression`) per domain and per (month, domain). Numbers come from `surveys.analytics` (the dashboard's queries);
 figures from `reports.charts`.
 """
 
@@ -16,6 +18,8 @@ import time
 import uuid
 import zipfile
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -29,6 +33,7 @@ from surveys.domains import domain_label
 from surveys.models import Answer, InstrumentVersion, Item, Respondent
 
 from . import charts
+from .panels import Audience, Suppression
 
 SHARED = scoring.SHARED_DOMAINS
 SELF_VIEW = scoring.SHARED_DOMAINS + scoring.COMPETENCY_DOMAINS
@@ -38,20 +43,66 @@ BINS = list(range(0, 100, analytics.BIN_WIDTH))
 
 
 def suppressed_note(min_n: int) -> str:
-    return f"suppressed: fewer than {min_n} dyads, the practice's minimum for a clinician-level figure"
+    return (f"suppressed: fewer than {min_n} dyads, the practice's minimum for a clinician-level figure, "
+            "or it would give such a figure back by subtraction")
 
 
 def display_name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
+# --- what to hide: decided once per report from the whole per-clinician breakdown -----------------------
+
+
+@dataclass(frozen=True)
+class Hiding:
+    """Which figures every file of a report hides, one `panels.Suppression` per kind of figure, each decided
+    from the period's whole per-clinician breakdown, so that sections, heatmap, practice summary and CSVs
+    agree and no figure shown gives a hidden one back by subtraction (DESIGN §3)."""
+
+    patient: Suppression  # key: domain (patients' view; also the score distribution)
+    clinician_view: Suppression  # key: domain (the clinicians' own questionnaires)
+    gaps: Suppression  # key: domain (pairs of the same visit)
+    monthly: Suppression  # key: (first day of month, domain) (patients' view)
+
+
+def _per_domain(by_clinician: dict) -> dict:
+    counts: dict = defaultdict(dict)
+    for (clinician_id, domain), summary in by_clinician.items():
+        counts[domain][clinician_id] = summary.n
+    return dict(counts)
+
+
+def decide_hiding(practice, start: dt.date, end: dt.date) -> Hiding:
+    whole = analytics.Period(start, end)
+    audience = Audience(min_n=practice.min_reporting_n)  # a report file is not for platform admins only
+    pairs: dict = defaultdict(lambda: defaultdict(int))
+    for pair in analytics.concordance(practice, whole):
+        pairs[pair.domain][pair.clinician_id] += 1
+    return Hiding(
+        patient=Suppression.decide(_per_domain(analytics.clinician_domain_summaries(practice, whole)), audience),
+        clinician_view=Suppression.decide(
+            _per_domain(analytics.clinician_domain_summaries(practice, whole, Respondent.CLINICIAN)), audience),
+        gaps=Suppression.decide({domain: dict(c) for domain, c in pairs.items()}, audience),
+        monthly=Suppression.decide(analytics.clinician_monthly_counts(practice, whole), audience),
+    )
+
+
+def hider(suppression: Suppression, clinician, min_n: int) -> Callable[[object, int], bool]:
+    """(key, n) -> hidden? for one scope: the practice's figure (clinician None) or one clinician's (which is
+    also hidden below min_n when it has no responses at all)."""
+    if clinician is None:
+        return lambda key, n: suppression.hides(key, None)
+    return lambda key, n: scoring.is_suppressed(n, min_n) or suppression.hides(key, clinician.pk)
+
+
 # --- rows: the one place numbers become shareable ------------------------------------------------------
 
 
-def summary_fields(summary: scoring.Summary | None, *, clinician_level: bool, min_n: int) -> dict:
+def summary_fields(summary: scoring.Summary | None, *, hidden: bool, min_n: int) -> dict:
     """n, mean, sd and interval of one figure, or the reason it is not shown."""
     n = summary.n if summary else 0
-    if clinician_level and scoring.is_suppressed(n, min_n):
+    if hidden:
         return {"n": None, "mean": None, "sd": None, "ci_low": None, "ci_high": None,
                 "few_responses": None, "suppressed": True, "note": suppressed_note(min_n)}
     if n == 0:
@@ -67,29 +118,36 @@ def _scope(clinician) -> dict:
     return {"scope": "clinician", "clinician": clinician.get_username()}
 
 
-def domain_rows(summaries, respondent: str, domains, clinician, min_n: int) -> list[dict]:
+def _n(summary: scoring.Summary | None) -> int:
+    return summary.n if summary else 0
+
+
+def domain_rows(summaries, respondent: str, domains, clinician, min_n: int, suppression: Suppression) -> list[dict]:
+    hidden = hider(suppression, clinician, min_n)
     return [
         {**_scope(clinician), "respondent": respondent, "domain": domain,
-         **summary_fields(summaries.get(domain), clinician_level=clinician is not None, min_n=min_n)}
+         **summary_fields(summaries.get(domain), hidden=hidden(domain, _n(summaries.get(domain))), min_n=min_n)}
         for domain in domains
     ]
 
 
-def monthly_rows(monthly, clinician, min_n: int) -> list[dict]:
+def monthly_rows(monthly, clinician, min_n: int, suppression: Suppression) -> list[dict]:
+    hidden = hider(suppression, clinician, min_n)
     return [
         {**_scope(clinician), "month": month.strftime("%Y-%m"), "domain": domain,
-         **summary_fields(summary, clinician_level=clinician is not None, min_n=min_n)}
+         **summary_fields(summary, hidden=hidden((month, domain), _n(summary)), min_n=min_n)}
         for (month, domain), summary in sorted(monthly.items(), key=lambda kv: (kv[0][0], SHARED.index(kv[0][1])
                                                                                  if kv[0][1] in SHARED else 99))
         if domain in SHARED
     ]
 
 
-def distribution_rows(distribution, summaries, clinician, min_n: int) -> list[dict]:
+def distribution_rows(distribution, summaries, clinician, min_n: int, suppression: Suppression) -> list[dict]:
+    """Hidden with the domain's patients' figure of the same scope (the same dyads)."""
+    is_hidden = hider(suppression, clinician, min_n)
     rows = []
     for domain in SHARED:
-        n = summaries[domain].n if domain in summaries else 0
-        hidden = clinician is not None and scoring.is_suppressed(n, min_n)
+        hidden = is_hidden(domain, _n(summaries.get(domain)))
         counts = distribution.get(domain, {})
         for start in BINS:
             rows.append({
@@ -101,15 +159,16 @@ def distribution_rows(distribution, summaries, clinician, min_n: int) -> list[di
     return rows
 
 
-def gap_rows(pairs, clinician, min_n: int) -> list[dict]:
+def gap_rows(pairs, clinician, min_n: int, suppression: Suppression) -> list[dict]:
     """Clinician-minus-patient gap per shared domain over each dyad's latest wave."""
+    hidden = hider(suppression, clinician, min_n)
     gaps: dict[str, list[float]] = defaultdict(list)
     for pair in pairs:
         gaps[pair.domain].append(pair.clinician - pair.patient)
     rows = []
     for domain in SHARED:
         values = gaps.get(domain, [])
-        fields = summary_fields(scoring.summarize(values), clinician_level=clinician is not None, min_n=min_n)
+        fields = summary_fields(scoring.summarize(values), hidden=hidden(domain, len(values)), min_n=min_n)
         flagged = sum(1 for g in values if abs(g) >= scoring.GAP_FLAG_THRESHOLD - 1e-9)
         rows.append({
             **_scope(clinician), "domain": domain, "pairs": fields.pop("n"), "mean_gap": fields.pop("mean"),
@@ -255,18 +314,23 @@ def clinician_part(report, clinician) -> dict:
     practice, min_n = report.practice, report.practice.min_reporting_n
     own = analytics.Period(report.start, report.end, clinician_id=clinician.pk)
     whole = analytics.Period(report.start, report.end)
+    # The complementary rule in clinician reports too: managers can open every clinician report of their
+    # practice, so a figure shown there could be subtracted from the practice report's.
+    hiding = decide_hiding(practice, report.start, report.end)
     patient = analytics.domain_summaries(practice, own)
     rows = {
-        "domains": domain_rows(patient, Respondent.PATIENT, SHARED, clinician, min_n)
+        "domains": domain_rows(patient, Respondent.PATIENT, SHARED, clinician, min_n, hiding.patient)
         + domain_rows(analytics.domain_summaries(practice, own, Respondent.CLINICIAN), Respondent.CLINICIAN,
-                      SELF_VIEW, clinician, min_n),
-        "monthly": monthly_rows(analytics.monthly_summaries(practice, own), clinician, min_n),
-        "distribution": distribution_rows(analytics.score_distribution(practice, own), patient, clinician, min_n),
-        "gaps": gap_rows(analytics.concordance(practice, own), clinician, min_n),
+                      SELF_VIEW, clinician, min_n, hiding.clinician_view),
+        "monthly": monthly_rows(analytics.monthly_summaries(practice, own), clinician, min_n, hiding.monthly),
+        "distribution": distribution_rows(analytics.score_distribution(practice, own), patient, clinician, min_n,
+                                          hiding.patient),
+        "gaps": gap_rows(analytics.concordance(practice, own), clinician, min_n, hiding.gaps),
         "funnel": [funnel_row(analytics.invitation_funnel(practice, own), clinician)],
     }
     name = display_name(clinician)
-    practice_rows = domain_rows(analytics.domain_summaries(practice, whole), Respondent.PATIENT, SHARED, None, min_n)
+    practice_rows = domain_rows(analytics.domain_summaries(practice, whole), Respondent.PATIENT, SHARED, None, min_n,
+                                hiding.patient)
     patient_rows = [r for r in rows["domains"] if r["respondent"] == Respondent.PATIENT]
     self_rows = [r for r in rows["domains"] if r["respondent"] == Respondent.CLINICIAN]
     prefix = f"c{clinician.pk}"
@@ -305,9 +369,10 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     for comparison, never another clinician's figures."""
     practice, min_n = report.practice, report.practice.min_reporting_n
     whole = analytics.Period(report.start, report.end)
+    hiding = decide_hiding(practice, report.start, report.end)
     patient = analytics.domain_summaries(practice, whole)
     rows: dict[str, list[dict]] = {
-        "domains": domain_rows(patient, Respondent.PATIENT, SHARED, None, min_n),
+        "domains": domain_rows(patient, Respondent.PATIENT, SHARED, None, min_n, hiding.patient),
         "monthly": [], "distribution": [], "gaps": [], "funnel": [],
         "reliability": reliability_rows(practice, whole),
     }
@@ -315,12 +380,13 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
         return [], rows
 
     self_view = analytics.domain_summaries(practice, whole, Respondent.CLINICIAN)
-    rows["domains"] += domain_rows(self_view, Respondent.CLINICIAN, SELF_VIEW, None, min_n)
-    rows["monthly"] = monthly_rows(analytics.monthly_summaries(practice, whole), None, min_n)
+    rows["domains"] += domain_rows(self_view, Respondent.CLINICIAN, SELF_VIEW, None, min_n, hiding.clinician_view)
+    rows["monthly"] = monthly_rows(analytics.monthly_summaries(practice, whole), None, min_n, hiding.monthly)
     distribution = analytics.score_distribution(practice, whole)
-    rows["distribution"] = distribution_rows(distribution, patient, None, min_n)
+    rows["distribution"] = distribution_rows(distribution, patient, None, min_n, hiding.patient)
     pairs = analytics.concordance(practice, whole)
-    rows["gaps"] = gap_rows(pairs, None, min_n)
+    rows["gaps"] = gap_rows(pairs, None, min_n, hiding.gaps)
+    pairs = [p for p in pairs if not hiding.gaps.hides(p.domain, None)]  # the scatter's dots too
     funnel = analytics.invitation_funnel(practice, whole)
     rows["funnel"] = [funnel_row(funnel, None, analytics.median_minutes_to_complete(practice, whole))]
 
@@ -368,17 +434,18 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
         + ([] if trend else [NO_RESPONSES]),
     })
 
-    if any(distribution.values()):
-        counts = {(r["domain"], r["bin_start"]): r["count"] for r in rows["distribution"]}
+    counts = {(r["domain"], r["bin_start"]): r["count"] for r in rows["distribution"]}
+    shown_domains = [d for d in SHARED if counts[(d, BINS[0])] is not None]
+    if any(distribution.get(d) for d in shown_domains):
         sections.append({
             "anchor": "distribution", "title": "Distribution of scores",
             "figures": [_figure(charts.distribution(
                 BINS,
                 [{"name": domain_label(d), "counts": [counts[(d, b)] for b in BINS], "colour": charts.DOMAIN_COLOURS[d]}
-                 for d in SHARED],
+                 for d in shown_domains],
                 title="Patients' scores in bands of 10 points", x_title="Score (0–100)", y_title="Dyads"),
                 "p-distribution")],
-            "notes": [],
+            "notes": [] if len(shown_domains) == len(SHARED) else [f"Domains left out: {suppressed_note(min_n)}."],
         })
 
     figures = []
@@ -439,7 +506,8 @@ _COMMON = {
                "score 0–100"),
     "ci_high": ("upper end of the 95% confidence interval; empty when n < 2", "score 0–100"),
     "few_responses": (f"n below {scoring.CAUTION_N}: {CAUTION}", "true | false"),
-    "suppressed": ("a clinician-level figure from fewer dyads than the practice's minimum: its numbers are "
+    "suppressed": ("a clinician-level figure from fewer dyads than the practice's minimum, or a figure (a "
+                   "clinician's or the practice's) that would give one back by subtraction: its numbers are "
                    "left empty", "true | false"),
     "note": ("why a figure is empty or needs care", "text"),
 }

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import json
 import random
+import re
 import statistics
 import zipfile
 from pathlib import Path
@@ -206,6 +207,10 @@ def test_a_small_clinicians_figures_are_in_no_file(build, scored_practice, clini
 
 
 def test_figures_under_30_carry_the_caution_note(build, scored_practice, clinician_a):
+    # A third clinician with 5 dyads joins clin-a2's hidden group, so clin-a's 6 may be shown (complementary rule).
+    third = factories.member(scored_practice, "clin-a3", "clinician")
+    for i in range(5):
+        answered_dyad(scored_practice, third, f"A3-{i}", 4)
     report = build(scored_practice)
 
     rows = [r for r in read_zip(report)["domains.csv"] if r["clinician"] == "clin-a" and r["respondent"] == "patient"]
@@ -569,3 +574,121 @@ def test_the_command_reports_a_failure(eager, scored_practice):
             pytest.raises(CommandError) as excinfo:
         run("--practice", "a", *period_args(), "--wait", "--timeout", "60")
     assert "disk full" in str(excinfo.value)
+
+
+# --- complementary suppression in every file -----------------------------------------------------------
+# A practice figure minus the shown clinicians' figures must not give back a hidden one (DESIGN §3), so the
+# reports apply scoring.complementary_suppression per domain and per (month, domain), as the dashboards do.
+
+FIGURE_FILES = ("domains.csv", "monthly.csv", "distribution.csv", "gaps.csv")
+NUMBER_COLUMNS = ("n", "mean", "sd", "ci_low", "ci_high", "count", "pairs", "mean_gap", "flagged")
+
+
+def dyads(practice, clinician, count: int, rng: random.Random) -> None:
+    for i in range(count):
+        varied_dyad(practice, clinician, f"{clinician.username}-{i}", rng, clinician_value=3)
+
+
+def rows_of(files: dict, scope: str, username: str = "") -> dict[str, list[dict]]:
+    return {name: [r for r in files[name] if r["scope"] == scope and r["clinician"] == username]
+            for name in FIGURE_FILES}
+
+
+def assert_hidden(rows: dict[str, list[dict]]) -> None:
+    for name, file_rows in rows.items():
+        assert file_rows, name
+        for row in file_rows:
+            assert row["suppressed"] == "true", (name, row)
+            assert "fewer than 5 dyads" in row["note"]
+            for column in NUMBER_COLUMNS:
+                assert row.get(column, "") == "", (name, column)
+
+
+def assert_shown(rows: dict[str, list[dict]]) -> None:
+    for name, file_rows in rows.items():
+        assert file_rows, name
+        assert all(row["suppressed"] == "false" for row in file_rows), name
+    assert all(r["mean"] for r in rows["domains.csv"])
+
+
+def unround_means(practice, report, clinician=None) -> list[float]:
+    """Means that, if leaked, would show at full precision (not also some single dyad's score in the scatter)."""
+    whole = analytics.Period(report.start, report.end)
+    singles = {p.patient for p in analytics.concordance(practice, whole)}
+    summaries = analytics.domain_summaries(
+        practice, analytics.Period(report.start, report.end, clinician_id=clinician.pk if clinician else None))
+    means = [s.mean for s in summaries.values() if len(repr(s.mean)) > 8 and s.mean not in singles]
+    assert means
+    return means
+
+
+def without_scripts(html: str) -> str:
+    return re.sub(r"<script.*?</script>", "", html, flags=re.S)  # plotly.js holds digits of every kind
+
+
+def heatmap_row(html: str, name: str) -> str:
+    start = html.index(f'<tr><th scope="row">{name}</th>')
+    return html[start: html.index("</tr>", start)]
+
+
+def test_with_two_clinicians_the_bigger_one_is_hidden_with_the_small_one(build, practice_a, clinician_a, clinician_a2):
+    rng = random.Random(5)
+    dyads(practice_a, clinician_a, 3, rng)  # below 5: hidden
+    dyads(practice_a, clinician_a2, 6, rng)  # above 5, but practice minus clin-a2 would give clin-a back
+    report = build(practice_a)
+
+    files = read_zip(report)
+    assert_hidden(rows_of(files, "clinician", "clin-a"))
+    assert_hidden(rows_of(files, "clinician", "clin-a2"))
+    assert_shown(rows_of(files, "practice"))  # 9 dyads from two clinicians: safe to show
+    html = read_html(report)
+    for clinician in (clinician_a, clinician_a2):
+        assert "fewer than 5 dyads" in section_of(html, clinician)
+        assert "hidden" in heatmap_row(html, clinician.username) and "(n " not in heatmap_row(html, clinician.username)
+        for mean in unround_means(practice_a, report, clinician):
+            assert repr(mean) not in html
+            assert f"{mean:.1f}" not in section_of(html, clinician)
+
+    # Managers open clinician reports too: clin-a2's own report must not undo the practice report's hiding.
+    own = build(practice_a, kind=Report.Kind.CLINICIAN, clinician=clinician_a2)
+    assert_hidden(rows_of(read_zip(own), "clinician", "clin-a2"))
+
+
+def test_a_single_small_clinician_hides_the_practice_figure(build, practice_a, clinician_a):
+    dyads(practice_a, clinician_a, 3, random.Random(6))
+    report = build(practice_a)
+
+    files = read_zip(report)
+    assert_hidden(rows_of(files, "clinician", "clin-a"))
+    practice_rows = rows_of(files, "practice")
+    assert_hidden(practice_rows)  # the practice figure is clin-a's figure
+    assert {r["respondent"] for r in practice_rows["domains.csv"]} == {"patient", "clinician"}
+    html = read_html(report)
+    for mean in unround_means(practice_a, report):
+        assert repr(mean) not in html
+        assert f"{mean:.1f}" not in without_scripts(html)
+
+    own = build(practice_a, kind=Report.Kind.CLINICIAN, clinician=clinician_a)
+    assert_hidden({"domains.csv": [r for r in read_zip(own)["domains.csv"] if r["scope"] == "practice"]})
+
+
+def test_with_a_third_clinician_only_the_small_and_the_smallest_other_are_hidden(
+    build, practice_a, clinician_a, clinician_a2
+):
+    rng = random.Random(7)
+    third = factories.member(practice_a, "clin-a3", "clinician")
+    dyads(practice_a, clinician_a, 3, rng)
+    dyads(practice_a, clinician_a2, 6, rng)  # the smallest other: hidden with clin-a (9 dyads together)
+    dyads(practice_a, third, 8, rng)
+    report = build(practice_a)
+
+    files = read_zip(report)
+    assert_hidden(rows_of(files, "clinician", "clin-a"))
+    assert_hidden(rows_of(files, "clinician", "clin-a2"))
+    shown = rows_of(files, "clinician", "clin-a3")
+    assert_shown(shown)
+    assert {r["n"] for r in shown["domains.csv"] if r["respondent"] == "patient"} == {"8"}
+    assert_shown(rows_of(files, "practice"))
+    html = read_html(report)
+    assert "(n 8)" in heatmap_row(html, "clin-a3")
+    assert "fewer than 5 dyads" not in section_of(html, third)

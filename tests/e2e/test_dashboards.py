@@ -2,7 +2,8 @@
 
 Demo data (surveys.demo.seed_demo: one practice, four clinicians, 300 visits) in the test's transactional
 database, served by pytest-django's live server. The same tests write the README's screenshots, at 1280×900,
-to docs/screenshots/ (dashboard.png, my-relationships.png).
+to tests/e2e/artifacts/, and to docs/screenshots/ (dashboard.png, my-relationships.png) when
+UPDATE_SCREENSHOTS=1 is set, so an ordinary test run never changes tracked files.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,7 +27,11 @@ from .conftest import artifacts_dir
 pytestmark = pytest.mark.e2e
 
 DESKTOP = {"width": 1280, "height": 900}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(__file__).resolve().parent / "artifacts"
+)
 DRAWN = '[data-chart][data-rendered="1"]:has(svg.main-svg)'
 
 # Every drawn chart's traces, as Plotly holds them on the chart's element (gd.data), keyed by the panel.
