@@ -5,7 +5,6 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
 
 from audit.models import Action, AuditEvent
 from surveys import analytics, services

@@ -5,6 +5,7 @@ cookies and localStorage drafts never leak from one test into the next.
 """
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,11 +46,11 @@ def browser():
             browser.close()
 
 
-@pytest.fixture
-def page(browser, request):
-    """A phone-sized page in a fresh context; on failure its screenshot lands in tests/e2e/artifacts/."""
-    context = browser.new_context(viewport=PHONE, has_touch=True, locale="en-US")
-    context.set_default_timeout(10_000)
+@contextmanager
+def fresh_page(browser, request, *, timeout: int = 10_000, **context_options):
+    """A page in a fresh browser context; on failure its screenshot lands in tests/e2e/artifacts/."""
+    context = browser.new_context(locale="en-US", **context_options)
+    context.set_default_timeout(timeout)
     page = context.new_page()
     try:
         yield page
@@ -61,6 +62,13 @@ def page(browser, request):
             except Exception:  # a crashed page must not hide the test's own failure
                 pass
         context.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A phone-sized page with touch."""
+    with fresh_page(browser, request, viewport=PHONE, has_touch=True) as phone_page:
+        yield phone_page
 
 
 @pytest.fixture

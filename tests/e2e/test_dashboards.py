@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from surveys.demo import DEMO_PASSWORD, seed_demo
 from surveys.models import Dyad
 
-from .conftest import artifacts_dir
+from .conftest import fresh_page
 
 pytestmark = pytest.mark.e2e
 
@@ -47,20 +47,9 @@ def demo(live_server, transactional_db):
 
 @pytest.fixture
 def desktop(browser, request):
-    """A desktop-sized page in a fresh context; on failure its screenshot lands in tests/e2e/artifacts/."""
-    context = browser.new_context(viewport=DESKTOP, locale="en-US", accept_downloads=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        report = getattr(request.node, "report_call", None)
-        if report is not None and report.failed:
-            try:
-                page.screenshot(path=str(artifacts_dir() / f"FAILED-{request.node.name}.png"), full_page=True)
-            except Exception:  # a crashed page must not hide the test's own failure
-                pass
-        context.close()
+    """A desktop-sized page that accepts downloads."""
+    with fresh_page(browser, request, viewport=DESKTOP, accept_downloads=True, timeout=15_000) as desktop_page:
+        yield desktop_page
 
 
 def sign_in(page, base: str, username: str):
