@@ -60,7 +60,14 @@ RESPONDENT_COLOURS = {"patient": PALETTE[0], "clinician": PALETTE[3]}
 _SERIES_COLOURS = PALETTE[:6] + (PALETTE[7], PALETTE[6])
 
 # The same in static/js/charts.js. Selection tools select nothing useful here: all axes are fixed.
-CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+# Never offer to send a chart to plotly's cloud: patient data stays on our servers (showSendToCloud, showEditInChartStudio).
+CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "showSendToCloud": False,
+    "showEditInChartStudio": False,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio"],
+}
 
 HEIGHT = 360
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'

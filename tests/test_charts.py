@@ -378,3 +378,13 @@ def test_plotly_js_is_the_bundled_library():
     assert len(js) > 1_000_000
     assert js.lstrip().startswith("/**")
     assert "plotly.js v" in js[:200]
+
+
+def test_no_chart_offers_to_send_its_data_to_plotlys_cloud():
+    from pathlib import Path
+
+    assert charts.CONFIG["showSendToCloud"] is False
+    assert charts.CONFIG["showEditInChartStudio"] is False
+    page_script = (Path(__file__).resolve().parent.parent / "static" / "js" / "charts.js").read_text()
+    assert "showSendToCloud: false" in page_script
+    assert "showEditInChartStudio: false" in page_script

@@ -10,7 +10,11 @@
 (function () {
   "use strict";
   // The same as reports.charts.CONFIG.
-  var CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+  // Never offer to send a chart to plotly's cloud: patient data stays on our servers.
+  var CONFIG = {
+    displaylogo: false, responsive: true, showSendToCloud: false, showEditInChartStudio: false,
+    modeBarButtonsToRemove: ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio"]
+  };
   var drawn = [];
 
   function figureFor(el) {
