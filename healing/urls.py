@@ -9,6 +9,8 @@ urlpatterns = [
     # Sign-out, password change and password reset: Django's own views with our templates.
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    # set_language: the interface language chosen from the navigation bar (a cookie; the browser's by default).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("fhir/", include("surveys.fhir_urls")),
     path("", include("api.urls")),
     path("", include("reports.urls")),

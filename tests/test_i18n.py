@@ -161,3 +161,26 @@ def test_the_429_page_is_spanish_first_for_a_spanish_speaker():
     assert "Demasiadas solicitudes" in html
     assert html.index("Demasiadas solicitudes") < html.index("Too many requests")
     assert "Vuelva a intentarlo en 2 minutos" in html
+
+
+def test_a_person_switches_the_interface_to_spanish_and_numbers_follow(client, manager_a, practice_a, settings):
+    """The navigation bar's language form sets the language; decimals then use a comma."""
+    from django.urls import reverse
+
+    from surveys import services
+    from tests import factories
+
+    settings.AXES_ENABLED = False
+    clinician = factories.member(practice_a, "clin-es", "clinician")
+    new_visit = factories.visit(practice_a, clinician, "ES-1")
+    invitation = factories.patient_invitation(new_visit)
+    answers = factories.full_answers(invitation, 4)
+    answers["P01"] = "5"
+    services.submit_response(invitation, answers)
+    client.force_login(manager_a)
+    response = client.post(reverse("set_language"), {"language": "es", "next": "/"})
+    assert response.status_code == 302
+    page = client.get(reverse("practice_dashboard", args=[practice_a.slug])).content.decode()
+    assert "Puntajes por dominio" in page or "Puntuaciones por dominio" in page or 'lang="es"' in page
+    assert 'lang="es"' in page
+    assert "," in page.split('id="panel-domains"')[1].split("</table>")[0]

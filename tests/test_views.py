@@ -280,3 +280,21 @@ class TestNoReferrerCsrf:
 
     def test_sign_in_pages_keep_the_default_referrer_policy(self, client, instruments):
         assert b'name="referrer"' not in client.get(reverse("login")).content
+
+
+class TestStaticFiles:
+    """The web process serves our own copies of Bootstrap, htmx and plotly.js (no CDN, no file server)."""
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/static/vendor/bootstrap/bootstrap.min.css",
+            "/static/vendor/htmx/htmx.min.js",
+            "/static/vendor/plotly/plotly.min.js",
+            "/static/js/questionnaire.js",
+        ],
+    )
+    def test_it_serves_the_vendored_assets(self, client, path):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert b"".join(response.streaming_content)[:1]

@@ -1,6 +1,7 @@
 """Display helpers: one decimal for scores, a clear mark for hidden figures."""
 
 from django import template
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from reports.panels import HIDDEN
@@ -17,13 +18,13 @@ def cell(value):
     if value == HIDDEN:
         return _("hidden")
     if isinstance(value, float):
-        return f"{value:.1f}"
+        return number_format(value, 1)  # "80.3" in English, "80,3" in Spanish
     return value
 
 
 @register.filter
 def percent(value):
-    return "–" if value is None else f"{100 * value:.0f}%"
+    return "–" if value is None else f"{number_format(100 * value, 0)}%"
 
 
 @register.filter
