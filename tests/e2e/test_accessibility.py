@@ -79,7 +79,7 @@ def sign_in(page, base: str, username: str):
     page.goto(base + reverse("login"))
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.locator("form [type=submit]").click()
+    page.locator("main form [type=submit]").click()
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
@@ -146,7 +146,7 @@ def test_the_sign_in_page_is_accessible(page, demo):
     # And with the form's error shown.
     page.get_by_label("Username").fill("clinician1a")
     page.get_by_label("Password").fill("not the password")
-    page.locator("form [type=submit]").click()
+    page.locator("main form [type=submit]").click()
     page.wait_for_load_state()
     expect(page.locator(".alert-danger, .invalid-feedback, .errorlist").first).to_be_visible()
     assert_accessible(page, "the sign-in page with an error")

@@ -47,7 +47,7 @@ def sign_in(page, base, username):
     page.goto(base + reverse("login"))
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("form [type=submit]")
+    page.click("main form [type=submit]")
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
@@ -93,6 +93,6 @@ def test_the_sign_in_and_lockout_pages_have_no_violation(watched, live_server, t
         page.goto(live_server.url + reverse("login"))
         page.fill("input[name=username]", manager_a.username)
         page.fill("input[name=password]", "wrong password")
-        page.click("form [type=submit]")
+        page.click("main form [type=submit]")
     assert page.locator("text=Sign-in paused for this account").is_visible()
     assert [p for p in page.problems if not p.startswith("HTTP 429 ")] == []

@@ -57,7 +57,7 @@ def sign_in(page, base: str, username: str):
     page.goto(base + reverse("login"))
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("form [type=submit]")
+    page.click("main form [type=submit]")
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
