@@ -113,10 +113,6 @@ def _scores_of(responses: QuerySet[Response]) -> QuerySet[DomainScore]:
     return DomainScore.objects.filter(response_id__in=responses.values("id"), score__isnull=False)
 
 
-def _moments(rows, key) -> dict:
-    return {key(row): scoring.summarize_moments(row["n"], row["total"], row["total_sq"]) for row in rows}
-
-
 MOMENTS = {"n": Count("score"), "total": Sum("score"), "total_sq": Sum(F("score") * F("score"))}
 
 
@@ -159,18 +155,31 @@ def clinician_domain_summaries(
     return _summed(_latest_moments(practice, period, respondent), key=lambda row: (row[0], row[1]))
 
 
+def _latest_monthly_moments(practice: Practice, period: Period, respondent: str) -> list[tuple]:
+    """(month, domain, clinician id, n, sum, sum of squares) over each dyad's latest response of each month: one
+    query for the monthly summaries and the per-clinician monthly counts that monthly suppression needs."""
+
+    def compute():
+        latest = latest_per_dyad(responses_in(practice, period, respondent), per_month=True)
+        return [
+            (_as_date(month), domain, clinician_id, n, total, total_sq)
+            for month, domain, clinician_id, n, total, total_sq in (
+                _scores_of(latest)
+                .annotate(month=TruncMonth("response__submitted_at"))
+                .values_list("month", "domain", "response__dyad__clinician_id")
+                .annotate(**MOMENTS)
+                .order_by()
+            )
+        ]
+
+    return _once(("latest_monthly_moments", practice.pk, period, respondent), compute)
+
+
 def monthly_summaries(
     practice: Practice, period: Period, respondent: str = Respondent.PATIENT
 ) -> dict[tuple[dt.date, str], scoring.Summary]:
     """{(first day of month, domain): Summary}, each dyad counted once per month."""
-    latest = latest_per_dyad(responses_in(practice, period, respondent), per_month=True)
-    rows = (
-        _scores_of(latest)
-        .annotate(month=TruncMonth("response__submitted_at"))
-        .values("month", "domain")
-        .annotate(**MOMENTS)
-    )
-    return _moments(rows, key=lambda row: (_as_date(row["month"]), row["domain"]))
+    return _summed(_latest_monthly_moments(practice, period, respondent), key=lambda row: (row[0], row[1]))
 
 
 def _as_date(value) -> dt.date:
@@ -383,15 +392,7 @@ def clinician_monthly_counts(
 ) -> dict[tuple[dt.date, str], dict[int, int]]:
     """{(month, domain): {clinician id: n}}: the breakdown monthly suppression is decided from (one query)."""
     unfiltered = Period(period.start, period.end, version_id=period.version_id)
-    latest = latest_per_dyad(responses_in(practice, unfiltered, respondent), per_month=True)
-    rows = (
-        _scores_of(latest)
-        .annotate(month=TruncMonth("response__submitted_at"))
-        .values_list("month", "domain", "response__dyad__clinician_id")
-        .annotate(n=Count("score"))
-        .order_by()
-    )
     counts: dict[tuple[dt.date, str], dict[int, int]] = defaultdict(dict)
-    for month, domain, clinician_id, n in rows:
-        counts[(_as_date(month), domain)][clinician_id] = n
+    for month, domain, clinician_id, n, _total, _total_sq in _latest_monthly_moments(practice, unfiltered, respondent):
+        counts[(month, domain)][clinician_id] = n
     return dict(counts)
