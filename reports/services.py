@@ -32,6 +32,8 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.models import Action
+from healing.routers import use_replica
+from surveys import analytics
 from surveys.models import Membership, Practice, Role
 
 from . import builders, selectors
@@ -243,7 +245,8 @@ def build_part(report_id: int, attempt: int, clinician_id: int, claim: str) -> b
         time.sleep(settings.REPORTS_TEST_DELAY)
     report = Report.objects.select_related("practice", "clinician").get(pk=report_id)
     part = ReportPart.objects.select_related("clinician").get(report_id=report_id, clinician_id=clinician_id)
-    payload = builders.clinician_part(report, part.clinician)
+    with use_replica(), analytics.shared_reads():  # read-only figures: the replica when there is one
+        payload = builders.clinician_part(report, part.clinician)
     with transaction.atomic():
         done = ReportPart.objects.filter(
             pk=part.pk, done_at__isnull=True, claimed_by=claim, report__attempt=attempt
@@ -280,7 +283,8 @@ def assemble_report(report_id: int, attempt: int, claim: str) -> bool:
         return False
     report = Report.objects.select_related("practice", "clinician").get(pk=report_id)
     parts = [part.payload for part in selectors.report_parts(report)]
-    html_file, zip_file = builders.build_files(report, parts)
+    with use_replica(), analytics.shared_reads():
+        html_file, zip_file = builders.build_files(report, parts)
     with transaction.atomic():
         done = Report.objects.filter(
             pk=report_id, attempt=attempt, status=Report.Status.RUNNING, assembled_by=claim
