@@ -31,8 +31,6 @@ from surveys.models import Invitation, Visit
 
 from . import factories
 
-pytestmark = pytest.mark.urls("tests.urls_fhir_api")
-
 SITE = "http://healing.test"
 RAW_KEY = re.compile(r"hk_[A-Za-z0-9_-]{43}")
 KEY_EVENTS = {services.KEY_CREATED, services.KEY_REVOKED}

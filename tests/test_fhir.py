@@ -23,8 +23,6 @@ from surveys.questionnaires import spec_for_version
 
 from . import factories
 
-pytestmark = pytest.mark.urls("tests.urls_fhir_api")
-
 SITE = "http://healing.test"
 TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 

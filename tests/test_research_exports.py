@@ -14,7 +14,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from audit.models import Action, AuditEvent
 from surveys import research_exports as research
@@ -25,13 +25,6 @@ from surveys.models import Answer, DomainScore, Response
 from surveys.questionnaires import spec_for_version
 
 from . import factories
-
-# Until surveys/urls.py mounts surveys.export_urls, these tests use a URLconf that does; once it is
-# mounted they run against the real one.
-try:
-    reverse("research_exports", args=["x"])
-except NoReverseMatch:
-    pytestmark = pytest.mark.urls("tests.urls_exports")
 
 UTC = dt.UTC
 PERIOD = Period(dt.date(2025, 3, 1), dt.date(2025, 3, 31))
