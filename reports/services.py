@@ -139,6 +139,13 @@ def rebuild_report(report: Report, requested_by=None, *, actor_name: str | None 
     return locked
 
 
+def rebuild_reports_covering(practice: Practice, first: dt.date, last: dt.date, *, actor_name: str) -> list[Report]:
+    """Rebuild every report of the practice whose period overlaps these days: its files hold answers that were
+    since erased (surveys.services.forget_patient), and must not keep serving them."""
+    covering = Report.objects.filter(practice=practice, start__lte=last, end__gte=first)
+    return [rebuild_report(report, actor_name=actor_name) for report in covering]
+
+
 def is_stale(report: Report, now: dt.datetime | None = None) -> bool:
     """Queued or running for longer than any task may take: its messages were lost, a retry may start over."""
     if report.finished:

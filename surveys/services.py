@@ -478,7 +478,7 @@ def forget_patient(practice: Practice, reference: str, *, actor=None) -> Erasure
 
     The visits and invitations stay, with their links spent, so nothing can be resubmitted; scores
     are stored per response, so deleting the responses removes the patient from every aggregate, and
-    stored reports built from them are marked stale so they are rebuilt without the patient.
+    stored reports covering them are rebuilt without the patient.
     """
     from audit.models import Action
     from audit.services import record
@@ -509,10 +509,9 @@ def forget_patient(practice: Practice, reference: str, *, actor=None) -> Erasure
 
 
 def _mark_reports_stale(practice: Practice, submitted: list[dt.datetime]) -> None:
-    """Reports covering an erased response must not keep serving it: flag them for a rebuild."""
-    try:
-        from reports.services import mark_stale
-    except ImportError:  # the reports app predates erasure support
-        return
+    """Reports covering an erased response must not keep serving it: rebuild them without the patient."""
+    from reports.services import rebuild_reports_covering  # reports build on surveys, not the other way
+
     if submitted:
-        mark_stale(practice, min(submitted).date(), max(submitted).date())
+        days = [timezone.localtime(moment).date() for moment in submitted]
+        rebuild_reports_covering(practice, min(days), max(days), actor_name="patient erasure")

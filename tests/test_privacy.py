@@ -104,3 +104,20 @@ def test_the_command_refuses_an_unknown_patient(practice_a):
         call_command("forget_patient", "--practice", practice_a.slug, "--patient", "NOBODY")
     assert error.value.returncode == 2
     assert not AuditEvent.objects.filter(action=Action.PATIENT_FORGOTTEN).exists()
+
+
+def test_reports_that_held_the_patient_are_rebuilt_without_them(practice_a, answered_dyads, settings, django_capture_on_commit_callbacks):
+    from reports import services as reports
+    from reports.models import Report
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    today = dt.date.today()
+    with django_capture_on_commit_callbacks(execute=True):
+        report = reports.request_report(practice_a, today - dt.timedelta(days=7), today + dt.timedelta(days=1))
+    report.refresh_from_db()
+    first_attempt = report.attempt
+    with django_capture_on_commit_callbacks(execute=True):
+        services.forget_patient(practice_a, "FORGET-ME")
+    report.refresh_from_db()
+    assert report.attempt == first_attempt + 1
+    assert report.status == Report.Status.DONE
