@@ -7,6 +7,7 @@ cookies and localStorage drafts never leak from one test into the next.
 import os
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -80,3 +81,24 @@ def artifacts():
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def patient_link(live_server, transactional_db, practice_a, clinician_a):
+    """A fresh visit's patient link on the live server, with its invitation, instrument spec and answer values."""
+    from django.urls import reverse
+
+    from surveys.questionnaires import spec_for_version
+    from tests import factories
+
+    new_visit = factories.visit(practice_a, clinician_a, "PA-001")
+    invitation = factories.patient_invitation(new_visit)
+    spec = spec_for_version(invitation.instrument_version)
+    return SimpleNamespace(
+        url=live_server.url + reverse("patient_questionnaire", args=[new_visit.patient_token]),
+        visit=new_visit.visit,
+        invitation=invitation,
+        spec=spec,
+        codes=[item.code for item in spec.items],
+        scale=[str(v) for v in range(spec.scale.min, spec.scale.max + 1)],
+    )

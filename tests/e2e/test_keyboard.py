@@ -6,15 +6,12 @@ where the focus is, as a person would see it, and the focused radio shows a visi
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import pytest
-from django.urls import reverse
 from playwright.sync_api import expect
 
 from surveys.models import Response
-from surveys.questionnaires import localized, spec_for_version
-from tests import factories
+from surveys.questionnaires import localized
 
 pytestmark = pytest.mark.e2e
 
@@ -41,19 +38,6 @@ IN_VIEW = """() => {
   return {inView: box.top >= sticky.bottom - 1 && box.bottom <= window.innerHeight + 1,
           top: box.top, bottom: box.bottom, stickyBottom: sticky.bottom, viewport: window.innerHeight};
 }"""
-
-
-@pytest.fixture
-def patient_link(live_server, transactional_db, practice_a, clinician_a):
-    new_visit = factories.visit(practice_a, clinician_a, "PA-KEYS")
-    invitation = factories.patient_invitation(new_visit)
-    spec = spec_for_version(invitation.instrument_version)
-    return SimpleNamespace(
-        url=live_server.url + reverse("patient_questionnaire", args=[new_visit.patient_token]),
-        visit=new_visit.visit,
-        spec=spec,
-        scale=[str(v) for v in range(spec.scale.min, spec.scale.max + 1)],
-    )
 
 
 def focused(page) -> dict:

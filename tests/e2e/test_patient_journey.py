@@ -1,35 +1,17 @@
 """A patient on a phone: opens the link, answers by tapping, keeps a draft, fixes errors, sends once."""
 
 import re
-from types import SimpleNamespace
 
 import pytest
-from django.urls import reverse
 from playwright.sync_api import expect
 
 from surveys.models import Answer, Invitation, Response
-from surveys.questionnaires import spec_for_version
 from surveys.services import submit_response
 from tests import factories
 
 pytestmark = pytest.mark.e2e
 
 HAS_ERROR = re.compile(r"\bhas-error\b")
-
-
-@pytest.fixture
-def patient_link(live_server, transactional_db, practice_a, clinician_a):
-    """A fresh visit's patient link on the live server, with its invitation and instrument spec."""
-    new_visit = factories.visit(practice_a, clinician_a, "PA-001")
-    invitation = factories.patient_invitation(new_visit)
-    spec = spec_for_version(invitation.instrument_version)
-    return SimpleNamespace(
-        url=live_server.url + reverse("patient_questionnaire", args=[new_visit.patient_token]),
-        visit=new_visit.visit,
-        invitation=invitation,
-        spec=spec,
-        codes=[item.code for item in spec.items],
-    )
 
 
 def tap_answer(page, code: str, value: str):
