@@ -33,7 +33,7 @@ from surveys.domains import domain_label
 from surveys.models import Answer, InstrumentVersion, Item, Respondent
 
 from . import charts
-from .panels import Audience, Suppression
+from .panels import Audience, Suppression, concordance_points, concordance_series
 
 SHARED = scoring.SHARED_DOMAINS
 SELF_VIEW = scoring.SHARED_DOMAINS + scoring.COMPETENCY_DOMAINS
@@ -78,7 +78,7 @@ def decide_hiding(practice, start: dt.date, end: dt.date) -> Hiding:
     audience = Audience(min_n=practice.min_reporting_n)  # a report file is not for platform admins only
     pairs: dict = defaultdict(lambda: defaultdict(int))
     for pair in analytics.concordance(practice, whole):
-        pairs[pair.domain][pair.clinician_id] += 1
+        pairs[pair.domain][pair.clinician_id] += pair.waves
     return Hiding(
         patient=Suppression.decide(_per_domain(analytics.clinician_domain_summaries(practice, whole)), audience),
         clinician_view=Suppression.decide(
@@ -162,9 +162,7 @@ def distribution_rows(distribution, summaries, clinician, min_n: int, suppressio
 def gap_rows(pairs, clinician, min_n: int, suppression: Suppression) -> list[dict]:
     """Clinician-minus-patient gap per shared domain over each dyad's latest wave."""
     hidden = hider(suppression, clinician, min_n)
-    gaps: dict[str, list[float]] = defaultdict(list)
-    for pair in pairs:
-        gaps[pair.domain].append(pair.clinician - pair.patient)
+    gaps = analytics.gaps_by_domain(pairs)
     rows = []
     for domain in SHARED:
         values = gaps.get(domain, [])
@@ -451,8 +449,7 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     figures = []
     if pairs:
         figures.append(_figure(charts.concordance(
-            [{"series": domain_label(p.domain), "x": p.patient, "y": p.clinician,
-              "colour": charts.DOMAIN_COLOURS[p.domain]} for p in pairs],
+            concordance_series(concordance_points(pairs)),
             title="Patient and clinician views of the same visit", x_title="Patient's score",
             y_title="Clinician's score"), "p-concordance"))
     gaps_figure = _gaps_figure(rows["gaps"], "Mean gap, clinician minus patient", "p-gaps")

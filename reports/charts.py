@@ -352,33 +352,41 @@ def distribution(
     return go.Figure(data=traces, layout=layout)
 
 
-def concordance(points: list[dict], *, title: str, x_title: str, y_title: str) -> go.Figure:
-    """Patient (x) against clinician (y) score per wave, one trace per series in order of first appearance.
+def concordance(series: list[dict], *, title: str, x_title: str, y_title: str) -> go.Figure:
+    """Patient (x) against clinician (y) score per wave, one trace per series: {"name", "points", "colour"}, where
+    points maps (x, y) to the number of waves with those two scores.
 
+    Waves with the same two scores share one marker whose size grows with their number (shown on hover): a
+    practice's year holds tens of thousands of waves on a few hundred distinct score pairs, and a dot each
+    would hide the density under overplotting and weigh megabytes.
     The dashed diagonal is agreement; the dotted lines bound the band outside which a wave is flagged
     (|gap| >= scoring.GAP_FLAG_THRESHOLD). They are layout shapes, not traces, so they need no legend name.
     go.Scatter (SVG), not Scattergl: WebGL neither prints nor renders without a GPU.
     """
-    groups: dict[str, dict] = {}
-    for p in points:
-        group = groups.setdefault(p["series"], {"x": [], "y": [], "colour": None})
-        group["x"].append(p["x"])
-        group["y"].append(p["y"])
-        group["colour"] = group["colour"] or p.get("colour")
-    hover = f"{_plain(x_title)}: %{{x:.1f}}<br>{_plain(y_title)}: %{{y:.1f}}<extra>%{{fullData.name}}</extra>"
-    traces = [
-        go.Scatter(
-            x=g["x"],
-            y=g["y"],
-            name=_plain(name),
-            mode="markers",
-            marker={"color": _colour(i, g["colour"]), "size": 8, "opacity": 0.7,
-                    "line": {"color": "white", "width": 0.5}},
-            hovertemplate=hover,
-            cliponaxis=False,
+    hover = (
+        f"{_plain(x_title)}: %{{x:.1f}}<br>{_plain(y_title)}: %{{y:.1f}}<br>n = %{{customdata}}"
+        "<extra>%{fullData.name}</extra>"
+    )
+    traces = []
+    for i, group in enumerate(series):
+        points = sorted(group["points"].items())
+        traces.append(
+            go.Scatter(
+                x=[x for (x, _y), _n in points],
+                y=[y for (_x, y), _n in points],
+                customdata=[n for _point, n in points],
+                name=_plain(group["name"]),
+                mode="markers",
+                marker={
+                    "color": _colour(i, group.get("colour")),
+                    "size": [min(8 + 3 * math.sqrt(n - 1), 30) for _point, n in points],
+                    "opacity": 0.7,
+                    "line": {"color": "white", "width": 0.5},
+                },
+                hovertemplate=hover,
+                cliponaxis=False,
+            )
         )
-        for i, (name, g) in enumerate(groups.items())
-    ]
     flag = scoring.GAP_FLAG_THRESHOLD
     shapes = [
         _line(0, 0, 100, 100, "dash"),

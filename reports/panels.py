@@ -9,6 +9,7 @@ admins, and figures with n under 30 carry the caution note.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.utils.safestring import mark_safe
@@ -318,34 +319,49 @@ def _concordance_panel(pairs, hidden, notes) -> Panel:
     if hidden:
         panel.notes = notes[:1]
         return panel
-    by_domain: dict[str, list] = {d: [] for d in SHARED_DOMAINS}
-    for pair in pairs:
-        by_domain[pair.domain].append(pair)
-    for domain, domain_pairs in by_domain.items():
-        n = len(domain_pairs)
-        gaps = [p.clinician - p.patient for p in domain_pairs]
+    gaps = analytics.gaps_by_domain(pairs)
+    points = concordance_points(pairs)
+    for domain in SHARED_DOMAINS:
+        domain_gaps, domain_points = gaps.get(domain, []), points[domain]
+        n = len(domain_gaps)
         panel.rows.append(
             [
                 domain_label(domain),
                 n,
-                sum(p.patient for p in domain_pairs) / n if n else None,
-                sum(p.clinician for p in domain_pairs) / n if n else None,
-                sum(gaps) / n if n else None,
-                sum(1 for g in gaps if abs(g) >= scoring.GAP_FLAG_THRESHOLD - 1e-9),
+                sum(patient * waves for (patient, _c), waves in domain_points.items()) / n if n else None,
+                sum(clinician * waves for (_p, clinician), waves in domain_points.items()) / n if n else None,
+                sum(domain_gaps) / n if n else None,
+                sum(1 for g in domain_gaps if abs(g) >= scoring.GAP_FLAG_THRESHOLD - 1e-9),
             ]
         )
     if pairs:
         panel.figure = charts.concordance(
-            [
-                {"series": domain_label(p.domain), "x": p.patient, "y": p.clinician, "colour": charts.DOMAIN_COLOURS.get(p.domain)}
-                for p in pairs
-            ],
-            title=panel.title,
-            x_title=_("Patient's score"),
-            y_title=_("Clinician's score"),
+            concordance_series(points), title=panel.title, x_title=_("Patient's score"), y_title=_("Clinician's score")
         )
-    panel.notes = [_("Each dot is one dyad's latest visit with both questionnaires; dotted lines mark a gap of 25 points.")]
+    panel.notes = [
+        _(
+            "Each dot is the dyads whose latest visit with both questionnaires had these two scores: the bigger "
+            "the dot, the more dyads (hover for the number). Dotted lines mark a gap of 25 points."
+        )
+    ]
     return panel
+
+
+def concordance_points(pairs) -> dict[str, Counter]:
+    """{shared domain: {(patient, clinician): waves}} from analytics.concordance's pairs, clinicians together."""
+    points: dict[str, Counter] = {domain: Counter() for domain in SHARED_DOMAINS}
+    for pair in pairs:
+        points[pair.domain][(pair.patient, pair.clinician)] += pair.waves
+    return points
+
+
+def concordance_series(points: dict[str, Counter]) -> list[dict]:
+    """The concordance chart's series, one per domain with waves (labels translated once per domain)."""
+    return [
+        {"name": domain_label(domain), "points": counts, "colour": charts.DOMAIN_COLOURS.get(domain)}
+        for domain, counts in points.items()
+        if counts
+    ]
 
 
 def _funnel_panel(tiles: Tiles) -> Panel:

@@ -55,6 +55,12 @@ class Period:
         end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
         return start, end
 
+    @property
+    def reaches_today(self) -> bool:
+        """Whether each dyad's latest response in the period is simply its latest: the period runs to today and
+        takes every instrument version, so the flags kept in step on submit (surveys.latest) answer it."""
+        return self.end >= timezone.localdate() and not self.version_id
+
     @classmethod
     def last_days(cls, days: int = 365, today: dt.date | None = None, **filters) -> Period:
         today = today or timezone.localdate()
@@ -109,8 +115,25 @@ def latest_per_dyad(responses: QuerySet[Response], *, per_month: bool = False) -
     ).filter(dyad_rank=1)
 
 
-def _scores_of(responses: QuerySet[Response]) -> QuerySet[DomainScore]:
-    return DomainScore.objects.filter(response_id__in=responses.values("id"), score__isnull=False)
+def latest_scores(
+    practice: Practice, period: Period, respondent: str = Respondent.PATIENT, *, per_month: bool = False
+) -> QuerySet[DomainScore]:
+    """The present scores of each dyad's latest response in the period (of each month, for trends).
+
+    The dashboard's fast path: when the period reaches today, the latest responses are the ones flagged on
+    submit and the figures come from this one table with no join (docs/performance.md). Otherwise (a past
+    period, one instrument version) the window picks them. Either way the same rows, so the same numbers.
+    """
+    start, end = period.bounds
+    scores = DomainScore.objects.filter(
+        practice=practice, respondent=respondent, submitted_at__gte=start, submitted_at__lt=end, score__isnull=False
+    )
+    if period.clinician_id:
+        scores = scores.filter(clinician_id=period.clinician_id)
+    if period.reaches_today:
+        return scores.filter(**{"is_month_latest" if per_month else "is_latest": True})
+    latest = latest_per_dyad(responses_in(practice, period, respondent), per_month=per_month)
+    return scores.filter(response_id__in=latest.values("id"))
 
 
 MOMENTS = {"n": Count("score"), "total": Sum("score"), "total_sq": Sum(F("score") * F("score"))}
@@ -125,9 +148,9 @@ def _latest_moments(practice: Practice, period: Period, respondent: str) -> list
 
     def compute():
         return list(
-            _scores_of(latest_per_dyad(responses_in(practice, period, respondent)))
+            latest_scores(practice, period, respondent)
             .annotate(bin=Floor(F("score") / BIN_WIDTH))
-            .values_list("response__dyad__clinician_id", "domain", "bin")
+            .values_list("clinician_id", "domain", "bin")
             .annotate(**MOMENTS)
             .order_by()
         )
@@ -160,17 +183,12 @@ def _latest_monthly_moments(practice: Practice, period: Period, respondent: str)
     query for the monthly summaries and the per-clinician monthly counts that monthly suppression needs."""
 
     def compute():
-        latest = latest_per_dyad(responses_in(practice, period, respondent), per_month=True)
-        return [
-            (_as_date(month), domain, clinician_id, n, total, total_sq)
-            for month, domain, clinician_id, n, total, total_sq in (
-                _scores_of(latest)
-                .annotate(month=TruncMonth("response__submitted_at"))
-                .values_list("month", "domain", "response__dyad__clinician_id")
-                .annotate(**MOMENTS)
-                .order_by()
-            )
-        ]
+        return list(
+            latest_scores(practice, period, respondent, per_month=True)
+            .values_list("month", "domain", "clinician_id")
+            .annotate(**MOMENTS)
+            .order_by()
+        )
 
     return _once(("latest_monthly_moments", practice.pk, period, respondent), compute)
 
@@ -180,10 +198,6 @@ def monthly_summaries(
 ) -> dict[tuple[dt.date, str], scoring.Summary]:
     """{(first day of month, domain): Summary}, each dyad counted once per month."""
     return _summed(_latest_monthly_moments(practice, period, respondent), key=lambda row: (row[0], row[1]))
-
-
-def _as_date(value) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def score_distribution(practice: Practice, period: Period) -> dict[str, dict[int, int]]:
@@ -199,29 +213,32 @@ class Pair(NamedTuple):
     patient: float
     clinician: float
     clinician_id: int
+    waves: int = 1  # how many of the clinician's dyads had exactly these two scores in their latest wave
 
 
 def concordance(practice: Practice, period: Period) -> list[Pair]:
     """Patient and clinician scores of the same wave, per shared domain (each dyad's latest wave).
 
-    One join from the patient's score to the clinician's score of the same visit and domain (both conditions
-    in one filter() call, so they bind to the same joined rows), which PostgreSQL runs as a join; a
-    correlated subquery per score row took twice as long at 20,000 visits.
+    The patient's score rows carry the clinician's score of the same visit as `paired_score`, so this is one
+    read; equal waves of one clinician come back as one Pair with their number (`waves`): scores take few
+    distinct values, so a practice's 35,000 waves make about 5,000 pairs.
     """
-    clinician_side = "response__visit__responses"
     rows = (
-        _scores_of(latest_per_dyad(responses_in(practice, period)))
-        .filter(domain__in=scoring.SHARED_DOMAINS)
-        .filter(
-            **{
-                f"{clinician_side}__respondent": Respondent.CLINICIAN,
-                f"{clinician_side}__scores__domain": F("domain"),
-                f"{clinician_side}__scores__score__isnull": False,
-            }
-        )
-        .values_list("domain", "score", f"{clinician_side}__scores__score", "response__dyad__clinician_id")
+        latest_scores(practice, period)
+        .filter(domain__in=scoring.SHARED_DOMAINS, paired_score__isnull=False)
+        .values_list("domain", "score", "paired_score", "clinician_id")
+        .annotate(waves=Count("id"))
+        .order_by()
     )
     return [Pair(*row) for row in rows]
+
+
+def gaps_by_domain(pairs: list[Pair]) -> dict[str, list[float]]:
+    """{domain: the clinician-minus-patient gap of every wave} (a pair stands for `waves` equal waves)."""
+    gaps: dict[str, list[float]] = defaultdict(list)
+    for pair in pairs:
+        gaps[pair.domain].extend([pair.clinician - pair.patient] * pair.waves)
+    return gaps
 
 
 def invitation_funnel(practice: Practice, period: Period) -> dict[str, int]:
@@ -295,10 +312,7 @@ def clinician_gap_summaries(practice: Practice, period: Period) -> dict[str, sco
 
 
 def _summaries_of_gaps(pairs: list[Pair]) -> dict[str, scoring.Summary]:
-    by_domain: dict[str, list[float]] = defaultdict(list)
-    for pair in pairs:
-        by_domain[pair.domain].append(pair.clinician - pair.patient)
-    return {domain: scoring.summarize(values) for domain, values in by_domain.items()}
+    return {domain: scoring.summarize(values) for domain, values in gaps_by_domain(pairs).items()}
 
 
 @dataclass(frozen=True)

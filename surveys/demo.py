@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,7 +20,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connections, transaction
 from django.utils import timezone
 
-from . import scoring
+from . import latest, scoring
 from .models import (
     Answer,
     DomainScore,
@@ -68,7 +69,6 @@ RESPONSE_FIELDS = (
     "comment", "started_at", "submitted_at", "process_index", "outcome_index",
 )
 ANSWER_FIELDS = ("response_id", "item_id", "value")
-SCORE_FIELDS = ("response_id", "domain", "score")
 
 
 @dataclass
@@ -115,6 +115,33 @@ class BulkWriter:
             with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+
+
+class Planned(NamedTuple):
+    """A response the seed will write: what its answers are drawn from, and the facts its score rows copy."""
+
+    side: Side
+    invitation_id: int
+    visit_id: int
+    dyad_id: int
+    practice_id: int
+    clinician_id: int
+    view: float  # the respondent's view of the relationship, on the instrument's scale
+    started_at: dt.datetime
+    submitted_at: dt.datetime
+
+    @property
+    def respondent(self) -> str:
+        return self.side.respondent
+
+
+class Record(NamedTuple):
+    """What `latest.score_rows` needs of a response the seed writes."""
+
+    id: int
+    practice_id: int
+    respondent: str
+    submitted_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -234,7 +261,9 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
     primary = {pk: rng.choice(staff_ids) for pk in patient_ids}
     dyad_ids: dict[tuple[int, int], int] = {}
     dyad_bond: dict[tuple[int, int], float] = {}
-    created = 0
+    # First the whole practice's visits and who answered when, so each dyad's latest response (surveys.latest)
+    # is known before any score row is written; then the answers and the rows, a batch per transaction.
+    batches = []
     for start in range(0, n_visits, BATCH):
         size = min(BATCH, n_visits - start)
         plan, new_dyads = [], []
@@ -275,40 +304,65 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
                 if submitted:
                     # Clinicians see the relationship a little more (or less) warmly than their patients.
                     view = latent + (0 if is_patient else rng.gauss(0.15, 0.4))
-                    pending.append((side, invitation_id, visit_id, dyad_id, practice.pk, view, opened, submitted))
+                    pending.append(
+                        Planned(side, invitation_id, visit_id, dyad_id, practice.pk, key[0], view, opened, submitted)
+                    )
+        batches.append(([(dyad_ids[key], practice.pk, key[0], key[1], now) for key in new_dyads], visit_rows, invitation_rows, pending))
 
-        response_rows, answer_rows, score_rows = _responses(rng, writer.ids(Response, len(pending)), pending)
+    response_ids = iter(writer.ids(Response, sum(len(batch[3]) for batch in batches)))
+    batches = [(*batch, [next(response_ids) for _ in batch[3]]) for batch in batches]
+    flags = latest.latest_response_ids(
+        (pk, planned.dyad_id, planned.respondent, planned.submitted_at)
+        for *_rows, pending, ids in batches
+        for pk, planned in zip(ids, pending)
+    )
+    created = 0
+    for dyad_rows, visit_rows, invitation_rows, pending, ids in batches:
+        response_rows, answer_rows, score_rows = _responses(rng, ids, pending, *flags)
         with transaction.atomic(using=writer.connection.alias):
-            writer.write(Dyad, DYAD_FIELDS, [(dyad_ids[key], practice.pk, key[0], key[1], now) for key in new_dyads])
+            writer.write(Dyad, DYAD_FIELDS, dyad_rows)
             writer.write(Visit, VISIT_FIELDS, visit_rows)
             writer.write(Invitation, INVITATION_FIELDS, invitation_rows)
             writer.write(Response, RESPONSE_FIELDS, response_rows)
             writer.write(Answer, ANSWER_FIELDS, answer_rows)
-            writer.write(DomainScore, SCORE_FIELDS, score_rows)
-        created += size
+            writer.write(DomainScore, latest.SCORE_FIELDS, score_rows)
+        created += len(visit_rows)
         if progress:
             progress(created, n_visits)
     return created
 
 
-def _responses(rng, response_ids, pending):
-    """Answers drawn around each respondent's view of the relationship, scored like a real submission."""
-    response_rows, answer_rows, score_rows = [], [], []
-    for response_id, (side, invitation_id, visit_id, dyad_id, practice_id, latent, opened, submitted) in zip(response_ids, pending):
+def _responses(rng, response_ids, pending: list[Planned], latest_ids: set[int], month_latest_ids: set[int]):
+    """Answers drawn around each respondent's view of the relationship, scored like a real submission; each score
+    row paired with the other respondent's score of its visit and flagged as its dyad's latest where it is."""
+    response_rows, answer_rows, scored = [], [], []
+    for response_id, planned in zip(response_ids, pending):
+        side = planned.side
         scale = side.spec.scale
         answers = {}
         for code, item_id, domain, reverse, allow_na in side.items:
-            value = _answer(rng, latent, domain, reverse, allow_na, scale)
+            value = _answer(rng, planned.view, domain, reverse, allow_na, scale)
             answers[code] = value
             answer_rows.append((response_id, item_id, None if value == scoring.NA else value))
         scores = scoring.domain_scores(side.scoring_items, answers, scale)
         index = scoring.indices(scores)
         response_rows.append(
             (
-                response_id, invitation_id, visit_id, dyad_id, practice_id, side.respondent, side.version_id,
-                "es" if rng.random() < 0.2 else "en", "", opened, submitted,
-                index["process_index"], index["outcome_index"],
+                response_id, planned.invitation_id, planned.visit_id, planned.dyad_id, planned.practice_id,
+                side.respondent, side.version_id, "es" if rng.random() < 0.2 else "en", "", planned.started_at,
+                planned.submitted_at, index["process_index"], index["outcome_index"],
             )
         )
-        score_rows.extend((response_id, domain, score) for domain, score in scores.items())
+        scored.append((response_id, planned, scores))
+    by_visit = {(planned.visit_id, planned.respondent): scores for _id, planned, scores in scored}
+    score_rows = []
+    for response_id, planned, scores in scored:
+        record = Record(response_id, planned.practice_id, planned.respondent, planned.submitted_at)
+        theirs = by_visit.get((planned.visit_id, latest.other_side(planned.respondent)), {})
+        score_rows.extend(
+            latest.score_rows(
+                record, scores, planned.clinician_id, theirs,
+                latest=response_id in latest_ids, month_latest=response_id in month_latest_ids,
+            )
+        )
     return response_rows, answer_rows, score_rows

@@ -253,18 +253,58 @@ class Answer(models.Model):
         ]
 
 
+def _copy_of(model, **options):
+    """A copy of a fact the response already holds: no foreign-key check of its own (the response's keys are
+    checked), so it costs nothing at commit in the seed's millions of rows."""
+    return models.ForeignKey(
+        model, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+", **options
+    )
+
+
 class DomainScore(models.Model):
-    """A response's 0-100 score for one domain; empty when too few items were answered."""
+    """A response's 0-100 score for one domain; empty when too few items were answered.
+
+    Beside the score, each row carries what the dashboards filter and group by, so their figures are read
+    from this one table without joins (docs/performance.md): copies of the response's practice, clinician,
+    respondent and time, the local month, the other respondent's score of the same visit and domain, and
+    whether the response is its dyad's latest (overall and in its month) for its respondent. The copies are
+    written with the score; `paired_score` and the flags are kept in step by `surveys.latest` whenever a
+    response of the dyad is saved or deleted.
+    """
 
     # Served by the unique (response, domain) index, as for Answer: every read of scores starts from responses.
     response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="scores", db_index=False)
     domain = models.CharField(max_length=40)
     score = models.FloatField(null=True, blank=True)
+    practice = _copy_of(Practice)
+    clinician = _copy_of(settings.AUTH_USER_MODEL)
+    respondent = models.CharField(max_length=16, choices=Respondent.choices)
+    submitted_at = models.DateTimeField()
+    month = models.DateField(help_text="First day of the submission's month, in the site's time zone.")
+    paired_score = models.FloatField(null=True, blank=True, help_text="The other respondent's score of this visit.")
+    is_latest = models.BooleanField(default=False)
+    is_month_latest = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["response", "domain"], name="one_score_per_response_domain"),
             models.CheckConstraint(
                 condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=100), name="domain_score_0_to_100"
+            ),
+        ]
+        # Partial: only the rows the dashboard reads (each dyad's latest, overall and per month) are indexed.
+        # Covering (PostgreSQL; other engines ignore INCLUDE): the dashboard's reads are index-only scans.
+        indexes = [
+            models.Index(
+                fields=["practice", "respondent", "submitted_at"],
+                include=["domain", "clinician", "score", "paired_score"],
+                condition=Q(is_latest=True),
+                name="score_latest",
+            ),
+            models.Index(
+                fields=["practice", "respondent", "submitted_at"],
+                include=["month", "domain", "clinician", "score"],
+                condition=Q(is_month_latest=True),
+                name="score_month_latest",
             ),
         ]

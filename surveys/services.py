@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import scoring
+from . import latest, scoring
 from .models import (
     Answer,
     Domain,
@@ -294,6 +294,7 @@ def submit_response(
             if claimed != 1:
                 raise InvitationUnavailable(_unavailable_reason(invitation.pk, now))
             visit = invitation.visit
+            clinician_id = latest.lock_dyad(visit.dyad_id)
             response = Response.objects.create(
                 invitation=invitation,
                 visit=visit,
@@ -314,13 +315,25 @@ def submit_response(
                 ("response", "item", "value"),
                 [(response.pk, item_ids[code], None if value == scoring.NA else value) for code, value in clean.items()],
             )
-            _insert_rows(
-                DomainScore, ("response", "domain", "score"), [(response.pk, d, score) for d, score in scores.items()]
-            )
+            _write_scores(response, scores, clinician_id)
     except IntegrityError as exc:
         raise InvitationUnavailable("used") from exc
     invitation.used_at = now
     return response
+
+
+def _write_scores(response: Response, scores: dict, clinician_id: int) -> None:
+    """The response's score rows, paired with the other respondent's of the visit, and the dyad's latest flags
+    moved to it (surveys.latest: what the dashboards read). Runs under the dyad's lock."""
+    theirs = latest.scores_of_other_side(response)
+    _insert_rows(
+        DomainScore,
+        latest.SCORE_FIELDS,
+        latest.score_rows(response, scores, clinician_id, theirs),
+    )
+    if theirs:
+        latest.pair_other_side(response, scores)
+    latest.refresh_flags([response.dyad_id], response.respondent)
 
 
 def _insert_rows(model, fields: tuple[str, ...], rows: list[tuple]) -> None:

@@ -65,15 +65,14 @@ def distribution_fig():
     )
 
 
-POINTS = [
-    {"series": "Valoración", "x": 80.0, "y": 70.0},
-    {"series": "Confianza", "x": 40.0, "y": 90.0, "colour": charts.PALETTE[4]},
-    {"series": "Valoración", "x": 100.0, "y": 100.0},
+SERIES = [
+    {"name": "Valoración", "points": {(100.0, 100.0): 1, (80.0, 70.0): 3}},
+    {"name": "Confianza", "points": {(40.0, 90.0): 1}, "colour": charts.PALETTE[4]},
 ]
 
 
 def concordance_fig():
-    return charts.concordance(POINTS, title="Concordancia", x_title="Paciente", y_title="Clínico")
+    return charts.concordance(SERIES, title="Concordancia", x_title="Paciente", y_title="Clínico")
 
 
 def funnel_fig():
@@ -293,6 +292,10 @@ def test_concordance_draws_one_svg_scatter_per_series():
     valuing, trust = fig.data
     assert (valuing.name, list(valuing.x), list(valuing.y)) == ("Valoración", [80.0, 100.0], [70.0, 100.0])
     assert (trust.name, list(trust.x), list(trust.y)) == ("Confianza", [40.0], [90.0])
+    # Waves with the same two scores share one marker, bigger for more waves, their number on hover.
+    assert list(valuing.customdata) == [3, 1] and list(trust.customdata) == [1]
+    assert valuing.marker.size[0] > valuing.marker.size[1] == trust.marker.size[0]
+    assert "%{customdata}" in valuing.hovertemplate
     assert trust.marker.color == charts.PALETTE[4]
     assert valuing.marker.color in charts.PALETTE
 

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from surveys import selectors
+from surveys import scoring, selectors
 from surveys.models import Answer, DomainScore, Response
 from surveys.services import InvitationUnavailable, submit_response
 
@@ -118,3 +118,41 @@ def test_distinct_links_submitted_at_once_all_save(practice_a, clinician_a):
     item_count = len(factories.full_answers(factories.patient_invitation(visits[0])))
     assert Answer.objects.count() == 20 * item_count
     assert not DomainScore.objects.filter(score__isnull=True).exists()
+
+
+def test_one_dyads_visits_submitted_at_once_leave_exactly_one_latest(practice_a, clinician_a):
+    # The dashboards count each dyad by the response flagged latest (surveys.latest): racing submissions of
+    # one dyad must not both keep the flag.
+    visits = [factories.visit(practice_a, clinician_a, "PA-SAME") for _ in range(RACERS)]
+
+    results = at_once(Submit(), [v.patient_token for v in visits])
+
+    assert [kind for kind, _ in results] == ["ok"] * RACERS, results
+    last = Response.objects.order_by("-submitted_at", "-id").first()
+    for flag in ("is_latest", "is_month_latest"):
+        assert set(DomainScore.objects.filter(**{flag: True}).values_list("response_id", flat=True)) == {last.pk}
+
+
+class SubmitInvitation:
+    """Submit an invitation by id: clinicians' invitations carry no token."""
+
+    def prepare(self, invitation_id):
+        from surveys.models import Invitation
+
+        invitation = Invitation.objects.select_related("visit", "instrument_version").get(pk=invitation_id)
+        return invitation, factories.full_answers(invitation, 3)
+
+    def __call__(self, prepared):
+        return submit_response(*prepared).pk
+
+
+def test_both_sides_of_a_visit_submitted_at_once_are_paired(practice_a, clinician_a):
+    visits = [factories.visit(practice_a, clinician_a, f"PB-{n}") for n in range(4)]
+    invitations = [i.pk for v in visits for i in v.visit.invitations.all()]
+
+    results = at_once(SubmitInvitation(), invitations)
+
+    assert [kind for kind, _ in results] == ["ok"] * len(invitations), results
+    shared = DomainScore.objects.filter(domain__in=scoring.SHARED_DOMAINS)
+    assert shared.count() == 4 * 2 * 6
+    assert not shared.filter(paired_score__isnull=True).exists()

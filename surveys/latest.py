@@ -1,0 +1,122 @@
+"""Each dyad's latest response, kept as flags on its scores so the dashboards read it instead of re-finding it.
+
+DESIGN §3 counts each dyad once in a period's figures, by its most recent response. Finding that response
+with a window function over every response of the period took most of the dashboard's time at 20,000 visits
+(docs/performance.md), so every score row says whether its response is its dyad's latest for its respondent
+(`is_latest`) and its latest of that month (`is_month_latest`), and carries the other respondent's score of
+the same visit (`paired_score`). They are kept in step here, under a lock on the dyad so that two submissions
+of one dyad never both win: on every submission, on every deletion, and in bulk by the seed.
+
+`analytics` reads the flags whenever they give the window's answer: for a period that reaches today and is not
+narrowed to one instrument version (a response's being latest overall says nothing about the latest of one
+version, or the latest before some past day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db.models import Case, FloatField, Q, Value, When
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django.utils import timezone
+
+from . import scoring
+from .models import DomainScore, Dyad, Respondent, Response
+
+# The columns of a score row, in the order `score_rows` writes them (the submit path's INSERT and the seed's COPY).
+SCORE_FIELDS = (
+    "response_id", "domain", "score", "practice_id", "clinician_id", "respondent", "submitted_at", "month",
+    "paired_score", "is_latest", "is_month_latest",
+)
+
+
+def month_of(moment: dt.datetime) -> dt.date:
+    """The first day of the moment's month in the site's time zone, as TruncMonth sees it."""
+    return timezone.localtime(moment).date().replace(day=1)
+
+
+def score_rows(response, scores: dict, clinician_id: int, paired: dict, *, latest=False, month_latest=False) -> list[tuple]:
+    """A response's score rows in SCORE_FIELDS order. `response` needs id, practice_id, respondent and
+    submitted_at (a Response, or the seed's plain record); `paired` is the other side's {domain: score}."""
+    month = month_of(response.submitted_at)
+    return [
+        (
+            response.id, domain, score, response.practice_id, clinician_id, response.respondent,
+            response.submitted_at, month, paired.get(domain), latest, month_latest,
+        )
+        for domain, score in scores.items()
+    ]
+
+
+def latest_response_ids(rows: Iterable[tuple[int, int, str, dt.datetime]]) -> tuple[set[int], set[int]]:
+    """From (response id, dyad id, respondent, submitted_at): the ids of each dyad's latest response per
+    respondent, and of its latest of each month. Ties on submitted_at go to the larger id, as in the window."""
+    rows = list(rows)
+    latest = scoring.latest_per_dyad(((dyad, who), (moment, pk), pk) for pk, dyad, who, moment in rows)
+    monthly = scoring.latest_per_dyad(((dyad, who, month_of(moment)), (moment, pk), pk) for pk, dyad, who, moment in rows)
+    return set(latest.values()), set(monthly.values())
+
+
+def lock_dyad(dyad_id: int) -> int:
+    """Lock the dyad for the rest of the transaction and return its clinician's id.
+
+    Two submissions of one dyad (two visits' links, or the patient and the clinician of one visit) then run
+    one after the other, so each sees the other's rows when it sets the flags and the paired scores.
+    """
+    return Dyad.objects.select_for_update().filter(pk=dyad_id).values_list("clinician_id", flat=True).get()
+
+
+def other_side(respondent: str) -> str:
+    return Respondent.CLINICIAN if respondent == Respondent.PATIENT else Respondent.PATIENT
+
+
+def scores_of_other_side(response) -> dict[str, float | None]:
+    """The other respondent's scores of the same visit, {domain: score} (empty until they answer)."""
+    return dict(
+        DomainScore.objects.filter(response__visit_id=response.visit_id, respondent=other_side(response.respondent))
+        .values_list("domain", "score")
+    )
+
+
+def pair_other_side(response, scores: dict[str, float | None]) -> None:
+    """Give the other respondent's score rows of the visit this response's scores as their pairs."""
+    DomainScore.objects.filter(response__visit_id=response.visit_id, respondent=other_side(response.respondent)).update(
+        paired_score=Case(
+            *[When(domain=domain, then=Value(score, output_field=FloatField())) for domain, score in scores.items()],
+            default=Value(None, output_field=FloatField()),
+        )
+    )
+
+
+def refresh_flags(dyad_ids: Iterable[int], respondent: str | None = None) -> None:
+    """Recompute the latest flags of these dyads' scores (one respondent's, or both): one read, one write.
+
+    Only rows whose flags change are written, so a submission rewrites the previous latest and its own rows.
+    """
+    responses = Response.objects.filter(dyad_id__in=list(dyad_ids))
+    if respondent:
+        responses = responses.filter(respondent=respondent)
+    rows = list(responses.values_list("id", "dyad_id", "respondent", "submitted_at"))
+    if not rows:
+        return
+    latest, monthly = latest_response_ids(rows)
+    flagged = Q(is_latest=True) | Q(is_month_latest=True) | Q(response_id__in=latest | monthly)
+    DomainScore.objects.filter(flagged, response_id__in=[row[0] for row in rows]).update(
+        is_latest=Case(When(response_id__in=latest, then=True), default=False),
+        is_month_latest=Case(When(response_id__in=monthly, then=True), default=False),
+    )
+
+
+@receiver(post_delete, sender=Response, dispatch_uid="surveys.latest.response_deleted")
+def response_deleted(sender, instance: Response, **kwargs) -> None:
+    """A deleted response (an erasure, an admin's delete) hands its flags to the dyad's next latest and
+    takes its scores out of the other side's pairs."""
+    if not Dyad.objects.filter(pk=instance.dyad_id).exists():
+        return
+    lock_dyad(instance.dyad_id)
+    DomainScore.objects.filter(
+        response__visit_id=instance.visit_id, respondent=other_side(instance.respondent)
+    ).update(paired_score=None)
+    refresh_flags([instance.dyad_id], instance.respondent)
