@@ -110,13 +110,31 @@ RETURNING i.id, i.visit_id, i.instrument_version_id, i.opened_at, v.dyad_id, v.p
 RAW_RESPONSE = """
 INSERT INTO surveys_response (invitation_id, visit_id, dyad_id, practice_id, respondent, instrument_version_id,
     language, comment, started_at, submitted_at, process_index, outcome_index)
-VALUES (%s, %s, %s, %s, 'patient', %s, 'en', '', %s, now(), %s, %s) RETURNING id
+VALUES (%s, %s, %s, %s, 'patient', %s, 'en', '', %s, now(), %s, %s) RETURNING id, submitted_at
+"""
+# The read model our path keeps (surveys/latest.py), written as a hand-coder would: lock the dyad, pair with the
+# clinician's scores of the visit, insert the new rows flagged latest, take the flags off the dyad's previous rows.
+RAW_LOCK = "SELECT clinician_id FROM surveys_dyad WHERE id = %s FOR UPDATE"
+RAW_THEIRS = """
+SELECT s.domain, s.score FROM surveys_domainscore s JOIN surveys_response r ON r.id = s.response_id
+WHERE r.visit_id = %s AND r.respondent = 'clinician'
+"""
+RAW_PAIR = """
+UPDATE surveys_domainscore s SET paired_score = mine.score
+FROM surveys_response r, unnest(%s::text[], %s::float8[]) AS mine (domain, score)
+WHERE r.id = s.response_id AND r.visit_id = %s AND r.respondent = 'clinician' AND mine.domain = s.domain
+"""
+RAW_UNFLAG = """
+UPDATE surveys_domainscore SET is_latest = false, is_month_latest = is_month_latest AND month <> %s
+WHERE response_id IN (SELECT id FROM surveys_response WHERE dyad_id = %s AND respondent = 'patient' AND id <> %s)
+  AND (is_latest OR is_month_latest)
 """
 
 
 def submit_raw(connection, tokens, spec, item_ids, form) -> list[float]:
-    """The same rows, by hand: one transaction per submission, four statements and a commit."""
+    """The same rows, by hand: one transaction per submission, eight statements and a commit."""
     from surveys import scoring
+    from surveys.latest import SCORE_FIELDS, month_of
     from surveys.tokens import hash_token
 
     times = []
@@ -128,21 +146,34 @@ def submit_raw(connection, tokens, spec, item_ids, form) -> list[float]:
         with connection.transaction(), connection.cursor() as cursor:
             cursor.execute(RAW_CLAIM, [hash_token(token)])
             invitation_id, visit_id, version_id, opened_at, dyad_id, practice_id = cursor.fetchone()
+            cursor.execute(RAW_LOCK, [dyad_id])
+            clinician_id = cursor.fetchone()[0]
             cursor.execute(RAW_RESPONSE, [invitation_id, visit_id, dyad_id, practice_id, version_id, opened_at,
                                           index["process_index"], index["outcome_index"]])
-            response_id = cursor.fetchone()[0]
+            response_id, submitted_at = cursor.fetchone()
             values = [(response_id, item_ids[code], value) for code, value in answers.items()]
             cursor.execute(
                 "INSERT INTO surveys_answer (response_id, item_id, value) VALUES "
                 + ", ".join(["(%s, %s, %s)"] * len(values)),
                 [x for row in values for x in row],
             )
-            rows = [(response_id, domain, score) for domain, score in scores.items()]
+            cursor.execute(RAW_THEIRS, [visit_id])
+            theirs = dict(cursor.fetchall())
+            month = month_of(submitted_at)
+            rows = [
+                (response_id, domain, score, practice_id, clinician_id, "patient", submitted_at, month,
+                 theirs.get(domain), True, True)
+                for domain, score in scores.items()
+            ]
+            placeholders = "(" + ", ".join(["%s"] * len(SCORE_FIELDS)) + ")"
             cursor.execute(
-                "INSERT INTO surveys_domainscore (response_id, domain, score) VALUES "
-                + ", ".join(["(%s, %s, %s)"] * len(rows)),
+                f"INSERT INTO surveys_domainscore ({', '.join(SCORE_FIELDS)}) VALUES "
+                + ", ".join([placeholders] * len(rows)),
                 [x for row in rows for x in row],
             )
+            if theirs:
+                cursor.execute(RAW_PAIR, [[d for d in scores], [scores[d] for d in scores], visit_id])
+            cursor.execute(RAW_UNFLAG, [month, dyad_id, response_id])
         times.append(time.perf_counter() - start)
     return times
 
@@ -282,8 +313,11 @@ def main():
         shapes = set()
         for prefix in ("DJ-", "RAW-"):
             response = Response.objects.filter(dyad__patient__reference__startswith=prefix).last()
-            shapes.add((response.answers.count(), DomainScore.objects.filter(response=response).count(),
-                        response.process_index, response.outcome_index))
+            score_rows = DomainScore.objects.filter(response=response).values_list(
+                "domain", "score", "respondent", "month", "paired_score", "is_latest", "is_month_latest"
+            )
+            shapes.add((response.answers.count(), tuple(sorted(score_rows)), response.process_index,
+                        response.outcome_index))
         same_rows = len(shapes) == 1
 
         with tempfile.TemporaryDirectory() as workdir:
