@@ -55,6 +55,9 @@ def test_a_submission_costs_a_fixed_handful_of_queries(client, visit_a):
     assert response.status_code == 302
     # invitation lookup, claim, response, items, answers, scores (+ savepoint bookkeeping)
     assert len(captured) <= 10
+    # The lookup brings the invitation's visit and instrument version along: nothing reads them again.
+    reads = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    assert len([sql for sql in reads if "surveys_visit" in sql or "surveys_instrumentversion" in sql]) == 1
 
 
 @pytest.mark.django_db
