@@ -119,7 +119,9 @@ def _build_questionnaire_fields(spec: InstrumentSpec, language: str) -> dict[str
         required=False,
         max_length=MAX_COMMENT,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"max_length": _("Please keep your comment under %(limit)s characters.") % {"limit": MAX_COMMENT}},
+        error_messages={
+            "max_length": _("Please keep your comment under %(limit)s characters.") % {"limit": MAX_COMMENT}
+        },
     )
     return fields
 
