@@ -2,10 +2,11 @@
 benchmarks/bench_submit.py measures. The commands name the app, the address and the worker count (one or two
 per core, sized per host); everything else is here.
 
-Threads: a request spends about half its time waiting on PostgreSQL (the claim, the inserts, the commit), so
-each worker runs GUNICORN_THREADS requests at once and its waits overlap; Python still runs one thread at a
-time per worker. Each thread holds at most one connection from the worker's psycopg pool (settings.DATABASES,
-DATABASE_POOL_MAX), kept open between requests. gthread also keeps client connections alive between requests.
+Threads: each worker serves GUNICORN_THREADS requests at once, so a slow client (a phone uploading on a poor
+network, with a proxy that does not buffer bodies) or a wait on PostgreSQL does not hold the whole worker, and
+client connections are kept alive. Python still runs one thread at a time per worker: where the cores are
+already busy the threads add no throughput (docs/performance.md, Submit). Each thread holds at most one
+connection from the worker's psycopg pool (settings.DATABASES, DATABASE_POOL_MAX), kept between requests.
 """
 
 import os
