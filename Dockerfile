@@ -28,4 +28,4 @@ RUN pip install --no-deps . \
 
 USER healing
 EXPOSE 8000
-CMD ["gunicorn", "healing.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "healing.wsgi:application", "--bind", "0.0.0.0:8000", "--config", "gunicorn.conf.py", "--workers", "3", "--access-logfile", "-"]

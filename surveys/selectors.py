@@ -5,35 +5,85 @@ A lookup of a practice-owned object that the user may not see answers Http404, n
 
 from __future__ import annotations
 
+import functools
+
+from django.db import connections, router
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from . import scoring
-from .models import DomainScore, Dyad, Invitation, Practice, Respondent, Response, Role, Visit
+from .models import DomainScore, Dyad, InstrumentVersion, Invitation, Practice, Respondent, Response, Role, Visit
 from .permissions import practices_for
 from .tokens import hash_token, looks_like_token
 
 
 def invitation_for_token(token: str) -> Invitation | None:
-    """The patient invitation behind a link, or None for anything unknown (junk never hits the database).
+    """The patient invitation behind a link, with its visit and instrument version; None for anything unknown
+    (junk never hits the database).
 
     A link is the invitation's own (made with the visit or printed on a card) or the one in an email or SMS
     (messaging.OutboundMessage.token_hash): one query either way. The message side is a scalar subquery,
     which PostgreSQL runs once and then ORs with the invitation's own hash, each through its unique index;
     a join instead would make the OR span two tables and scan them.
-    """
-    from django.db.models import Q, Subquery
 
+    The SQL is written once per process (`_token_lookup`), not compiled by the ORM on every request: on the
+    patient's POST the compilation took longer than the query. The rows still load as the ORM loads them
+    (each value through its field's converters), the version without its JSON texts (deferred: only
+    spec_for_version reads them, once per process and version).
+    """
     if not looks_like_token(token):
         return None
     token_hash = hash_token(token)
-    sent = Invitation.objects.filter(messages__token_hash=token_hash).values("pk")[:1]
-    return (
-        Invitation.objects.select_related("visit", "instrument_version")
-        .filter(Q(token_hash=token_hash) | Q(pk=Subquery(sent)), respondent=Respondent.PATIENT)
-        .first()
+    db = router.db_for_read(Invitation)
+    connection = connections[db]
+    sql, parts = _token_lookup(db)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token_hash, token_hash, Respondent.PATIENT])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    invitation, visit, version = _load(connection, db, parts, row)
+    invitation.visit, invitation.instrument_version = visit, version
+    return invitation
+
+
+@functools.cache
+def _token_lookup(db: str) -> tuple[str, tuple]:
+    """The token lookup's SQL on database `db` and, per model, the fields it reads, in column order."""
+    from messaging.models import OutboundMessage
+
+    parts = (
+        ("i", Invitation, tuple(Invitation._meta.concrete_fields)),
+        ("v", Visit, tuple(Visit._meta.concrete_fields)),
+        ("iv", InstrumentVersion,
+         tuple(f for f in InstrumentVersion._meta.concrete_fields if f.name not in {"definition", "title"})),
     )
+    quote = connections[db].ops.quote_name
+    columns = ", ".join(f"{alias}.{quote(f.column)}" for alias, _, fields in parts for f in fields)
+    sql = (
+        f"SELECT {columns} FROM {quote(Invitation._meta.db_table)} i"
+        f" INNER JOIN {quote(Visit._meta.db_table)} v ON v.id = i.visit_id"
+        f" INNER JOIN {quote(InstrumentVersion._meta.db_table)} iv ON iv.id = i.instrument_version_id"
+        f" WHERE (i.token_hash = %s OR i.id = (SELECT m.invitation_id FROM {quote(OutboundMessage._meta.db_table)} m"
+        " WHERE m.token_hash = %s)) AND i.respondent = %s"
+    )
+    return sql, tuple((model, fields) for _, model, fields in parts)
+
+
+def _load(connection, db: str, parts, row) -> list:
+    """Model instances from one row, each value through the converters the ORM would apply."""
+    instances, start = [], 0
+    for model, fields in parts:
+        values = []
+        for field, value in zip(fields, row[start:start + len(fields)]):
+            col = field.get_col(model._meta.db_table)
+            for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+                value = convert(value, col, connection)
+            values.append(value)
+        instances.append(model.from_db(db, [f.attname for f in fields], values))
+        start += len(fields)
+    return instances
 
 
 def invitation_state(invitation: Invitation | None) -> str:

@@ -113,3 +113,13 @@ def test_the_dockerfile_builds_one_slim_image_with_pip(services):
 def test_gunicorn_is_a_dependency():
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert any(re.match(r"gunicorn\b", dep) for dep in dependencies)
+
+
+def test_the_image_the_compose_web_and_the_submit_benchmark_run_one_gunicorn_configuration(services):
+    """What docs/performance.md measures is what production runs: gunicorn.conf.py, named by every command."""
+    dockerfile_cmd = re.search(r"^CMD (.*)$", (ROOT / "Dockerfile").read_text(), re.M).group(1)
+    bench = (ROOT / "benchmarks" / "bench_submit.py").read_text()
+    for text in (command(services["web"]), dockerfile_cmd, bench):
+        assert re.search(r'--config"?,? "?gunicorn\.conf\.py', text)
+    config = (ROOT / "gunicorn.conf.py").read_text()
+    assert 'worker_class = "gthread"' in config

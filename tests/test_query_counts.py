@@ -56,6 +56,9 @@ def test_a_submission_costs_a_fixed_handful_of_queries(client, visit_a):
     # invitation lookup, claim, dyad lock, response, answers, the other side's scores, scores, the dyad's
     # responses and the flags they move (surveys.latest) (+ savepoint bookkeeping)
     assert len(captured) <= 12
+    # The lookup brings the invitation's visit and instrument version along: nothing reads them again.
+    reads = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    assert len([sql for sql in reads if "surveys_visit" in sql or "surveys_instrumentversion" in sql]) == 1
 
 
 @pytest.mark.django_db
