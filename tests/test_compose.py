@@ -90,6 +90,8 @@ def test_the_app_reads_production_settings_from_the_environment(services):
         assert re.fullmatch(r"postgres://healing:\$\{POSTGRES_PASSWORD:-healing\}@db:5432/healing", env["DATABASE_URL"])
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379/")
         assert env["REPORTS_DIR"] == "/data/reports"
+        # Rate limits count across web processes only with a shared cache, apart from the broker's database.
+        assert env["CACHE_URL"].startswith("redis://redis:6379/") and env["CACHE_URL"] != env["CELERY_BROKER_URL"]
 
 
 def test_reports_live_on_a_volume_the_web_and_the_worker_share(compose, services):

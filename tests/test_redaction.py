@@ -1,0 +1,56 @@
+"""Patient link tokens stay out of the access log and Django's request warnings."""
+
+import datetime as dt
+import logging
+from types import SimpleNamespace
+
+from django.conf import settings
+from gunicorn.config import Config
+
+from healing.redaction import AccessLogger, RedactTokensFilter, redact
+
+TOKEN = "3cq9sDvUJ6AH3qah3BPf2amn93qsicZHJkjteHKoBkY"
+
+
+def test_redact_hides_the_token_of_every_patient_link_form():
+    assert redact(f"POST /s/{TOKEN}/ HTTP/1.1") == "POST /s/<token>/ HTTP/1.1"
+    assert redact(f"/s/{TOKEN}/qr.svg") == "/s/<token>/qr.svg"
+    assert redact(f"https://clinic.example/s/{TOKEN}?lang=es") == "https://clinic.example/s/<token>?lang=es"
+    assert redact("/s/thanks/?lang=en") == "/s/thanks/?lang=en"
+    assert redact("/practice/demo-1/") == "/practice/demo-1/"
+
+
+def test_djangos_request_warning_is_redacted_by_the_console_handlers_filter():
+    for name in ("django", "django.request", "django.server"):
+        logger = logging.getLogger(name)
+        while not logger.handlers and logger.propagate:
+            logger = logger.parent
+        ours = [h for h in logger.handlers if h.__module__.startswith("logging")]  # not pytest's capture handlers
+        assert ours
+        assert all(any(isinstance(f, RedactTokensFilter) for f in h.filters) for h in ours), name
+    assert "redact_tokens" in settings.LOGGING["handlers"]["console"]["filters"]
+    record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "Not Found: %s", (f"/s/{TOKEN}/",), None)
+
+    assert RedactTokensFilter().filter(record) is True
+    assert record.getMessage() == "Not Found: /s/<token>/"
+
+
+def test_the_gunicorn_access_log_line_has_no_token():
+    logger = AccessLogger(Config())
+    request = SimpleNamespace(method="POST", path=f"/s/{TOKEN}/", query="", version=(1, 1), headers=[])
+    response = SimpleNamespace(status="302 Found", response_length=0, sent=0, headers=[])
+    environ = {
+        "REMOTE_ADDR": "127.0.0.1",
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": f"/s/{TOKEN}/",
+        "PATH_INFO": f"/s/{TOKEN}/",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_REFERER": f"https://clinic.example/s/{TOKEN}/",
+    }
+
+    atoms = logger.atoms(response, request, environ, dt.timedelta(milliseconds=5))
+
+    line = logger.cfg.access_log_format % atoms
+    assert TOKEN not in line and TOKEN not in atoms["U"] and TOKEN not in atoms["f"]
+    assert "/s/<token>/" in line
