@@ -5,7 +5,8 @@ with a window function over every response of the period took most of the dashbo
 (docs/performance.md), so every score row says whether its response is its dyad's latest for its respondent
 (`is_latest`) and its latest of that month (`is_month_latest`), and carries the other respondent's score of
 the same visit (`paired_score`). They are kept in step here, under a lock on the dyad so that two submissions
-of one dyad never both win: on every submission, on every deletion, and in bulk by the seed.
+of one dyad never both win: on every submission and every deletion (`move_flags`), and in bulk by the seed and
+the migration that added them (`latest_response_ids`).
 
 `analytics` reads the flags whenever they give the window's answer: for a period that reaches today and is not
 narrowed to one instrument version (a response's being latest overall says nothing about the latest of one
@@ -17,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Case, FloatField, Q, Value, When
+from django.db import connection
+from django.db.models import Case, FloatField, Value, When
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
@@ -59,13 +61,49 @@ def latest_response_ids(rows: Iterable[tuple[int, int, str, dt.datetime]]) -> tu
     return set(latest.values()), set(monthly.values())
 
 
+# The submit path's statements, written once: through the ORM, compiling them cost more than running them
+# (a third of a submission). Table names come from the models; FOR UPDATE is left out where there is none (SQLite
+# serialises writers anyway).
+_TABLES = {"score": DomainScore._meta.db_table, "response": Response._meta.db_table, "dyad": Dyad._meta.db_table}
+_LOCK = "SELECT clinician_id FROM {dyad} WHERE id = %s"
+_THEIR_SCORES = """
+SELECT s.domain, s.score FROM {score} s JOIN {response} r ON r.id = s.response_id
+WHERE r.visit_id = %s AND r.respondent = %s
+"""
+# The dyad's latest response for one respondent, and its latest of one month, get the flags; rows that hold them
+# (or should) are the only ones written. One statement, so it needs no second look at the dyad's responses.
+_MOVE_FLAGS = """
+UPDATE {score} SET
+    is_latest = COALESCE({score}.response_id = pick.latest_id, false),
+    is_month_latest = CASE WHEN {score}.month = %s THEN COALESCE({score}.response_id = pick.month_latest_id, false)
+                           ELSE {score}.is_month_latest END
+FROM (
+    SELECT
+        (SELECT id FROM {response} WHERE dyad_id = %s AND respondent = %s
+         ORDER BY submitted_at DESC, id DESC LIMIT 1) AS latest_id,
+        (SELECT id FROM {response} WHERE dyad_id = %s AND respondent = %s AND submitted_at >= %s AND submitted_at < %s
+         ORDER BY submitted_at DESC, id DESC LIMIT 1) AS month_latest_id
+) AS pick
+WHERE {score}.response_id IN (SELECT id FROM {response} WHERE dyad_id = %s AND respondent = %s)
+  AND ({score}.is_latest OR ({score}.is_month_latest AND {score}.month = %s)
+       OR {score}.response_id = pick.latest_id OR {score}.response_id = pick.month_latest_id)
+"""
+
+
+def _sql(template: str) -> str:
+    return template.format(**_TABLES)
+
+
 def lock_dyad(dyad_id: int) -> int:
     """Lock the dyad for the rest of the transaction and return its clinician's id.
 
     Two submissions of one dyad (two visits' links, or the patient and the clinician of one visit) then run
     one after the other, so each sees the other's rows when it sets the flags and the paired scores.
     """
-    return Dyad.objects.select_for_update().filter(pk=dyad_id).values_list("clinician_id", flat=True).get()
+    lock = _sql(_LOCK) + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    with connection.cursor() as cursor:
+        cursor.execute(lock, [dyad_id])
+        return cursor.fetchone()[0]
 
 
 def other_side(respondent: str) -> str:
@@ -74,10 +112,9 @@ def other_side(respondent: str) -> str:
 
 def scores_of_other_side(response) -> dict[str, float | None]:
     """The other respondent's scores of the same visit, {domain: score} (empty until they answer)."""
-    return dict(
-        DomainScore.objects.filter(response__visit_id=response.visit_id, respondent=other_side(response.respondent))
-        .values_list("domain", "score")
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(_THEIR_SCORES), [response.visit_id, other_side(response.respondent)])
+        return dict(cursor.fetchall())
 
 
 def pair_other_side(response, scores: dict[str, float | None]) -> None:
@@ -90,23 +127,22 @@ def pair_other_side(response, scores: dict[str, float | None]) -> None:
     )
 
 
-def refresh_flags(dyad_ids: Iterable[int], respondent: str | None = None) -> None:
-    """Recompute the latest flags of these dyads' scores (one respondent's, or both): one read, one write.
-
-    Only rows whose flags change are written, so a submission rewrites the previous latest and its own rows.
-    """
-    responses = Response.objects.filter(dyad_id__in=list(dyad_ids))
-    if respondent:
-        responses = responses.filter(respondent=respondent)
-    rows = list(responses.values_list("id", "dyad_id", "respondent", "submitted_at"))
-    if not rows:
-        return
-    latest, monthly = latest_response_ids(rows)
-    flagged = Q(is_latest=True) | Q(is_month_latest=True) | Q(response_id__in=latest | monthly)
-    DomainScore.objects.filter(flagged, response_id__in=[row[0] for row in rows]).update(
-        is_latest=Case(When(response_id__in=latest, then=True), default=False),
-        is_month_latest=Case(When(response_id__in=monthly, then=True), default=False),
+def move_flags(dyad_id: int, respondent: str, moment: dt.datetime) -> None:
+    """Put the dyad's flags (for this respondent) where they belong after a response submitted or deleted at
+    `moment` came or went: its latest response overall, and its latest of that moment's month."""
+    ops = connection.ops
+    month = month_of(moment)
+    following = (month + dt.timedelta(days=32)).replace(day=1)
+    start, end = (
+        ops.adapt_datetimefield_value(timezone.make_aware(dt.datetime.combine(day, dt.time.min)))
+        for day in (month, following)
     )
+    month = ops.adapt_datefield_value(month)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _sql(_MOVE_FLAGS),
+            [month, dyad_id, respondent, dyad_id, respondent, start, end, dyad_id, respondent, month],
+        )
 
 
 @receiver(post_delete, sender=Response, dispatch_uid="surveys.latest.response_deleted")
@@ -119,4 +155,4 @@ def response_deleted(sender, instance: Response, **kwargs) -> None:
     DomainScore.objects.filter(
         response__visit_id=instance.visit_id, respondent=other_side(instance.respondent)
     ).update(paired_score=None)
-    refresh_flags([instance.dyad_id], instance.respondent)
+    move_flags(instance.dyad_id, instance.respondent, instance.submitted_at)

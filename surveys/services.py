@@ -333,7 +333,7 @@ def _write_scores(response: Response, scores: dict, clinician_id: int) -> None:
     )
     if theirs:
         latest.pair_other_side(response, scores)
-    latest.refresh_flags([response.dyad_id], response.respondent)
+    latest.move_flags(response.dyad_id, response.respondent, response.submitted_at)
 
 
 def _insert_rows(model, fields: tuple[str, ...], rows: list[tuple]) -> None:

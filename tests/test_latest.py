@@ -102,6 +102,24 @@ def test_a_dyads_newer_response_takes_the_flags_and_the_older_keeps_none(practic
 
 
 @pytest.mark.django_db
+def test_flags_follow_submission_times_even_when_they_arrive_out_of_order(practice_a, clinician_a, monkeypatch):
+    # A submission that waited for the dyad's lock may carry an earlier time than one saved before it.
+    from django.utils import timezone
+
+    from surveys import services
+
+    now = timezone.now()
+    for offset in (dt.timedelta(0), dt.timedelta(days=40), dt.timedelta(days=40, minutes=1), dt.timedelta(days=3)):
+        visit = factories.visit(practice_a, clinician_a, "P-1")
+        monkeypatch.setattr(services.timezone, "now", lambda moment=now - offset: moment)
+        submit(visit)
+        monkeypatch.undo()
+        oracle = latest.latest_response_ids(Response.objects.values_list("id", "dyad_id", "respondent", "submitted_at"))
+        assert (flagged("is_latest"), flagged("is_month_latest")) == oracle
+    assert len(flagged("is_latest")) == 1 and len(flagged("is_month_latest")) >= 2
+
+
+@pytest.mark.django_db
 def test_each_side_of_a_visit_carries_the_others_score_whoever_answers_first(practice_a, clinician_a):
     visit = factories.visit(practice_a, clinician_a, "P-1")
     clinician_response = submit(visit, "clinician", value=5)
