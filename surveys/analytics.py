@@ -227,7 +227,7 @@ def concordance(practice: Practice, period: Period) -> list[Pair]:
         latest_scores(practice, period)
         .filter(domain__in=scoring.SHARED_DOMAINS, paired_score__isnull=False)
         .values_list("domain", "score", "paired_score", "clinician_id")
-        .annotate(waves=Count("id"))
+        .annotate(waves=Count("*"))
         .order_by()
     )
     return [Pair(*row) for row in rows]
