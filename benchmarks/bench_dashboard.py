@@ -25,6 +25,22 @@ import _common as bench  # noqa: E402
 TARGET_P50_S = 0.150
 TARGET_RATIO = 1.5
 
+# The tiles (funnel, responses, median time to complete) read invitations and responses in both statements.
+TILES_SQL = """
+UNION ALL
+SELECT 'funnel', NULL, NULL, NULL, NULL, count(*), count(*) FILTER (WHERE i.opened_at IS NOT NULL OR i.used_at IS NOT NULL),
+       count(*) FILTER (WHERE i.used_at IS NOT NULL), NULL, NULL
+FROM surveys_invitation i JOIN surveys_visit v ON v.id = i.visit_id
+WHERE v.practice_id = %(practice)s AND i.respondent = 'patient' AND i.created_at >= %(start)s AND i.created_at < %(end)s
+UNION ALL
+SELECT 'responses', NULL, NULL, NULL, NULL, count(*),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM submitted_at - started_at))
+           FILTER (WHERE started_at IS NOT NULL),
+       NULL, NULL, NULL
+FROM surveys_response
+WHERE practice_id = %(practice)s AND respondent = 'patient' AND submitted_at >= %(start)s AND submitted_at < %(end)s
+"""
+
 RAW_SQL = """
 WITH r AS (
     SELECT id, dyad_id, visit_id, submitted_at, started_at
@@ -66,18 +82,7 @@ UNION ALL
 SELECT 'concordance', NULL, domain, NULL, NULL, count(*), avg(patient), avg(clinician), avg(clinician - patient),
        count(*) FILTER (WHERE abs(clinician - patient) >= 25 - 1e-9)
 FROM pairs GROUP BY domain
-UNION ALL
-SELECT 'funnel', NULL, NULL, NULL, NULL, count(*), count(*) FILTER (WHERE i.opened_at IS NOT NULL OR i.used_at IS NOT NULL),
-       count(*) FILTER (WHERE i.used_at IS NOT NULL), NULL, NULL
-FROM surveys_invitation i JOIN surveys_visit v ON v.id = i.visit_id
-WHERE v.practice_id = %(practice)s AND i.respondent = 'patient' AND i.created_at >= %(start)s AND i.created_at < %(end)s
-UNION ALL
-SELECT 'responses', NULL, NULL, NULL, NULL, count(*),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM submitted_at - started_at))
-           FILTER (WHERE started_at IS NOT NULL),
-       NULL, NULL, NULL
-FROM r
-"""
+""" + TILES_SQL
 
 
 # The same numbers from the read model: each dyad's latest rows are flagged, the clinician's score is on the row.
@@ -106,19 +111,7 @@ SELECT 'concordance', NULL, domain, NULL, NULL, count(*), avg(score), avg(paired
        count(*) FILTER (WHERE abs(paired_score - score) >= 25 - 1e-9)
 FROM scores WHERE paired_score IS NOT NULL AND domain IN ('valuing', 'power', 'abiding', 'trust', 'hope', 'known')
 GROUP BY domain
-UNION ALL
-SELECT 'funnel', NULL, NULL, NULL, NULL, count(*), count(*) FILTER (WHERE i.opened_at IS NOT NULL OR i.used_at IS NOT NULL),
-       count(*) FILTER (WHERE i.used_at IS NOT NULL), NULL, NULL
-FROM surveys_invitation i JOIN surveys_visit v ON v.id = i.visit_id
-WHERE v.practice_id = %(practice)s AND i.respondent = 'patient' AND i.created_at >= %(start)s AND i.created_at < %(end)s
-UNION ALL
-SELECT 'responses', NULL, NULL, NULL, NULL, count(*),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM submitted_at - started_at))
-           FILTER (WHERE started_at IS NOT NULL),
-       NULL, NULL, NULL
-FROM surveys_response
-WHERE practice_id = %(practice)s AND respondent = 'patient' AND submitted_at >= %(start)s AND submitted_at < %(end)s
-"""
+""" + TILES_SQL
 
 
 def raw_numbers(cursor, params, sql: str = RAW_SQL) -> dict:
