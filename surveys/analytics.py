@@ -1,8 +1,9 @@
 """Aggregate reads for dashboards and reports: one query per figure, computed in the database.
 
 Every function takes a practice the caller has already been allowed to see, and a `Period`.
-"Each dyad counts once": its most recent patient response in the period (DESIGN §3), picked with a
-window function so the database does the choosing. Means, SDs and intervals come from SQL sums
+"Each dyad counts once": its most recent patient response in the period (DESIGN §3), read from the flags
+kept in step on submit when the period reaches today (surveys.latest), else picked with a window function;
+either way the database does the choosing. Means, SDs and intervals come from SQL sums
 through `scoring.summarize_moments`, so the numbers match `scoring.summarize` on the raw scores.
 """
 
