@@ -190,32 +190,66 @@ def create_visit(practice: Practice, clinician, patient_reference: str, date: dt
     """A visit with its wave of invitations: a patient link (token returned once) and the clinician's own."""
     if not Membership.objects.filter(user=clinician, practice=practice, role=Role.CLINICIAN).exists():
         raise ServiceError(f"{clinician.username} is not a clinician of {practice.slug}.")
-    reference = patient_reference.strip()
-    if not reference or len(reference) > 64:
-        raise ServiceError("A patient reference code of 1 to 64 characters is required.")
-    patient, _ = Patient.objects.get_or_create(practice=practice, reference=reference)
-    dyad, _ = Dyad.objects.get_or_create(clinician=clinician, patient=patient, defaults={"practice": practice})
-    visit = Visit.objects.create(practice=practice, dyad=dyad, date=date or timezone.localdate())
-    now = timezone.now()
-    token = new_token()
-    Invitation.objects.bulk_create(
-        [
-            Invitation(
-                visit=visit,
-                respondent=Respondent.PATIENT,
-                instrument_version=current_version(Respondent.PATIENT),
-                token_hash=hash_token(token),
-                expires_at=_invitation_expiry(now),
-            ),
-            Invitation(
-                visit=visit,
-                respondent=Respondent.CLINICIAN,
-                instrument_version=current_version(Respondent.CLINICIAN),
-                expires_at=_invitation_expiry(now),
-            ),
-        ]
+    return create_visits(practice, [(clinician, patient_reference, date)])[0]
+
+
+def create_visits(practice: Practice, wanted: list[tuple]) -> list[NewVisit]:
+    """Visits (clinician, patient reference, date or None for today) of clinicians already checked to belong to the
+    practice, each with its wave of invitations, in a fixed number of queries however many there are.
+
+    A file of 5,000 rows took 37 s one visit at a time; patients and dyads are now read and created in bulk (new
+    ones with ignore_conflicts, then read back, so a concurrent single visit for the same patient is harmless).
+    """
+    references = []
+    for _clinician, reference, _date in wanted:
+        reference = reference.strip()
+        if not reference or len(reference) > 64:
+            raise ServiceError("A patient reference code of 1 to 64 characters is required.")
+        references.append(reference)
+    patients = _get_or_create_all(
+        Patient.objects.filter(practice=practice, reference__in=set(references)),
+        key=lambda patient: patient.reference,
+        make=lambda reference: Patient(practice=practice, reference=reference),
+        keys=references,
     )
-    return NewVisit(visit=visit, patient_token=token)
+    pairs = [(clinician.pk, patients[reference].pk) for (clinician, _r, _d), reference in zip(wanted, references)]
+    dyads = _get_or_create_all(
+        Dyad.objects.filter(practice=practice, patient_id__in={patient for _c, patient in pairs}),
+        key=lambda dyad: (dyad.clinician_id, dyad.patient_id),
+        make=lambda pair: Dyad(practice=practice, clinician_id=pair[0], patient_id=pair[1]),
+        keys=pairs,
+    )
+    today = timezone.localdate()
+    visits = Visit.objects.bulk_create(
+        [Visit(practice=practice, dyad=dyads[pair], date=date or today) for pair, (_c, _r, date) in zip(pairs, wanted)]
+    )
+    now = timezone.now()
+    versions = {respondent: current_version(respondent) for respondent in (Respondent.PATIENT, Respondent.CLINICIAN)}
+    tokens = [new_token() for _ in visits]
+    invitations = []
+    for visit, token in zip(visits, tokens):
+        for respondent, token_hash in ((Respondent.PATIENT, hash_token(token)), (Respondent.CLINICIAN, None)):
+            invitations.append(
+                Invitation(
+                    visit=visit,
+                    respondent=respondent,
+                    instrument_version=versions[respondent],
+                    token_hash=token_hash,
+                    expires_at=_invitation_expiry(now),
+                )
+            )
+    Invitation.objects.bulk_create(invitations, batch_size=1000)
+    return [NewVisit(visit=visit, patient_token=token) for visit, token in zip(visits, tokens)]
+
+
+def _get_or_create_all(existing, *, key, make, keys) -> dict:
+    """{key: object} for every key: those `existing` holds, and the rest created in one statement and read back."""
+    found = {key(obj): obj for obj in existing}
+    missing = list(dict.fromkeys(k for k in keys if k not in found))
+    if missing:
+        existing.model.objects.bulk_create([make(k) for k in missing], ignore_conflicts=True, batch_size=1000)
+        found = {key(obj): obj for obj in existing.all()}
+    return found
 
 
 def mark_opened(invitation: Invitation) -> None:
@@ -412,12 +446,9 @@ def import_visits(practice: Practice, rows: list[ImportRow], imported_by) -> Imp
     with transaction.atomic():
         Practice.objects.select_for_update().filter(pk=practice.pk).first()
         plan = selectors.plan_import(practice, rows)
-        created, contacts = [], {}
-        for row in plan.new:
-            visit = create_visit(practice, plan.clinicians[row.clinician], row.patient, row.date).visit
-            created.append(visit)
-            if row.email or row.phone:
-                contacts[visit.pk] = row
+        new_visits = create_visits(practice, [(plan.clinicians[row.clinician], row.patient, row.date) for row in plan.new])
+        created = [new_visit.visit for new_visit in new_visits]
+        contacts = {visit.pk: row for visit, row in zip(created, plan.new) if row.email or row.phone}
         invitations = list(Invitation.objects.filter(visit_id__in=contacts, respondent=Respondent.PATIENT))
         for invitation in invitations:
             row = contacts[invitation.visit_id]
