@@ -39,6 +39,15 @@ def month_of(moment: dt.datetime) -> dt.date:
     return timezone.localtime(moment).date().replace(day=1)
 
 
+def next_month(month: dt.date) -> dt.date:
+    return (month + dt.timedelta(days=32)).replace(day=1)
+
+
+def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The month's first moment and the next month's, in the site's time zone."""
+    return tuple(timezone.make_aware(dt.datetime.combine(day, dt.time.min)) for day in (month, next_month(month)))
+
+
 def score_rows(response, scores: dict, clinician_id: int, paired: dict, *, latest=False, month_latest=False) -> list[tuple]:
     """A response's score rows in SCORE_FIELDS order. `response` needs id, practice_id, respondent and
     submitted_at (a Response, or the seed's plain record); `paired` is the other side's {domain: score}."""
@@ -132,17 +141,57 @@ def move_flags(dyad_id: int, respondent: str, moment: dt.datetime) -> None:
     `moment` came or went: its latest response overall, and its latest of that moment's month."""
     ops = connection.ops
     month = month_of(moment)
-    following = (month + dt.timedelta(days=32)).replace(day=1)
-    start, end = (
-        ops.adapt_datetimefield_value(timezone.make_aware(dt.datetime.combine(day, dt.time.min)))
-        for day in (month, following)
-    )
+    start, end = (ops.adapt_datetimefield_value(bound) for bound in month_bounds(month))
     month = ops.adapt_datefield_value(month)
     with connection.cursor() as cursor:
         cursor.execute(
             _sql(_MOVE_FLAGS),
             [month, dyad_id, respondent, dyad_id, respondent, start, end, dyad_id, respondent, month],
         )
+
+
+# For rebuilding every row at once: UPDATE ... FROM runs on PostgreSQL and SQLite (3.33+) alike.
+_COPIES = """
+UPDATE {score} SET practice_id = r.practice_id, clinician_id = d.clinician_id, respondent = r.respondent,
+       submitted_at = r.submitted_at, paired_score = NULL, is_latest = false, is_month_latest = false
+FROM {response} r JOIN {dyad} d ON d.id = r.dyad_id
+WHERE r.id = {score}.response_id
+"""
+_PAIRS = """
+UPDATE {score} SET paired_score = theirs.score
+FROM {response} mine
+JOIN {response} other ON other.visit_id = mine.visit_id AND other.respondent <> mine.respondent
+JOIN {score} theirs ON theirs.response_id = other.id
+WHERE mine.id = {score}.response_id AND theirs.domain = {score}.domain
+"""
+
+
+def rebuild(score_model=DomainScore, response_model=Response, dyad_model=Dyad, using: str = "default") -> int:
+    """Recompute every score row's copies, pairs, months and flags from the responses; returns the rows seen.
+
+    For the migration that added them (which passes its historical models), and for an operator after a change
+    of TIME_ZONE (months are local) or data repaired by hand (`manage.py rebuild_read_model`). Set-based: one
+    statement for the copies, one for the pairs, one per month, the flags by id in chunks.
+    """
+    from django.db import connections
+
+    tables = {"score": score_model._meta.db_table, "response": response_model._meta.db_table,
+              "dyad": dyad_model._meta.db_table}
+    with connections[using].cursor() as cursor:
+        cursor.execute(_COPIES.format(**tables))
+        cursor.execute(_PAIRS.format(**tables))
+    scores, responses = score_model.objects.using(using), response_model.objects.using(using).order_by("submitted_at")
+    first, last = responses.first(), responses.last()
+    month = month_of(first.submitted_at) if first else None
+    while month and month <= month_of(last.submitted_at):
+        start, end = month_bounds(month)
+        scores.filter(submitted_at__gte=start, submitted_at__lt=end).update(month=month)
+        month = next_month(month)
+    latest, monthly = latest_response_ids(responses.values_list("id", "dyad_id", "respondent", "submitted_at"))
+    for flag, ids in (("is_latest", sorted(latest)), ("is_month_latest", sorted(monthly))):
+        for start in range(0, len(ids), 500):
+            scores.filter(response_id__in=ids[start : start + 500]).update(**{flag: True})
+    return scores.count()
 
 
 @receiver(post_delete, sender=Response, dispatch_uid="surveys.latest.response_deleted")

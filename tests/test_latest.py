@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 
 import pytest
 from hypothesis import given
@@ -200,3 +201,17 @@ def test_the_seed_flags_each_dyads_latest_like_the_live_path(instruments):
             response__visit_id=row.response.visit_id, domain=row.domain, respondent=latest.other_side(row.respondent)
         )
         assert other.score == row.paired_score
+
+
+@pytest.mark.django_db
+def test_rebuild_read_model_puts_back_what_the_rows_should_hold(instruments):
+    from django.core.management import call_command
+
+    seed_demo(practices=1, clinicians=2, visits=120, seed=4)
+    truth = list(DomainScore.objects.order_by("pk").values_list(*latest.SCORE_FIELDS))
+    # What a change of TIME_ZONE or a hand repair could leave: wrong months, lost pairs, stray flags.
+    DomainScore.objects.update(month=dt.date(2000, 1, 1), paired_score=None, is_latest=True, is_month_latest=False)
+
+    call_command("rebuild_read_model", stdout=open(os.devnull, "w"))
+
+    assert list(DomainScore.objects.order_by("pk").values_list(*latest.SCORE_FIELDS)) == truth
