@@ -34,7 +34,12 @@ worker: install
 test: install
 	$(PY) -m pytest
 
+# The submit benchmark's load generator is wrk (a C program, light on the two cores it shares with gunicorn and
+# PostgreSQL): installed with apt when we are root and it is missing, else its throughput part reports "skipped".
 bench: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk </dev/null >/dev/null; } || \
+	  echo "wrk not found: install it (apt-get install wrk) for the submit throughput figure."
 	@for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
 clean:
