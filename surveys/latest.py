@@ -5,8 +5,9 @@ with a window function over every response of the period took most of the dashbo
 (docs/performance.md), so every score row says whether its response is its dyad's latest for its respondent
 (`is_latest`) and its latest of that month (`is_month_latest`), and carries the other respondent's score of
 the same visit (`paired_score`). They are kept in step here, under a lock on the dyad so that two submissions
-of one dyad never both win: on every submission and every deletion (`move_flags`), and in bulk by the seed and
-the migration that added them (`latest_response_ids`).
+of one dyad never both win: on every submission and every deletion (`move_flags`); in bulk by the seed
+(`latest_response_ids`); and all at once by `rebuild` (the migration that added them, `manage.py
+rebuild_read_model` after a change of TIME_ZONE).
 
 `analytics` reads the flags whenever they give the window's answer: for a period that reaches today and is not
 narrowed to one instrument version (a response's being latest overall says nothing about the latest of one
