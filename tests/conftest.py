@@ -27,6 +27,26 @@ def fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def private_reports_dir(settings, tmp_path):
+    """Report files (built by tests, by an erasure's rebuild, by a replica test) go to the test's own folder,
+    never to the checkout's var/reports."""
+    settings.REPORTS_DIR = tmp_path / "reports"
+    return settings.REPORTS_DIR
+
+
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks run in-process when queued. Set on the app itself: once Celery has read its configuration,
+    changing settings.CELERY_TASK_ALWAYS_EAGER no longer reaches it."""
+    from healing.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # PBKDF2's real cost buys nothing in tests and makes each account ~0.3 s.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

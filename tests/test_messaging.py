@@ -47,17 +47,13 @@ LINK = re.compile(r"https?://[^/\s]+/s/([A-Za-z0-9_-]+)/")
 
 
 @pytest.fixture(autouse=True)
-def sending(settings):
+def sending(settings, eager_tasks):
     """Eager tasks, the in-memory SMS backend, a fixed site URL."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.SMS_BACKEND = "messaging.sms.LocmemSmsBackend"
     settings.SITE_URL = "https://healing.example"
     settings.INVITATION_REMINDER_DAYS = 3
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
     sms.outbox.clear()
     yield
-    celery_app.conf.task_always_eager = previous
     sms.outbox.clear()
 
 

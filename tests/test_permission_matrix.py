@@ -340,7 +340,6 @@ def world(instruments, settings, tmp_path, django_capture_on_commit_callbacks):
     answered = _answered_visit(practice_a, users[CLIN_A], f"{PATIENT_PREFIX_A}0002", 4)
     _answered_visit(practice_b, users[CLIN_B], "BIRCH-PT-0001", 3)
 
-    settings.REPORTS_DIR = tmp_path / "reports"
     settings.SITE_URL = "http://healing.test"
 
     def build_report():

@@ -106,11 +106,12 @@ def test_the_command_refuses_an_unknown_patient(practice_a):
     assert not AuditEvent.objects.filter(action=Action.PATIENT_FORGOTTEN).exists()
 
 
-def test_reports_that_held_the_patient_are_rebuilt_without_them(practice_a, answered_dyads, settings, django_capture_on_commit_callbacks):
+def test_reports_that_held_the_patient_are_rebuilt_without_them(
+    practice_a, answered_dyads, eager_tasks, django_capture_on_commit_callbacks
+):
     from reports import services as reports
     from reports.models import Report
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     today = dt.date.today()
     with django_capture_on_commit_callbacks(execute=True):
         report = reports.request_report(practice_a, today - dt.timedelta(days=7), today + dt.timedelta(days=1))

@@ -72,14 +72,10 @@ def period() -> tuple[dt.date, dt.date]:
 
 
 @pytest.fixture
-def eager(settings, tmp_path):
-    """Tasks run in-process; report files go to a temporary REPORTS_DIR."""
-    settings.REPORTS_DIR = tmp_path / "reports"
+def eager(settings, eager_tasks):
+    """Tasks run in-process; report files go to the test's REPORTS_DIR (conftest.private_reports_dir)."""
     settings.SITE_URL = "https://healing.example"
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield settings.REPORTS_DIR
-    celery_app.conf.task_always_eager = previous
+    return settings.REPORTS_DIR
 
 
 @pytest.fixture

@@ -64,7 +64,6 @@ def redis_broker():
 
 @pytest.fixture
 def worker_env(redis_broker, tmp_path, settings):
-    settings.REPORTS_DIR = tmp_path / "reports"  # where this process looks for the files the workers write
     env = {
         key: value for key, value in os.environ.items()
         if not key.startswith(("CELERY_", "REPORTS_", "PYTEST_", "DATABASE_"))
