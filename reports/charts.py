@@ -16,6 +16,7 @@ Nothing here reaches the network: no map tiles, no web fonts (a system font stac
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 from collections.abc import Sequence
 
@@ -480,6 +481,19 @@ def figure_html(fig: go.Figure, div_id: str) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)
 
 
+# The bundle's two CDN addresses, both used only by map charts: the default `topojsonURL` (map outlines) and the
+# icons of map symbol layers. We draw no maps, but a report is a file that travels on its own (no CSP of ours
+# around it), so it must not even name a CDN: both become relative paths that nothing here ever asks for.
+_MAP_CDNS = (
+    ('"https://cdn.plot.ly/un/"', '"topojson/"'),
+    ("`https://cdn.jsdelivr.net/npm/@mapbox/maki@8.2.0/icons/", "`maki/"),
+)
+
+
+@functools.lru_cache(maxsize=1)
 def plotly_js() -> str:
-    """plotly.js from the installed plotly package: the version the figures were built for, no CDN."""
-    return plotly.offline.get_plotlyjs()
+    """plotly.js from the installed plotly package: the version the figures were built for, no CDN (read once)."""
+    js = plotly.offline.get_plotlyjs()
+    for address, local in _MAP_CDNS:
+        js = js.replace(address, local)
+    return js

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import re
 
 import plotly.graph_objects as go
 import pytest
@@ -381,6 +382,8 @@ def test_plotly_js_is_the_bundled_library():
     assert len(js) > 1_000_000
     assert js.lstrip().startswith("/**")
     assert "plotly.js v" in js[:200]
+    # Not even the map charts' default addresses: a report file names no CDN.
+    assert not re.search(r"https?://cdn\.", js) and 'topojsonURL:{valType:"string",noBlank:!0,dflt:"topojson/"}' in js
 
 
 def test_no_chart_offers_to_send_its_data_to_plotlys_cloud():
