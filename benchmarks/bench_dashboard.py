@@ -41,6 +41,19 @@ FROM surveys_response
 WHERE practice_id = %(practice)s AND respondent = 'patient' AND submitted_at >= %(start)s AND submitted_at < %(end)s
 """
 
+# The practice, clinician and distribution figures, from a `scores` CTE (clinician_id, domain, score) of each
+# dyad's latest patient scores: the same in both statements, which differ in how they find those scores.
+SCORES_SQL = """
+SELECT 'clinician', clinician_id, domain, NULL::date, NULL::int, count(*), sum(score), sum(score * score), NULL::float8, NULL::float8
+FROM scores GROUP BY clinician_id, domain
+UNION ALL
+SELECT 'domain', NULL, domain, NULL, NULL, count(*), sum(score), sum(score * score), NULL, NULL FROM scores GROUP BY domain
+UNION ALL
+SELECT 'bin', NULL, domain, NULL, least(floor(score / 10)::int * 10, 90), count(*), NULL, NULL, NULL, NULL
+FROM scores GROUP BY 3, 5
+UNION ALL
+"""
+
 RAW_SQL = """
 WITH r AS (
     SELECT id, dyad_id, visit_id, submitted_at, started_at
@@ -58,7 +71,7 @@ scores AS (
 ),
 latest_month AS (
     SELECT DISTINCT ON (dyad_id, month) id, month
-    FROM (SELECT id, dyad_id, submitted_at, date_trunc('month', submitted_at AT TIME ZONE %(tz)s) AS month FROM r) m
+    FROM (SELECT id, dyad_id, submitted_at, date_trunc('month', submitted_at AT TIME ZONE %(tz)s)::date AS month FROM r) m
     ORDER BY dyad_id, month, submitted_at DESC, id DESC
 ),
 pairs AS (
@@ -68,14 +81,7 @@ pairs AS (
     JOIN surveys_domainscore c ON c.response_id = cr.id AND c.domain = p.domain
     WHERE p.domain IN ('valuing', 'power', 'abiding', 'trust', 'hope', 'known') AND c.score IS NOT NULL
 )
-SELECT 'clinician', clinician_id, domain, NULL::timestamp, NULL::int, count(*), sum(score), sum(score * score), NULL::float8, NULL::float8
-FROM scores GROUP BY clinician_id, domain
-UNION ALL
-SELECT 'domain', NULL, domain, NULL, NULL, count(*), sum(score), sum(score * score), NULL, NULL FROM scores GROUP BY domain
-UNION ALL
-SELECT 'bin', NULL, domain, NULL, least(floor(score / 10)::int * 10, 90), count(*), NULL, NULL, NULL, NULL
-FROM scores GROUP BY 3, 5
-UNION ALL
+""" + SCORES_SQL + """
 SELECT 'month', NULL, s.domain, lm.month, NULL, count(*), sum(s.score), sum(s.score * s.score), NULL, NULL
 FROM latest_month lm JOIN surveys_domainscore s ON s.response_id = lm.id WHERE s.score IS NOT NULL GROUP BY lm.month, s.domain
 UNION ALL
@@ -93,14 +99,7 @@ WITH scores AS (
     WHERE practice_id = %(practice)s AND respondent = 'patient' AND is_latest
       AND submitted_at >= %(start)s AND submitted_at < %(end)s AND score IS NOT NULL
 )
-SELECT 'clinician', clinician_id, domain, NULL::date, NULL::int, count(*), sum(score), sum(score * score), NULL::float8, NULL::float8
-FROM scores GROUP BY clinician_id, domain
-UNION ALL
-SELECT 'domain', NULL, domain, NULL, NULL, count(*), sum(score), sum(score * score), NULL, NULL FROM scores GROUP BY domain
-UNION ALL
-SELECT 'bin', NULL, domain, NULL, least(floor(score / 10)::int * 10, 90), count(*), NULL, NULL, NULL, NULL
-FROM scores GROUP BY 3, 5
-UNION ALL
+""" + SCORES_SQL + """
 SELECT 'month', NULL, domain, month, NULL, count(*), sum(score), sum(score * score), NULL, NULL
 FROM surveys_domainscore
 WHERE practice_id = %(practice)s AND respondent = 'patient' AND is_month_latest
@@ -125,7 +124,7 @@ def raw_numbers(cursor, params, sql: str = RAW_SQL) -> dict:
         elif kind == "bin":
             out[kind][(domain, bin_)] = n
         elif kind == "month":
-            out[kind][(month.date() if hasattr(month, "date") else month, domain)] = (n, a, b)
+            out[kind][(month, domain)] = (n, a, b)
         elif kind == "concordance":
             out[kind][domain] = (n, a, b, c, d)
         elif kind == "funnel":

@@ -144,6 +144,17 @@ class Record(NamedTuple):
     submitted_at: dt.datetime
 
 
+@dataclass
+class Batch:
+    """One transaction's rows, all planned before any is written; response ids are given once all are planned."""
+
+    dyad_rows: list[tuple]
+    visit_rows: list[tuple]
+    invitation_rows: list[tuple]
+    pending: list[Planned]
+    response_ids: list[int] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Side:
     """One respondent's instrument, with what the seeder needs of each item precomputed."""
@@ -307,26 +318,28 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
                     pending.append(
                         Planned(side, invitation_id, visit_id, dyad_id, practice.pk, key[0], view, opened, submitted)
                     )
-        batches.append(([(dyad_ids[key], practice.pk, key[0], key[1], now) for key in new_dyads], visit_rows, invitation_rows, pending))
+        dyad_rows = [(dyad_ids[key], practice.pk, key[0], key[1], now) for key in new_dyads]
+        batches.append(Batch(dyad_rows, visit_rows, invitation_rows, pending))
 
-    response_ids = iter(writer.ids(Response, sum(len(batch[3]) for batch in batches)))
-    batches = [(*batch, [next(response_ids) for _ in batch[3]]) for batch in batches]
+    response_ids = iter(writer.ids(Response, sum(len(batch.pending) for batch in batches)))
+    for batch in batches:
+        batch.response_ids = [next(response_ids) for _ in batch.pending]
     flags = latest.latest_response_ids(
         (pk, planned.dyad_id, planned.respondent, planned.submitted_at)
-        for *_rows, pending, ids in batches
-        for pk, planned in zip(ids, pending)
+        for batch in batches
+        for pk, planned in zip(batch.response_ids, batch.pending)
     )
     created = 0
-    for dyad_rows, visit_rows, invitation_rows, pending, ids in batches:
-        response_rows, answer_rows, score_rows = _responses(rng, ids, pending, *flags)
+    for batch in batches:
+        response_rows, answer_rows, score_rows = _responses(rng, batch.response_ids, batch.pending, *flags)
         with transaction.atomic(using=writer.connection.alias):
-            writer.write(Dyad, DYAD_FIELDS, dyad_rows)
-            writer.write(Visit, VISIT_FIELDS, visit_rows)
-            writer.write(Invitation, INVITATION_FIELDS, invitation_rows)
+            writer.write(Dyad, DYAD_FIELDS, batch.dyad_rows)
+            writer.write(Visit, VISIT_FIELDS, batch.visit_rows)
+            writer.write(Invitation, INVITATION_FIELDS, batch.invitation_rows)
             writer.write(Response, RESPONSE_FIELDS, response_rows)
             writer.write(Answer, ANSWER_FIELDS, answer_rows)
             writer.write(DomainScore, latest.SCORE_FIELDS, score_rows)
-        created += len(visit_rows)
+        created += len(batch.visit_rows)
         if progress:
             progress(created, n_visits)
     return created

@@ -104,8 +104,8 @@ def _sql(template: str) -> str:
     return template.format(**_TABLES)
 
 
-def lock_dyad(dyad_id: int) -> int:
-    """Lock the dyad for the rest of the transaction and return its clinician's id.
+def lock_dyad(dyad_id: int) -> int | None:
+    """Lock the dyad for the rest of the transaction and return its clinician's id (None if it is gone).
 
     Two submissions of one dyad (two visits' links, or the patient and the clinician of one visit) then run
     one after the other, so each sees the other's rows when it sets the flags and the paired scores.
@@ -113,7 +113,8 @@ def lock_dyad(dyad_id: int) -> int:
     lock = _sql(_LOCK) + (" FOR UPDATE" if connection.features.has_select_for_update else "")
     with connection.cursor() as cursor:
         cursor.execute(lock, [dyad_id])
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+        return row[0] if row else None
 
 
 def other_side(respondent: str) -> str:
@@ -199,9 +200,8 @@ def rebuild(score_model=DomainScore, response_model=Response, dyad_model=Dyad, u
 def response_deleted(sender, instance: Response, **kwargs) -> None:
     """A deleted response (an erasure, an admin's delete) hands its flags to the dyad's next latest and
     takes its scores out of the other side's pairs."""
-    if not Dyad.objects.filter(pk=instance.dyad_id).exists():
+    if lock_dyad(instance.dyad_id) is None:  # the dyad is already gone: nothing left to flag
         return
-    lock_dyad(instance.dyad_id)
     DomainScore.objects.filter(
         response__visit_id=instance.visit_id, respondent=other_side(instance.respondent)
     ).update(paired_score=None)
