@@ -167,7 +167,7 @@ def gap_rows(pairs, clinician, min_n: int, suppression: Suppression) -> list[dic
     for domain in SHARED:
         values = gaps.get(domain, [])
         fields = summary_fields(scoring.summarize(values), hidden=hidden(domain, len(values)), min_n=min_n)
-        flagged = sum(1 for g in values if abs(g) >= scoring.GAP_FLAG_THRESHOLD - 1e-9)
+        flagged = sum(1 for g in values if scoring.gap_flagged(g))
         rows.append({
             **_scope(clinician), "domain": domain, "pairs": fields.pop("n"), "mean_gap": fields.pop("mean"),
             **fields, "flagged": None if fields["suppressed"] else flagged,

@@ -331,7 +331,7 @@ def _concordance_panel(pairs, hidden, notes) -> Panel:
                 sum(patient * waves for (patient, _c), waves in domain_points.items()) / n if n else None,
                 sum(clinician * waves for (_p, clinician), waves in domain_points.items()) / n if n else None,
                 sum(domain_gaps) / n if n else None,
-                sum(1 for g in domain_gaps if abs(g) >= scoring.GAP_FLAG_THRESHOLD - 1e-9),
+                sum(1 for g in domain_gaps if scoring.gap_flagged(g)),
             ]
         )
     if pairs:

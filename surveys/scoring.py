@@ -141,6 +141,11 @@ class Gap:
     flagged: bool
 
 
+def gap_flagged(gap: float, threshold: float = GAP_FLAG_THRESHOLD) -> bool:
+    """A wave is flagged for a domain when the two views differ by the threshold or more (DESIGN §3)."""
+    return abs(gap) >= threshold - _GAP_TOLERANCE
+
+
 def wave_gaps(
     clinician_scores: Mapping[str, float | None],
     patient_scores: Mapping[str, float | None],
@@ -164,7 +169,7 @@ def wave_gaps(
                 clinician=clinician,
                 patient=patient,
                 gap=gap,
-                flagged=abs(gap) >= threshold - _GAP_TOLERANCE,
+                flagged=gap_flagged(gap, threshold),
             )
         )
     return gaps

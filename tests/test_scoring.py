@@ -644,3 +644,11 @@ def test_no_hidden_figure_can_be_worked_out_by_subtraction(counts, min_n):
     if hidden and not practice_hidden:
         assert len(hidden) >= 2
         assert sum(counts[c] for c in hidden) >= min_n
+
+
+def test_gap_flagged_is_the_one_rule_for_a_flagged_wave():
+    assert scoring.gap_flagged(25.0) and scoring.gap_flagged(-25.0) and scoring.gap_flagged(25.0 - 1e-12)
+    assert not scoring.gap_flagged(24.99) and not scoring.gap_flagged(0.0)
+    assert [g.flagged for g in scoring.wave_gaps({"trust": 80.0, "hope": 50.0}, {"trust": 55.0, "hope": 40.0})] == [
+        scoring.gap_flagged(25.0), scoring.gap_flagged(10.0)
+    ]
