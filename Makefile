@@ -32,6 +32,7 @@ worker: install
 
 # The whole suite. SQLite by default; set DATABASE_URL to run it on PostgreSQL (as .ci/run does).
 test: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 # The submit benchmark's load generator is wrk (a C program, light on the two cores it shares with gunicorn and

@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from surveys import imports
+from interchange.ehr import parse as imports
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_USERNAME = 150  # django.contrib.auth's username

@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.models import Action
-from surveys import selectors as survey_selectors
+from interchange.ehr import selectors as import_selectors
+from interchange.ehr.parse import ImportRow
 from surveys import services as survey_services
-from surveys.imports import ImportRow
 from surveys.models import Invitation, Practice, Respondent, Role, Visit
 from surveys.permissions import practices_for
 
@@ -138,7 +138,7 @@ def revoke_key(key: ApiKey, revoked_by, *, request=None) -> bool:
 def authenticate(practice_slug: str, raw_key: str) -> ApiKey | None:
     """The live key `raw_key` of the practice `practice_slug`, or None when it is not a live key at all.
 
-    A live key of another practice raises Http404, as for any other practice's object (DESIGN §4): the caller
+    A live key of another practice raises Http404, as for any other practice's object (docs/privacy.md): the caller
     learns nothing about which practices exist. Marks the key as used.
     """
     if not looks_like_key(raw_key):
@@ -160,7 +160,7 @@ def authenticate(practice_slug: str, raw_key: str) -> ApiKey | None:
 def create_visit(key: ApiKey, visit: VisitRequest, *, request=None) -> survey_services.NewVisit:
     """A visit with its pair of questionnaires for the key's practice, by the visit import's rules.
 
-    The same checks as a one-row import (selectors.plan_import): the clinician must be a clinician of this
+    The same checks as a one-row import (interchange.ehr.selectors.plan_import): the clinician must be a clinician of this
     practice (an unknown username and someone from elsewhere get the same answer), and a visit with the same
     clinician, patient and date is never created twice: DuplicateVisit names the one there is. Requests of one
     practice are serialised by locking its row (PostgreSQL), so two identical requests at once make one visit.
@@ -177,7 +177,7 @@ def create_visit(key: ApiKey, visit: VisitRequest, *, request=None) -> survey_se
     )
     with transaction.atomic():
         Practice.objects.select_for_update().filter(pk=practice.pk).first()
-        plan = survey_selectors.plan_import(practice, [row])
+        plan = import_selectors.plan_import(practice, [row])
         if plan.errors:
             raise InvalidVisit({"clinician": "No clinician with this username in this practice."})
         if plan.already_imported:

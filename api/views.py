@@ -4,7 +4,7 @@ API answers are always JSON, never a 500 and never an HTML page from these views
 - 401: no key, or not a live key (with `WWW-Authenticate: Bearer`, RFC 6750); the address's failures are
   counted and over API_KEY_MISS_LIMIT it gets 429;
 - 404: a live key used on another practice's URL (or a practice that does not exist). We answer 404 rather
-  than 403, as for any other practice's object (DESIGN §4): the key's holder learns nothing about which
+  than 403, as for any other practice's object (docs/privacy.md): the key's holder learns nothing about which
   practices exist;
 - 400 with {"error", "fields"}: the body is not a JSON object (fields empty), or fields are missing, unknown
   or wrong (one message per field); 409: that visit already exists; 413: body over 16 KB.
@@ -29,9 +29,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from surveys import ratelimit
+from plumbing import ratelimit
 from surveys import selectors as survey_selectors
-from surveys.management.commands.create_visit import visit_links
+from surveys.links import visit_links
 
 from . import openapi, payloads, selectors, services
 

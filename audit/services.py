@@ -7,7 +7,7 @@ from .models import Action, AuditEvent
 
 def client_address(request) -> str | None:
     """The client's address, read the same way as the rate limiter and django-axes read it (proxy-aware)."""
-    from surveys.ratelimit import client_address as address_of
+    from plumbing.ratelimit import client_address as address_of
 
     return address_of(request) if request is not None else None
 

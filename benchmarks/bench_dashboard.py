@@ -1,12 +1,12 @@
 """bench dashboard: everything the practice dashboard computes, for a practice with 20,000 visits.
 
-Ours: `practice_tiles` + `practice_panels` inside `analytics.shared_reads()`, as the view runs them, for the
+Ours: `practice_tiles` + `practice_panels` inside `queries.shared_reads()`, as the view runs them, for the
 default period (the last twelve months), timed twice: with the Plotly figures built (the page's real cost)
 and with the chart builders stubbed out (the data path: queries, summaries, tables). The targets (p50 <= 150 ms,
 <= 1.5x raw) are checked on the data path; the figures' cost is reported beside it.
 Baseline: one hand-written SQL statement returning the same numbers (tiles, funnel, practice, clinician and
 monthly summaries, distribution, concordance) from the responses and their scores, checked equal to ours before
-anything is timed; DESIGN §7's ratio is taken against it. Beside it, the same statement reading the read model
+anything is timed; docs/performance.md ratio is taken against it. Beside it, the same statement reading the read model
 our path reads (the latest flags and paired scores on the score rows, surveys/latest.py), so the cost of
 Django and Python over the database is visible too (`ratio_vs_read_model`).
 Also: the number of queries at 2,000 and at 20,000 visits (they must be equal).
@@ -136,8 +136,7 @@ def raw_numbers(cursor, params, sql: str = RAW_SQL) -> dict:
 
 def check_equal(ours: dict, raw: dict) -> list[str]:
     """Every number the dashboard shows, ours against the raw SQL's; returns the differences (none expected)."""
-    from surveys import scoring
-
+    from measurement import scoring
     problems = []
 
     def close(x, y):
@@ -192,18 +191,17 @@ def main():
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
-        from reports import charts, panels
-        from surveys import analytics
-        from surveys.demo import add_demo_visits, seed_demo
+        from demo.seed import add_demo_visits, seed_demo
+        from figures import charts, panels, queries
 
         result = seed_demo(practices=1, clinicians=10, visits=small_visits, seed=5)
         practice = result.first_practice
-        clinicians = analytics.practice_clinicians(practice)
+        clinicians = queries.practice_clinicians(practice)
         audience = panels.Audience(min_n=practice.min_reporting_n)
-        period = analytics.Period.last_days(365)
+        period = queries.Period.last_days(365)
 
         def dashboard():
-            with analytics.shared_reads():
+            with queries.shared_reads():
                 tiles = panels.practice_tiles(practice, period)
                 return panels.practice_panels(practice, period, audience, clinicians, tiles)
 
@@ -224,14 +222,14 @@ def main():
         with connection.cursor() as cursor:
             raw = raw_numbers(cursor, params)
             raw_read_model = raw_numbers(cursor, params, READ_MODEL_SQL)
-        with analytics.shared_reads():
+        with queries.shared_reads():
             ours = {
                 "tiles": panels.practice_tiles(practice, period),
-                "domain": analytics.domain_summaries(practice, period),
-                "clinician": analytics.clinician_domain_summaries(practice, period),
-                "month": analytics.monthly_summaries(practice, period),
-                "distribution": analytics.score_distribution(practice, period),
-                "pairs": analytics.concordance(practice, period),
+                "domain": queries.domain_summaries(practice, period),
+                "clinician": queries.clinician_domain_summaries(practice, period),
+                "month": queries.monthly_summaries(practice, period),
+                "distribution": queries.score_distribution(practice, period),
+                "pairs": queries.concordance(practice, period),
             }
         problems = check_equal(ours, raw) + [f"read model: {p}" for p in check_equal(ours, raw_read_model)]
         for problem in problems:

@@ -50,8 +50,8 @@ def main():
         import redis
         from django.utils import timezone
 
+        from demo.seed import seed_demo
         from reports.services import previous_month
-        from surveys.demo import seed_demo
 
         redis.Redis.from_url(args.broker_url).flushdb()  # this benchmark's own broker database: no stale tasks
         bench.log(f"reports: seeding {size['visits']} visits")

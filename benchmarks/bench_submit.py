@@ -59,7 +59,7 @@ def open_links(practice, clinician, count: int, prefix: str) -> list[str]:
     from django.db import transaction
     from django.utils import timezone
 
-    from surveys.demo import INVITATION_FIELDS, BulkWriter
+    from demo.seed import INVITATION_FIELDS, BulkWriter
     from surveys.models import Dyad, Invitation, Patient, Respondent, Visit
     from surveys.services import current_version
     from surveys.tokens import hash_token, new_token
@@ -137,7 +137,7 @@ WHERE response_id IN (SELECT id FROM surveys_response WHERE dyad_id = %s AND res
 
 def submit_raw(connection, tokens, spec, item_ids, form) -> list[float]:
     """The same rows, by hand: one transaction per submission, eight statements and a commit."""
-    from surveys import scoring
+    from measurement import scoring
     from surveys.latest import SCORE_FIELDS, month_of
     from surveys.tokens import hash_token
 
@@ -295,10 +295,10 @@ def main():
     with bench.bench_database("submit", args.database_url, args.keep) as url:
         from django.db import connection
 
+        from demo.seed import seed_demo
+        from measurement.instruments import spec_for_version
         from surveys import services
-        from surveys.demo import seed_demo
         from surveys.models import DomainScore, Item, Respondent, Response
-        from surveys.questionnaires import spec_for_version
 
         # A practice with some history, so indexes are not empty; then fresh links for each run.
         demo = seed_demo(practices=1, clinicians=4, visits=400 if args.small else 4000, seed=9)

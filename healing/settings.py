@@ -5,9 +5,13 @@ DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY and DEBUG=0.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
+from csp.constants import NONE, SELF
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("HEALING_VAR_DIR", BASE_DIR / "var"))
@@ -45,12 +49,24 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "csp",
+    "axes",
+    # Ours, from the bottom layer up (docs/architecture.md); `measurement` is pure Python, not an app.
+    "plumbing",
+    "audit",
     "surveys",
+    "figures",
     "reports",
+    "interchange",
+    "demo",
+    "messaging",
+    "api",
+    "front",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Static files from the web process itself (compressed, cacheable): no separate file server to run.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -60,6 +76,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # django-axes: after authentication, as its docs ask
+    # Refuses oversized bodies before anything reads them (CSRF reads POST). Its __call__ runs before any view
+    # middleware reads a body wherever it stands, so it stands last: its 413 page then passes back through every
+    # other middleware (language, X-Frame-Options, CSP).
+    "plumbing.middleware.RequestSizeLimitMiddleware",
 ]
 
 ROOT_URLCONF = "healing.urls"
@@ -75,7 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "surveys.permissions.navigation",
+                "front.context_processors.navigation",
             ],
         },
     },
@@ -122,7 +143,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    "healing.staticfinders.PlotlyFinder",
+    "plumbing.staticfinders.PlotlyFinder",
 ]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
@@ -179,7 +200,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     # Patient link tokens never reach a log (healing/redaction.py): Django's request warnings and runserver's
     # request lines go through handlers that redact them, in every DEBUG setting.
-    "filters": {"redact_tokens": {"()": "healing.redaction.RedactTokensFilter"}},
+    "filters": {"redact_tokens": {"()": "plumbing.redaction.RedactTokensFilter"}},
     "formatters": {
         "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}
     },
@@ -195,8 +216,6 @@ LOGGING = {
 }
 
 # --- Reports and schedules ---
-from celery.schedules import crontab  # noqa: E402
-from kombu import Queue  # noqa: E402
 
 # Built report files (HTML + ZIP): private like MEDIA, but never served by URL: downloads go through views
 # that check permission. Shared by the web and worker processes (one volume in docker-compose.yml).
@@ -235,23 +254,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("polling_interval", 0.2)
 
 # --- Audit trail ---
-INSTALLED_APPS += ["audit"]
 
 # --- Reliability and security (docs/security.md) ---
 # Production is DEBUG=0 with SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL set; everything below then defaults to
 # the strict choice, and `manage.py check --deploy --fail-level WARNING` passes (tests/test_security.py).
-from datetime import timedelta  # noqa: E402
-
-from csp.constants import NONE, SELF  # noqa: E402
-
-INSTALLED_APPS += ["csp", "axes"]
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
-# Refuse oversized bodies before anything reads them (CSRF reads POST); after CSP so the 413 page gets the header.
-MIDDLEWARE.insert(MIDDLEWARE.index("csp.middleware.CSPMiddleware") + 1, "surveys.middleware.RequestSizeLimitMiddleware")
-MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # django-axes: last
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend"] + list(
-    globals().get("AUTHENTICATION_BACKENDS", ["django.contrib.auth.backends.ModelBackend"])
-)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 # HTTPS. Behind a proxy that terminates TLS, set SECURE_PROXY_SSL_HEADER=1: the proxy must set
 # X-Forwarded-Proto itself and drop any the client sent. HSTS for a year, subdomains included; the preload
@@ -264,7 +271,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-# Survey pages override this with no-referrer (their URLs hold the token: surveys.views.survey_page).
+# Survey pages override this with no-referrer (their URLs hold the token: front.survey_views.survey_page).
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
@@ -318,8 +325,8 @@ AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "surveys.ratelimit.client_address"
-AXES_LOCKOUT_CALLABLE = "surveys.middleware.locked_out"
+AXES_CLIENT_IP_CALLABLE = "plumbing.ratelimit.client_address"
+AXES_LOCKOUT_CALLABLE = "plumbing.middleware.locked_out"
 
 # Request bodies. A questionnaire posts about 1 KB and the visit import's file is at most 2 MB; anything
 # larger gets the 413 page (surveys/middleware.py), too many fields a 400 page, never a 500.
@@ -332,14 +339,10 @@ MAX_REQUEST_BODY_SIZE = envint("MAX_REQUEST_BODY_SIZE", 5 * 1024 * 1024)  # whol
 # hash of ""), which can style nothing. Browsers without style-src-attr fall back to style-src and just block it.
 CONTENT_SECURITY_POLICY["DIRECTIVES"]["style-src-attr"] = ["'unsafe-hashes'", "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"]
 AXES_VERBOSE = envbool("AXES_VERBOSE", False)  # no banner on every manage.py command; failures are still logged
-# The size check's __call__ runs before any view middleware reads a body wherever it stands, so it stands last:
-# its 413 page then passes back through every other middleware (language, X-Frame-Options, CSP).
-MIDDLEWARE.remove("surveys.middleware.RequestSizeLimitMiddleware")
-MIDDLEWARE.append("surveys.middleware.RequestSizeLimitMiddleware")
 
 # --- Read replica (docs/scaling.md) ---
 # DATABASE_REPLICA_URL: a PostgreSQL standby of DATABASE_URL. Dashboards and reports read from it inside
-# healing.routers.use_replica(); every write, and every other read, stays on "default". Its connections are
+# plumbing.routers.use_replica(); every write, and every other read, stays on "default". Its connections are
 # read-only, so no write can land there even by mistake. Tests use the primary for it (TEST MIRROR).
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_REPLICA_URL:
@@ -349,20 +352,18 @@ if DATABASE_REPLICA_URL:
         "options": "-c default_transaction_read_only=on",
     }
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
-    DATABASE_ROUTERS = ["healing.routers.ReplicaRouter"]
+    DATABASE_ROUTERS = ["plumbing.routers.ReplicaRouter"]
 
 # --- Data minimisation ---
 CELERY_BEAT_SCHEDULE["purge-spent-contacts"] = {
-    # Patients' email and phone go once their link is used or expired (DESIGN §8, issue 6).
+    # Patients' email and phone go once their link is used or expired (docs/security.md, issue 6).
     "task": "surveys.purge_spent_contacts",
     "schedule": crontab(minute=15, hour="*/6"),
 }
 
 # --- EHR integration API (api/, docs/api.md) ---
-INSTALLED_APPS += ["api"]
 
 # --- Invitations by email and SMS (messaging/, docs/messaging.md) ---
-INSTALLED_APPS += ["messaging"]
 # One reminder this many days after a patient's link was sent, if the questionnaire is still open (0: none).
 INVITATION_REMINDER_DAYS = envint("INVITATION_REMINDER_DAYS", 3)
 # SMS backend, a dotted path (messaging/sms.py): the console one prints messages (development); the HTTP one
@@ -373,7 +374,7 @@ SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN", "")
 SMS_HTTP_TIMEOUT = envint("SMS_HTTP_TIMEOUT", 10)
 # Django's SMTP backend waits forever by default; a stuck mail server should fail the attempt and retry it.
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
-# Sending runs on its own queue so message workers scale apart from reports (DESIGN §7).
+# Sending runs on its own queue so message workers scale apart from reports (docs/performance.md).
 CELERY_TASK_QUEUES = CELERY_TASK_QUEUES + (Queue("messages"),)
 CELERY_TASK_ROUTES["messaging.tasks.*"] = {"queue": "messages"}
 CELERY_BEAT_SCHEDULE["invitation-reminders"] = {

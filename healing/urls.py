@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from surveys.forms import SignInForm
+from front.forms import SignInForm
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
@@ -11,11 +11,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # set_language: the interface language chosen from the navigation bar (a cookie; the browser's by default).
     path("i18n/", include("django.conf.urls.i18n")),
-    path("fhir/", include("surveys.fhir_urls")),
+    path("fhir/", include("front.fhir_urls")),
     path("", include("api.urls")),
-    path("", include("reports.urls")),
-    path("", include("surveys.urls")),
+    path("", include("front.report_urls")),
+    path("", include("front.urls")),
 ]
 
 # Bodies too big or unreadable: a 413 or 400 page that says what to do (surveys/middleware.py).
-handler400 = "surveys.middleware.bad_request"
+handler400 = "plumbing.middleware.bad_request"

@@ -1,6 +1,6 @@
 """Invitation links sent by email or SMS: one row per message, each with its own single-use link.
 
-Only token hashes are stored (DESIGN §5), so a message's link can only be made when it is sent: the task
+Only token hashes are stored (README.md), so a message's link can only be made when it is sent: the task
 makes a token inside the worker, stores its hash here and sends it; the raw token lives in memory only.
 Every message's link opens the same invitation, which stays single-use because answering sets
 Invitation.used_at, and expires with it. No contact details are kept here: they are read from the

@@ -26,6 +26,8 @@ from django.utils import timezone
 
 from audit.models import Action
 from audit.services import record
+from plumbing.tasks import task
+from surveys import links
 from surveys.models import Invitation, Practice, Respondent, Role
 from surveys.permissions import practices_for
 from surveys.tokens import hash_token, new_token
@@ -210,15 +212,13 @@ FAN_OUT_BATCH = 500
 def _enqueue(ids: list[int]) -> None:
     """Hand messages to the workers. Runs after commit: if the broker is down the rows stay queued, and the
     hourly sweep (`requeue_stale`) hands them over again, so the manager's request does not fail for it."""
-    from . import tasks
-
     try:
         if len(ids) <= FAN_OUT_ABOVE:
             for pk in ids:
-                tasks.send_message.delay(pk)
+                task("messaging.tasks.send_message").delay(pk)
             return
         for start in range(0, len(ids), FAN_OUT_BATCH):
-            tasks.send_messages.delay(ids[start : start + FAN_OUT_BATCH])
+            task("messaging.tasks.send_messages").delay(ids[start : start + FAN_OUT_BATCH])
     except Exception:
         logger.exception("could not queue %d message(s); the hourly sweep will queue them again", len(ids))
 
@@ -246,10 +246,8 @@ def requeue_stale(now: dt.datetime | None = None, limit: int = 5000) -> int:
 
 def fan_out(ids: list[int]) -> int:
     """One send task per message (run by the batch task in a worker; redelivery is harmless: tasks claim)."""
-    from . import tasks
-
     for pk in ids:
-        tasks.send_message.delay(pk)
+        task("messaging.tasks.send_message").delay(pk)
     return len(ids)
 
 
@@ -342,7 +340,7 @@ def _not_needed(message: OutboundMessage, invitation: Invitation, now: dt.dateti
 def message_context(invitation: Invitation, token: str, kind: str) -> dict:
     return {
         "practice": invitation.visit.practice.name,
-        "url": settings.SITE_URL + reverse("patient_questionnaire", args=[token]),
+        "url": links.patient_url(token),
         "expires": timezone.localdate(invitation.expires_at),
         "reminder": kind == Kind.REMINDER,
     }

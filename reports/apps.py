@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class ReportsConfig(AppConfig):
     name = "reports"
     verbose_name = "Reports"
+
+    def ready(self):
+        from surveys.signals import responses_erased
+
+        from . import services
+
+        def rebuild_without_erased(sender, practice, first, last, **kwargs):
+            """Reports covering an erased response must not keep serving it: rebuild them without the patient."""
+            services.rebuild_reports_covering(practice, first, last, actor_name="patient erasure")
+
+        responses_erased.connect(rebuild_without_erased, dispatch_uid="reports.rebuild_without_erased")

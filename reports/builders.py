@@ -4,8 +4,8 @@ Suppression happens here, as the numbers first become rows: a clinician-level fi
 practice's minimum is replaced by the reason before anything is drawn, tabled or stored, so no file (and no
 part payload in the database) can hold it. So is any figure that would give such a figure back by subtraction
 (the practice's minus the shown clinicians'): `Hiding` applies the dashboard's complementary rule
-(`panels.Suppression`, i.e. `scoring.complementary_suppression`) per domain and per (month, domain). Numbers come from `surveys.analytics` (the dashboard's queries);
-figures from `reports.charts`.
+(`panels.Suppression`, i.e. `scoring.complementary_suppression`) per domain and per (month, domain). Numbers come from `figures.queries` (the dashboard's queries);
+figures from `figures.charts`.
 """
 
 from __future__ import annotations
@@ -28,18 +28,17 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
-from surveys import analytics, scoring
+from figures import charts, queries
+from figures.panels import Audience, Suppression, concordance_points, concordance_series
+from measurement import scoring
 from surveys.domains import domain_label
 from surveys.models import Answer, InstrumentVersion, Item, Respondent
-
-from . import charts
-from .panels import Audience, Suppression, concordance_points, concordance_series
 
 SHARED = scoring.SHARED_DOMAINS
 SELF_VIEW = scoring.SHARED_DOMAINS + scoring.COMPETENCY_DOMAINS
 CAUTION = "few responses: interpret with care"
 NO_RESPONSES = "no responses in this period"
-BINS = list(range(0, 100, analytics.BIN_WIDTH))
+BINS = list(range(0, 100, queries.BIN_WIDTH))
 
 
 def suppressed_note(min_n: int) -> str:
@@ -58,7 +57,7 @@ def display_name(user) -> str:
 class Hiding:
     """Which figures every file of a report hides, one `panels.Suppression` per kind of figure, each decided
     from the period's whole per-clinician breakdown, so that sections, heatmap, practice summary and CSVs
-    agree and no figure shown gives a hidden one back by subtraction (DESIGN §3)."""
+    agree and no figure shown gives a hidden one back by subtraction (docs/measurement.md)."""
 
     patient: Suppression  # key: domain (patients' view; also the score distribution)
     clinician_view: Suppression  # key: domain (the clinicians' own questionnaires)
@@ -74,17 +73,17 @@ def _per_domain(by_clinician: dict) -> dict:
 
 
 def decide_hiding(practice, start: dt.date, end: dt.date) -> Hiding:
-    whole = analytics.Period(start, end)
+    whole = queries.Period(start, end)
     audience = Audience(min_n=practice.min_reporting_n)  # a report file is not for platform admins only
     pairs: dict = defaultdict(lambda: defaultdict(int))
-    for pair in analytics.concordance(practice, whole):
+    for pair in queries.concordance(practice, whole):
         pairs[pair.domain][pair.clinician_id] += pair.waves
     return Hiding(
-        patient=Suppression.decide(_per_domain(analytics.clinician_domain_summaries(practice, whole)), audience),
+        patient=Suppression.decide(_per_domain(queries.clinician_domain_summaries(practice, whole)), audience),
         clinician_view=Suppression.decide(
-            _per_domain(analytics.clinician_domain_summaries(practice, whole, Respondent.CLINICIAN)), audience),
+            _per_domain(queries.clinician_domain_summaries(practice, whole, Respondent.CLINICIAN)), audience),
         gaps=Suppression.decide({domain: dict(c) for domain, c in pairs.items()}, audience),
-        monthly=Suppression.decide(analytics.clinician_monthly_counts(practice, whole), audience),
+        monthly=Suppression.decide(queries.clinician_monthly_counts(practice, whole), audience),
     )
 
 
@@ -152,7 +151,7 @@ def distribution_rows(distribution, summaries, clinician, min_n: int, suppressio
         for start in BINS:
             rows.append({
                 **_scope(clinician), "domain": domain, "bin_start": start,
-                "bin_end": 100 if start == BINS[-1] else start + analytics.BIN_WIDTH - 1,
+                "bin_end": 100 if start == BINS[-1] else start + queries.BIN_WIDTH - 1,
                 "count": None if hidden else counts.get(start, 0),
                 "suppressed": hidden, "note": suppressed_note(min_n) if hidden else "",
             })
@@ -162,7 +161,7 @@ def distribution_rows(distribution, summaries, clinician, min_n: int, suppressio
 def gap_rows(pairs, clinician, min_n: int, suppression: Suppression) -> list[dict]:
     """Clinician-minus-patient gap per shared domain over each dyad's latest wave."""
     hidden = hider(suppression, clinician, min_n)
-    gaps = analytics.gaps_by_domain(pairs)
+    gaps = queries.gaps_by_domain(pairs)
     rows = []
     for domain in SHARED:
         values = gaps.get(domain, [])
@@ -181,12 +180,12 @@ def funnel_row(funnel: dict, clinician, median_minutes: float | None = None) -> 
             "completion_rate": funnel["completed"] / sent if sent else None, "median_minutes": median_minutes}
 
 
-def reliability_rows(practice, period: analytics.Period) -> list[dict]:
+def reliability_rows(practice, period: queries.Period) -> list[dict]:
     """Cronbach's alpha per instrument version and domain over complete responses (each dyad's latest in the
     period, so that frequent visitors do not weigh more), shown once there are ALPHA_MIN_RESPONSES of them."""
     rows = []
     for respondent in (Respondent.PATIENT, Respondent.CLINICIAN):
-        latest = analytics.latest_per_dyad(analytics.responses_in(practice, period, respondent))
+        latest = queries.latest_per_dyad(queries.responses_in(practice, period, respondent))
         answers: dict[int, dict[int, int | None]] = defaultdict(dict)
         version_of: dict[int, int] = {}
         for response_id, version_id, item_id, value in Answer.objects.filter(
@@ -310,24 +309,24 @@ def _gap_table(gaps: list[dict]) -> list[dict]:
 def clinician_part(report, clinician) -> dict:
     """One clinician's rows and HTML section: what the part task stores for the report to gather."""
     practice, min_n = report.practice, report.practice.min_reporting_n
-    own = analytics.Period(report.start, report.end, clinician_id=clinician.pk)
-    whole = analytics.Period(report.start, report.end)
+    own = queries.Period(report.start, report.end, clinician_id=clinician.pk)
+    whole = queries.Period(report.start, report.end)
     # The complementary rule in clinician reports too: managers can open every clinician report of their
     # practice, so a figure shown there could be subtracted from the practice report's.
     hiding = decide_hiding(practice, report.start, report.end)
-    patient = analytics.domain_summaries(practice, own)
+    patient = queries.domain_summaries(practice, own)
     rows = {
         "domains": domain_rows(patient, Respondent.PATIENT, SHARED, clinician, min_n, hiding.patient)
-        + domain_rows(analytics.domain_summaries(practice, own, Respondent.CLINICIAN), Respondent.CLINICIAN,
+        + domain_rows(queries.domain_summaries(practice, own, Respondent.CLINICIAN), Respondent.CLINICIAN,
                       SELF_VIEW, clinician, min_n, hiding.clinician_view),
-        "monthly": monthly_rows(analytics.monthly_summaries(practice, own), clinician, min_n, hiding.monthly),
-        "distribution": distribution_rows(analytics.score_distribution(practice, own), patient, clinician, min_n,
+        "monthly": monthly_rows(queries.monthly_summaries(practice, own), clinician, min_n, hiding.monthly),
+        "distribution": distribution_rows(queries.score_distribution(practice, own), patient, clinician, min_n,
                                           hiding.patient),
-        "gaps": gap_rows(analytics.concordance(practice, own), clinician, min_n, hiding.gaps),
-        "funnel": [funnel_row(analytics.invitation_funnel(practice, own), clinician)],
+        "gaps": gap_rows(queries.concordance(practice, own), clinician, min_n, hiding.gaps),
+        "funnel": [funnel_row(queries.invitation_funnel(practice, own), clinician)],
     }
     name = display_name(clinician)
-    practice_rows = domain_rows(analytics.domain_summaries(practice, whole), Respondent.PATIENT, SHARED, None, min_n,
+    practice_rows = domain_rows(queries.domain_summaries(practice, whole), Respondent.PATIENT, SHARED, None, min_n,
                                 hiding.patient)
     patient_rows = [r for r in rows["domains"] if r["respondent"] == Respondent.PATIENT]
     self_rows = [r for r in rows["domains"] if r["respondent"] == Respondent.CLINICIAN]
@@ -366,9 +365,9 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     """The practice-level sections (HTML) and rows; a clinician report gets only the practice's domain means
     for comparison, never another clinician's figures."""
     practice, min_n = report.practice, report.practice.min_reporting_n
-    whole = analytics.Period(report.start, report.end)
+    whole = queries.Period(report.start, report.end)
     hiding = decide_hiding(practice, report.start, report.end)
-    patient = analytics.domain_summaries(practice, whole)
+    patient = queries.domain_summaries(practice, whole)
     rows: dict[str, list[dict]] = {
         "domains": domain_rows(patient, Respondent.PATIENT, SHARED, None, min_n, hiding.patient),
         "monthly": [], "distribution": [], "gaps": [], "funnel": [],
@@ -377,16 +376,16 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     if report.kind == report.Kind.CLINICIAN:
         return [], rows
 
-    self_view = analytics.domain_summaries(practice, whole, Respondent.CLINICIAN)
+    self_view = queries.domain_summaries(practice, whole, Respondent.CLINICIAN)
     rows["domains"] += domain_rows(self_view, Respondent.CLINICIAN, SELF_VIEW, None, min_n, hiding.clinician_view)
-    rows["monthly"] = monthly_rows(analytics.monthly_summaries(practice, whole), None, min_n, hiding.monthly)
-    distribution = analytics.score_distribution(practice, whole)
+    rows["monthly"] = monthly_rows(queries.monthly_summaries(practice, whole), None, min_n, hiding.monthly)
+    distribution = queries.score_distribution(practice, whole)
     rows["distribution"] = distribution_rows(distribution, patient, None, min_n, hiding.patient)
-    pairs = analytics.concordance(practice, whole)
+    pairs = queries.concordance(practice, whole)
     rows["gaps"] = gap_rows(pairs, None, min_n, hiding.gaps)
     pairs = [p for p in pairs if not hiding.gaps.hides(p.domain, None)]  # the scatter's dots too
-    funnel = analytics.invitation_funnel(practice, whole)
-    rows["funnel"] = [funnel_row(funnel, None, analytics.median_minutes_to_complete(practice, whole))]
+    funnel = queries.invitation_funnel(practice, whole)
+    rows["funnel"] = [funnel_row(funnel, None, queries.median_minutes_to_complete(practice, whole))]
 
     patient_rows = rows["domains"][: len(SHARED)]
     clinician_view = [r for r in rows["domains"] if r["respondent"] == Respondent.CLINICIAN and r["domain"] in SHARED]
@@ -493,7 +492,7 @@ CSV_COLUMNS = {
 _COMMON = {
     "scope": ("whose figure: the whole practice, or one clinician", "practice | clinician"),
     "clinician": ("the clinician's username; empty for practice figures", "text"),
-    "domain": ("the domain of the Healing Relationships model (DESIGN §1)",
+    "domain": ("the domain of the Healing Relationships model (docs/measurement.md)",
                "valuing | power | abiding | trust | hope | known | self_confidence | emotional_self_management | "
                "mindfulness | knowledge"),
     "n": ("dyads counted: each dyad's most recent questionnaire in the period with this domain scored", "count"),
@@ -571,7 +570,7 @@ def _cell(value) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)  # floats at full precision (repr): round for display only (DESIGN §3)
+    return str(value)  # floats at full precision (repr): round for display only (docs/measurement.md)
 
 
 def codebook_rows() -> list[dict]:

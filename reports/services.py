@@ -23,6 +23,7 @@ import logging
 import time
 from pathlib import Path
 
+from celery import group
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -32,8 +33,9 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.models import Action
-from healing.routers import use_replica
-from surveys import analytics
+from figures import queries
+from plumbing.routers import use_replica
+from plumbing.tasks import task
 from surveys.models import Membership, Practice, Role
 
 from . import builders, selectors
@@ -159,9 +161,7 @@ def may_retry(report: Report) -> bool:
 
 
 def _enqueue(report: Report) -> None:
-    from . import tasks
-
-    tasks.build_report.delay_on_commit(report.pk, report.attempt)
+    task("reports.tasks.build_report").delay_on_commit(report.pk, report.attempt)
 
 
 def previous_month(today: dt.date) -> tuple[dt.date, dt.date]:
@@ -219,15 +219,14 @@ def start_report(report_id: int, attempt: int, claim: str) -> bool:
 
 
 def _fan_out(report_id: int, attempt: int, clinician_ids: list[int]) -> None:
-    from . import tasks
-
-    tasks.fan_out(report_id, attempt, clinician_ids)
+    # One part task per clinician, sent as a group. The gathering is counted in the database, not by a chord:
+    # chords need a result backend, and the row survives what a broker's counter might not.
+    part = task("reports.tasks.build_report_part")
+    group(part.s(report_id, attempt, clinician_id) for clinician_id in clinician_ids).apply_async()
 
 
 def _queue_assembly(report_id: int, attempt: int) -> None:
-    from . import tasks
-
-    tasks.assemble_report.delay(report_id, attempt)
+    task("reports.tasks.assemble_report").delay(report_id, attempt)
 
 
 def build_part(report_id: int, attempt: int, clinician_id: int, claim: str) -> bool:
@@ -252,7 +251,7 @@ def build_part(report_id: int, attempt: int, clinician_id: int, claim: str) -> b
         time.sleep(settings.REPORTS_TEST_DELAY)
     report = Report.objects.select_related("practice", "clinician").get(pk=report_id)
     part = ReportPart.objects.select_related("clinician").get(report_id=report_id, clinician_id=clinician_id)
-    with use_replica(), analytics.shared_reads():  # read-only figures: the replica when there is one
+    with use_replica(), queries.shared_reads():  # read-only figures: the replica when there is one
         payload = builders.clinician_part(report, part.clinician)
     with transaction.atomic():
         done = ReportPart.objects.filter(
@@ -290,7 +289,7 @@ def assemble_report(report_id: int, attempt: int, claim: str) -> bool:
         return False
     report = Report.objects.select_related("practice", "clinician").get(pk=report_id)
     parts = [part.payload for part in selectors.report_parts(report)]
-    with use_replica(), analytics.shared_reads():
+    with use_replica(), queries.shared_reads():
         html_file, zip_file = builders.build_files(report, parts)
     with transaction.atomic():
         done = Report.objects.filter(
@@ -308,9 +307,7 @@ def assemble_report(report_id: int, attempt: int, claim: str) -> bool:
 
 
 def _queue_notification(report_id: int, attempt: int) -> None:
-    from . import tasks
-
-    tasks.notify_report_ready.delay(report_id, attempt)
+    task("reports.tasks.notify_report_ready").delay(report_id, attempt)
 
 
 def mark_failed(report_id: int, attempt: int, error: str) -> bool:

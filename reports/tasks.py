@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import smtplib
 
-from celery import group, shared_task
+from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -63,12 +63,6 @@ def build_report_part(self, report_id: int, attempt: int, clinician_id: int):
 @shared_task(base=ReportTask, bind=True)
 def assemble_report(self, report_id: int, attempt: int):
     services.assemble_report(report_id, attempt, claim=self.request.id)
-
-
-def fan_out(report_id: int, attempt: int, clinician_ids: list[int]) -> None:
-    """One part task per clinician, sent as a group. The gathering is counted in the database, not by a chord:
-    chords need a result backend, and the row survives what a broker's counter might not."""
-    group(build_report_part.s(report_id, attempt, clinician_id) for clinician_id in clinician_ids).apply_async()
 
 
 @shared_task(

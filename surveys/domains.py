@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from . import scoring
+from measurement import scoring
 
 DOMAIN_LABELS = {
     "valuing": _("Valuing"),

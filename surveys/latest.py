@@ -1,6 +1,6 @@
 """Each dyad's latest response, kept as flags on its scores so the dashboards read it instead of re-finding it.
 
-DESIGN §3 counts each dyad once in a period's figures, by its most recent response. Finding that response
+docs/measurement.md counts each dyad once in a period's figures, by its most recent response. Finding that response
 with a window function over every response of the period took most of the dashboard's time at 20,000 visits
 (docs/performance.md), so every score row says whether its response is its dyad's latest for its respondent
 (`is_latest`) and its latest of that month (`is_month_latest`), and carries the other respondent's score of
@@ -9,7 +9,7 @@ of one dyad never both win: on every submission and every deletion (`move_flags`
 (`latest_response_ids`); and all at once by `rebuild` (the migration that added them, `manage.py
 rebuild_read_model` after a change of TIME_ZONE).
 
-`analytics` reads the flags whenever they give the window's answer: for a period that reaches today and is not
+`figures.queries` reads the flags whenever they give the window's answer: for a period that reaches today and is not
 narrowed to one instrument version (a response's being latest overall says nothing about the latest of one
 version, or the latest before some past day).
 """
@@ -25,7 +25,8 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
-from . import scoring
+from measurement import scoring
+
 from .models import DomainScore, Dyad, Respondent, Response
 
 # The columns of a score row, in the order `score_rows` writes them (the submit path's INSERT and the seed's COPY).

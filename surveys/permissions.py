@@ -26,22 +26,3 @@ def practices_for(user, role: str | None = None) -> QuerySet[Practice]:
     if role:
         scoped = scoped.filter(role=role)
     return Practice.objects.filter(pk__in=scoped.values("practice_id"))
-
-
-def is_clinician(user) -> bool:
-    return memberships(user).filter(role=Role.CLINICIAN).exists()
-
-
-def is_manager(user) -> bool:
-    return is_platform_admin(user) or memberships(user).filter(role=Role.MANAGER).exists()
-
-
-def navigation(request) -> dict:
-    """Template context: the practices and roles of the signed-in person, for the practice switcher."""
-    user = request.user
-    if not user.is_authenticated:
-        return {}
-    roles: dict = {}
-    for membership in memberships(user).order_by("practice__name"):
-        roles.setdefault(membership.practice, set()).add(membership.role)
-    return {"nav_practices": [(practice, sorted(r)) for practice, r in roles.items()]}

@@ -5,14 +5,16 @@ A lookup of a practice-owned object that the user may not see answers Http404, n
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from django.db import connections, router
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from . import scoring
+from measurement import scoring
+
 from .models import DomainScore, Dyad, InstrumentVersion, Invitation, Practice, Respondent, Response, Role, Visit
 from .permissions import practices_for
 from .tokens import hash_token, looks_like_token
@@ -22,8 +24,8 @@ def invitation_for_token(token: str) -> Invitation | None:
     """The patient invitation behind a link, with its visit and instrument version; None for anything unknown
     (junk never hits the database).
 
-    A link is the invitation's own (made with the visit or printed on a card) or the one in an email or SMS
-    (messaging.OutboundMessage.token_hash): one query either way. The message side is a scalar subquery,
+    A link is the invitation's own (made with the visit or printed on a card) or one that another app handed out
+    for it and registered its table for (`register_link_source`: messaging's emails and SMS): one query either way. The message side is a scalar subquery,
     which PostgreSQL runs once and then ORs with the invitation's own hash, each through its unique index;
     a join instead would make the OR span two tables and scan them.
 
@@ -39,7 +41,7 @@ def invitation_for_token(token: str) -> Invitation | None:
     connection = connections[db]
     sql, parts = _token_lookup(db)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [token_hash, token_hash, Respondent.PATIENT])
+        cursor.execute(sql, [token_hash] * (1 + len(_link_sources)) + [Respondent.PATIENT])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -48,11 +50,21 @@ def invitation_for_token(token: str) -> Invitation | None:
     return invitation
 
 
+_link_sources: list = []
+
+
+def register_link_source(model) -> None:
+    """Let links that another app hands out open invitations too: `model` has a unique `token_hash` and an
+    `invitation` foreign key. Called from that app's AppConfig.ready(), before any request, so surveys never
+    imports the apps built on it."""
+    if model not in _link_sources:
+        _link_sources.append(model)
+        _token_lookup.cache_clear()
+
+
 @functools.cache
 def _token_lookup(db: str) -> tuple[str, tuple]:
     """The token lookup's SQL on database `db` and, per model, the fields it reads, in column order."""
-    from messaging.models import OutboundMessage
-
     parts = (
         ("i", Invitation, tuple(Invitation._meta.concrete_fields)),
         ("v", Visit, tuple(Visit._meta.concrete_fields)),
@@ -65,8 +77,13 @@ def _token_lookup(db: str) -> tuple[str, tuple]:
         f"SELECT {columns} FROM {quote(Invitation._meta.db_table)} i"
         f" INNER JOIN {quote(Visit._meta.db_table)} v ON v.id = i.visit_id"
         f" INNER JOIN {quote(InstrumentVersion._meta.db_table)} iv ON iv.id = i.instrument_version_id"
-        f" WHERE (i.token_hash = %s OR i.id = (SELECT m.invitation_id FROM {quote(OutboundMessage._meta.db_table)} m"
-        " WHERE m.token_hash = %s)) AND i.respondent = %s"
+        " WHERE (i.token_hash = %s"
+        + "".join(
+            f" OR i.id = (SELECT m.{quote(source._meta.get_field('invitation').column)}"
+            f" FROM {quote(source._meta.db_table)} m WHERE m.{quote(source._meta.get_field('token_hash').column)} = %s)"
+            for source in _link_sources
+        )
+        + ") AND i.respondent = %s"
     )
     return sql, tuple((model, fields) for _, model, fields in parts)
 
@@ -105,15 +122,6 @@ def clinician_visits(user) -> QuerySet[Visit]:
     )
 
 
-def pending_clinician_visits(user) -> QuerySet[Visit]:
-    """Visits whose clinician questionnaire is still open to this clinician."""
-    return clinician_visits(user).filter(
-        invitations__respondent=Respondent.CLINICIAN,
-        invitations__used_at__isnull=True,
-        invitations__expires_at__gt=timezone.now(),
-    )
-
-
 def clinician_invitation(user, visit_id: int) -> Invitation:
     """The clinician questionnaire of a visit, for that visit's clinician only (anyone else: 404)."""
     invitation = (
@@ -146,33 +154,6 @@ def practice_for(user, slug: str, role: str = Role.MANAGER) -> Practice:
     return practice
 
 
-def practice_visits(practice: Practice) -> QuerySet[Visit]:
-    return (
-        Visit.objects.filter(practice=practice)
-        .select_related("dyad__patient", "dyad__clinician")
-        .prefetch_related(
-            Prefetch(
-                "responses",
-                queryset=Response.objects.prefetch_related(Prefetch("scores", queryset=DomainScore.objects.all())),
-            ),
-            "invitations",
-        )
-    )
-
-
-def scores_by_respondent(visit: Visit) -> dict[str, dict[str, float | None]]:
-    """{respondent: {domain: score}} from a visit whose responses and scores were prefetched."""
-    return {r.respondent: {s.domain: s.score for s in r.scores.all()} for r in visit.responses.all()}
-
-
-def wave_gaps(visit: Visit) -> list[scoring.Gap]:
-    """Clinician-minus-patient gaps for a visit's wave; empty until both have answered."""
-    scores = scores_by_respondent(visit)
-    if Respondent.PATIENT not in scores or Respondent.CLINICIAN not in scores:
-        return []
-    return scoring.wave_gaps(scores[Respondent.CLINICIAN], scores[Respondent.PATIENT])
-
-
 def has_visits() -> bool:
     return Visit.objects.exists()
 
@@ -191,16 +172,7 @@ def export_responses(practice: Practice) -> QuerySet[Response]:
     )
 
 
-# --- manager tools ---------------------------------------------------------------------------------
-# Visit import, the invitations list and printable QR cards (surveys/manager_views.py).
-
-import datetime as dt  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-from django.db.models import Q  # noqa: E402
-
-from .imports import ImportRow, RowError  # noqa: E402
-from .models import Membership  # noqa: E402
+# --- manager tools: the invitations list and printable QR cards (front/manager_views.py) --------------
 
 INVITATION_STATUSES = ("open", "opened", "completed", "expired")
 
@@ -262,63 +234,3 @@ def printable_invitations(practice: Practice, date: dt.date, now=None) -> QueryS
         used_at__isnull=True,
         expires_at__gt=now or timezone.now(),
     )
-
-
-@dataclass
-class ImportPlan:
-    """What importing some checked rows would do: the visits to create, the ones already there, the refusals."""
-
-    new: list[ImportRow] = field(default_factory=list)
-    already_imported: list[ImportRow] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    clinicians: dict = field(default_factory=dict)  # username -> user, for the rows in `new`
-
-    def report(self, file_errors=()) -> list[RowError]:
-        """Every row that will not be imported, by line: the file's own errors, ours, and the duplicates."""
-        already = [
-            RowError(row.line, "already_imported", "Already imported: this clinician saw this patient on this date.")
-            for row in self.already_imported
-        ]
-        return sorted([*file_errors, *self.errors, *already])
-
-
-def plan_import(practice: Practice, rows: list[ImportRow]) -> ImportPlan:
-    """Check rows against the practice in a fixed number of queries, whatever the number of rows.
-
-    "Unknown clinician" covers both a username nobody has and a person outside this practice, so a
-    manager cannot use the import to find out who has an account at other practices.
-    """
-    plan = ImportPlan()
-    usernames = {row.clinician for row in rows}
-    roles: dict[str, set[str]] = {}
-    users = {}
-    for membership in Membership.objects.filter(practice=practice, user__username__in=usernames).select_related("user"):
-        users[membership.user.username] = membership.user
-        roles.setdefault(membership.user.username, set()).add(membership.role)
-    clinician_ids = {users[name].pk for name, held in roles.items() if Role.CLINICIAN in held}
-    existing = set()
-    dates = [row.date for row in rows]
-    if clinician_ids and dates:
-        existing = set(
-            Visit.objects.filter(
-                practice=practice, dyad__clinician_id__in=clinician_ids, date__gte=min(dates), date__lte=max(dates)
-            ).values_list("dyad__clinician__username", "dyad__patient__reference", "date")
-        )
-    seen: dict[tuple, int] = {}
-    for row in rows:
-        if row.clinician not in roles:
-            plan.errors.append(RowError(row.line, "unknown_clinician", f"No clinician “{row.clinician[:40]}” in this practice."))
-        elif Role.CLINICIAN not in roles[row.clinician]:
-            plan.errors.append(
-                RowError(row.line, "not_clinician", f"“{row.clinician[:40]}” is not a clinician of this practice.")
-            )
-        elif row.key in existing:
-            plan.already_imported.append(row)
-        elif row.key in seen:
-            # Rows from parse_text are already unique; this keeps the service safe for any caller.
-            plan.errors.append(RowError(row.line, "duplicate", f"Same clinician, patient and date as line {seen[row.key]}."))
-        else:
-            seen[row.key] = row.line
-            plan.new.append(row)
-            plan.clinicians[row.clinician] = users[row.clinician]
-    return plan

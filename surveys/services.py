@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import latest, scoring
+from audit.models import Action
+from audit.services import record
+from measurement import scoring
+from measurement.instruments import InstrumentSpec, instrument_files, read_instrument_file, spec_for_version
+
+from . import latest, selectors, signals
 from .models import (
     Answer,
     Domain,
@@ -30,8 +36,13 @@ from .models import (
     Role,
     Visit,
 )
-from .questionnaires import INSTRUMENTS_DIR, InstrumentSpec, instrument_files, read_instrument_file, spec_for_version
+from .permissions import practices_for
 from .tokens import hash_token, new_token
+
+logger = logging.getLogger(__name__)
+
+INSTRUMENTS_DIR = Path(__file__).resolve().parent / "instruments"
+"""The versioned instrument files that `load_instruments` reads (docs/instruments.md)."""
 
 
 class ServiceError(Exception):
@@ -409,60 +420,7 @@ def _unavailable_reason(invitation_id: int, now: dt.datetime) -> str:
     return "expired" if expires_at <= now else "used"
 
 
-# --- visit import and invitation cards ---------------------------------------------------------
-
-import logging  # noqa: E402
-
-from . import selectors  # noqa: E402
-from .imports import ImportRow, RowError  # noqa: E402
-from .permissions import practices_for  # noqa: E402
-
-logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    created: list[Visit]
-    already_imported: list[ImportRow]
-    errors: list[RowError]
-
-    @property
-    def dates(self) -> list[dt.date]:
-        """The days this file's visits are on, for printing their cards."""
-        return sorted({v.date for v in self.created} | {r.date for r in self.already_imported})
-
-
-def import_visits(practice: Practice, rows: list[ImportRow], imported_by) -> ImportResult:
-    """Create the visits of an imported file, all or nothing; rows already imported are skipped.
-
-    Idempotent: a visit with the same clinician, patient reference and date is never created twice, so
-    importing the same file again creates nothing. The rows are checked again here, inside the
-    transaction, because the practice may have changed since the preview. Imports of one practice are
-    serialised by locking its row (PostgreSQL), so two confirms of the same file cannot both create it.
-    Contact details go on the patient's invitation and nowhere else (not in logs, not in errors).
-    """
-    if not practices_for(imported_by, Role.MANAGER).filter(pk=practice.pk).exists():
-        raise ServiceError("Only a manager of this practice can import its visits.")
-    with transaction.atomic():
-        Practice.objects.select_for_update().filter(pk=practice.pk).first()
-        plan = selectors.plan_import(practice, rows)
-        new_visits = create_visits(practice, [(plan.clinicians[row.clinician], row.patient, row.date) for row in plan.new])
-        created = [new_visit.visit for new_visit in new_visits]
-        contacts = {visit.pk: row for visit, row in zip(created, plan.new) if row.email or row.phone}
-        invitations = list(Invitation.objects.filter(visit_id__in=contacts, respondent=Respondent.PATIENT))
-        for invitation in invitations:
-            row = contacts[invitation.visit_id]
-            invitation.contact_email, invitation.contact_phone = row.email, row.phone
-        Invitation.objects.bulk_update(invitations, ["contact_email", "contact_phone"], batch_size=500)
-    logger.info(
-        "visit import: practice=%s by=%s created=%d already_imported=%d errors=%d",
-        practice.slug,
-        imported_by.pk,
-        len(created),
-        len(plan.already_imported),
-        len(plan.errors),
-    )
-    return ImportResult(created=created, already_imported=plan.already_imported, errors=plan.errors)
+# --- invitation cards --------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -503,9 +461,6 @@ def purge_spent_contacts(now: dt.datetime | None = None) -> int:
     )
     count = spent.update(contact_email="", contact_phone="")
     if count:
-        from audit.models import Action
-        from audit.services import record
-
         record(Action.CONTACTS_PURGED, actor_name="scheduled task", invitations=count)
     return count
 
@@ -524,9 +479,6 @@ def forget_patient(practice: Practice, reference: str, *, actor=None) -> Erasure
     are stored per response, so deleting the responses removes the patient from every aggregate, and
     stored reports covering them are rebuilt without the patient.
     """
-    from audit.models import Action
-    from audit.services import record
-
     with transaction.atomic():
         patient = Patient.objects.select_for_update().filter(practice=practice, reference=reference).first()
         if patient is None:
@@ -553,9 +505,8 @@ def forget_patient(practice: Practice, reference: str, *, actor=None) -> Erasure
 
 
 def _mark_reports_stale(practice: Practice, submitted: list[dt.datetime]) -> None:
-    """Reports covering an erased response must not keep serving it: rebuild them without the patient."""
-    from reports.services import rebuild_reports_covering  # reports build on surveys, not the other way
-
+    """Whatever was built from an erased response must not keep serving it: tell the apps that build on
+    surveys (reports rebuild the reports covering these days), without surveys importing them."""
     if submitted:
         days = [timezone.localtime(moment).date() for moment in submitted]
-        rebuild_reports_covering(practice, min(days), max(days), actor_name="patient erasure")
+        signals.responses_erased.send(sender=Practice, practice=practice, first=min(days), last=max(days))

@@ -6,8 +6,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from surveys.services import load_instruments
-
-from . import factories
+from tests import factories
 
 
 def pytest_collection_modifyitems(config, items):

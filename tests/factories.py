@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from measurement.instruments import spec_for_version
 from surveys import services
-from surveys.questionnaires import spec_for_version
 
 PASSWORD = "correct horse battery staple"
 

@@ -19,7 +19,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from hypothesis import HealthCheck, event, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, event, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate as validate_openapi
 
@@ -28,8 +29,7 @@ from api.models import ApiKey
 from api.openapi import DOCUMENT
 from audit.models import Action, AuditEvent
 from surveys.models import Invitation, Visit
-
-from . import factories
+from tests import factories
 
 SITE = "http://healing.test"
 RAW_KEY = re.compile(r"hk_[A-Za-z0-9_-]{43}")
@@ -362,7 +362,7 @@ FUZZ = hypothesis_settings(
 
 
 class TestFuzzedBodies:
-    """Arbitrary bodies (DESIGN §8): never a 500, and a visit only with a 201."""
+    """Arbitrary bodies (docs/security.md): never a 500, and a visit only with a 201."""
 
     @FUZZ
     @given(body=st.one_of(NEAR_VALID, VISIT_LIKE, JSON_VALUES))

@@ -11,8 +11,7 @@ from django.urls import reverse
 
 from audit.models import Action, AppendOnlyError, AuditEvent
 from audit.services import record
-
-from . import factories
+from tests import factories
 
 
 @pytest.fixture

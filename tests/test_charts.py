@@ -1,4 +1,4 @@
-"""reports.charts: plain numbers in, Plotly figures out. No database needed."""
+"""figures.charts: plain numbers in, Plotly figures out. No database needed."""
 
 import datetime
 import json
@@ -7,8 +7,8 @@ import re
 import plotly.graph_objects as go
 import pytest
 
-from reports import charts
-from surveys import scoring
+from figures import charts
+from measurement import scoring
 
 DOMAINS_ES = ["Valoración", "Poder", "Permanencia", "Confianza", "Esperanza", "Ser conocido"]
 MONTHS = [datetime.date(2024, m, 1) for m in range(1, 7)]

@@ -1,4 +1,4 @@
-"""The command-line interface of DESIGN §5, driven through call_command like an operator would.
+"""The command-line interface of README.md, driven through call_command like an operator would.
 
 Usage errors leave with exit code 2 (CommandError.returncode); calling the commands in-process keeps the test
 database, which a `subprocess` run of manage.py could not see.
@@ -23,8 +23,8 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from demo.seed import DEMO_PASSWORD
 from surveys import services
-from surveys.demo import DEMO_PASSWORD
 from surveys.models import (
     DomainScore,
     Invitation,
@@ -34,8 +34,7 @@ from surveys.models import (
     Response,
     Visit,
 )
-
-from . import factories
+from tests import factories
 
 User = get_user_model()
 

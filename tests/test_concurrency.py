@@ -11,11 +11,11 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from surveys import scoring, selectors
+from measurement import scoring
+from surveys import selectors
 from surveys.models import Answer, DomainScore, Response
 from surveys.services import InvitationUnavailable, submit_response
-
-from . import factories
+from tests import factories
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -23,8 +23,7 @@ from surveys.models import (
     Response,
     Visit,
 )
-
-from . import factories
+from tests import factories
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""FHIR R4 endpoints (DESIGN §5): every resource checked by the FHIR models of `fhir.resources` (its R4B package:
+"""FHIR R4 endpoints (README.md): every resource checked by the FHIR models of `fhir.resources` (its R4B package:
 the library has no R4 one, and R4B kept these resources' elements as R4 had them), then against our own data.
 
 fhir.resources checks structure and types (unknown elements, cardinality, primitives) but not invariants or
@@ -17,11 +17,11 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from audit.models import Action, AuditEvent
-from surveys import fhir, services
+from interchange.fhir import resources as fhir
+from measurement.instruments import spec_for_version
+from surveys import services
 from surveys.models import DomainScore, InstrumentVersion, Response
-from surveys.questionnaires import spec_for_version
-
-from . import factories
+from tests import factories
 
 SITE = "http://healing.test"
 TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
@@ -399,7 +399,7 @@ def test_the_capability_statement_is_public_and_valid(client, db):
 
 
 def test_the_mapping_is_pure_and_follows_site_url(settings, instruments):
-    """surveys.fhir needs no request: the same spec maps the same way, under whatever SITE_URL says."""
+    """interchange.fhir.resources needs no request: the same spec maps the same way, under whatever SITE_URL says."""
     version = InstrumentVersion.objects.get(instrument__slug="patient")
     spec = spec_for_version(version)
     settings.SITE_URL = "https://example.org"

@@ -1,4 +1,4 @@
-"""Arbitrary POST bodies against the questionnaire views (DESIGN §8): never a 500, never a partial response,
+"""Arbitrary POST bodies against the questionnaire views (docs/security.md): never a 500, never a partial response,
 always a page that says what to do.
 
 Hypothesis sends: forms built around the real item codes with random extra fields and values (huge, empty,
@@ -20,8 +20,7 @@ from hypothesis.extra.django import TestCase
 
 from surveys.models import Answer, DomainScore, Invitation, Response
 from surveys.services import load_instruments
-
-from . import factories
+from tests import factories
 
 EXAMPLES = 120
 # differing_executors: the patient and clinician classes share these methods on purpose; an example saved

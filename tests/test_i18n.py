@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from django.utils import translation
 from django.utils.translation import gettext, ngettext
 
-from surveys.middleware import error_page
+from plumbing.middleware import error_page
 
 LC_MESSAGES = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES"
 PO, MO = LC_MESSAGES / "django.po", LC_MESSAGES / "django.mo"

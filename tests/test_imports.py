@@ -8,12 +8,14 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from surveys import imports, selectors, services
-from surveys.imports import ImportFileError, parse_csv, parse_text
+from interchange.ehr import parse as imports
+from interchange.ehr import selectors as import_selectors
+from interchange.ehr import services as import_services
+from interchange.ehr.parse import ImportFileError, parse_csv, parse_text
+from surveys import selectors, services
 from surveys.models import Invitation, Visit
 from surveys.tokens import hash_token
-
-from . import factories
+from tests import factories
 
 D1, D2 = dt.date(2025, 3, 4), dt.date(2025, 3, 5)
 
@@ -228,7 +230,7 @@ def rows_of(*lines):
 class TestPlanImport:
     def test_it_sorts_rows_into_new_already_imported_and_refused(self, practice_a, people):
         factories.visit(practice_a, people["clin-a"], "PA-OLD", D1)
-        plan = selectors.plan_import(
+        plan = import_selectors.plan_import(
             practice_a,
             rows_of(
                 "2025-03-04,clin-a,PA-NEW,,",
@@ -256,7 +258,7 @@ class TestPlanImport:
     def test_it_takes_a_fixed_number_of_queries(self, practice_a, people, django_assert_max_num_queries):
         rows = rows_of(*[f"2025-03-04,clin-a,PA-{i},," for i in range(300)])
         with django_assert_max_num_queries(2):
-            plan = selectors.plan_import(practice_a, rows)
+            plan = import_selectors.plan_import(practice_a, rows)
         assert len(plan.new) == 300
 
 
@@ -268,7 +270,7 @@ class TestImportVisits:
     )
 
     def test_it_creates_visits_with_their_invitations_and_contact_details(self, practice_a, people):
-        result = services.import_visits(practice_a, rows_of(*self.FILE), people["mgr-a"])
+        result = import_services.import_visits(practice_a, rows_of(*self.FILE), people["mgr-a"])
         assert len(result.created) == 3 and result.already_imported == [] and result.errors == []
         assert result.dates == [D1, D2]
         assert Visit.objects.filter(practice=practice_a).count() == 3
@@ -280,21 +282,21 @@ class TestImportVisits:
         assert not Invitation.objects.filter(respondent="clinician").exclude(contact_email="", contact_phone="").exists()
 
     def test_importing_the_same_rows_twice_creates_nothing_new(self, practice_a, people):
-        services.import_visits(practice_a, rows_of(*self.FILE), people["mgr-a"])
-        again = services.import_visits(practice_a, rows_of(*self.FILE), people["mgr-a"])
+        import_services.import_visits(practice_a, rows_of(*self.FILE), people["mgr-a"])
+        again = import_services.import_visits(practice_a, rows_of(*self.FILE), people["mgr-a"])
         assert again.created == [] and len(again.already_imported) == 3
         assert again.dates == [D1, D2]
         assert Visit.objects.count() == 3 and Invitation.objects.count() == 6
 
     def test_a_repeated_row_from_a_caller_is_created_once(self, practice_a, people):
         row = rows_of("2025-03-04,clin-a,PA-001,,")[0]
-        result = services.import_visits(practice_a, [row, row], people["mgr-a"])
+        result = import_services.import_visits(practice_a, [row, row], people["mgr-a"])
         assert len(result.created) == 1 and [e.code for e in result.errors] == ["duplicate"]
 
     @pytest.mark.parametrize("who", ["clin-a", "mgr-b"])
     def test_only_a_manager_of_the_practice_may_import(self, practice_a, people, who):
         with pytest.raises(services.ServiceError):
-            services.import_visits(practice_a, rows_of(*self.FILE), people[who])
+            import_services.import_visits(practice_a, rows_of(*self.FILE), people[who])
         assert not Visit.objects.exists()
 
     def test_it_is_all_or_nothing(self, practice_a, people, monkeypatch):
@@ -304,7 +306,7 @@ class TestImportVisits:
 
         monkeypatch.setattr(Invitation.objects, "bulk_create", failing)
         with pytest.raises(services.ServiceError):
-            services.import_visits(practice_a, rows_of(*self.FILE), people["mgr-a"])
+            import_services.import_visits(practice_a, rows_of(*self.FILE), people["mgr-a"])
         assert not Visit.objects.exists() and not Invitation.objects.exists()
 
     def test_it_costs_the_same_queries_for_ten_rows_as_for_two_hundred(self, practice_a, people):
@@ -314,7 +316,7 @@ class TestImportVisits:
         def queries_for(count: int, day: str) -> int:
             lines = [f"{day},clin-a{'2' if n % 2 else ''},PB-{n:04d},,{'+34 600 000 000' if n % 3 else ''}" for n in range(count)]
             with CaptureQueriesContext(connection) as captured:
-                result = services.import_visits(practice_a, rows_of(*lines), people["mgr-a"])
+                result = import_services.import_visits(practice_a, rows_of(*lines), people["mgr-a"])
             assert len(result.created) == count
             return len(captured)
 
@@ -326,7 +328,7 @@ class TestImportVisits:
 
     def test_contact_details_are_never_logged(self, practice_a, people, caplog):
         with caplog.at_level(logging.DEBUG):
-            services.import_visits(practice_a, rows_of(*self.FILE), people["mgr-a"])
+            import_services.import_visits(practice_a, rows_of(*self.FILE), people["mgr-a"])
         assert "visit import" in caplog.text
         assert "ana@example.org" not in caplog.text and "600 000" not in caplog.text
 

@@ -1,4 +1,4 @@
-"""The instrument JSON files keep the contract of DESIGN §2.
+"""The instrument JSON files keep the contract of docs/instruments.md.
 
 Plain Python on purpose (no Django, no database): the files are the source of truth, so a broken edit should
 fail here before anything tries to load it.

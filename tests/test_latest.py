@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from surveys import analytics, latest, scoring
-from surveys.demo import seed_demo
+from demo.seed import seed_demo
+from figures import queries
+from measurement import scoring
+from surveys import latest
 from surveys.models import DomainScore, Response
 from surveys.services import submit_response
-
-from . import factories
+from tests import factories
 
 TODAY = dt.date(2026, 11, 20)
 
@@ -29,14 +30,14 @@ def submit(new_visit, respondent: str = "patient", value: int = 4) -> Response:
     return submit_response(invitation, factories.full_answers(invitation, value))
 
 
-def figures(practice, period: analytics.Period) -> dict:
+def figures(practice, period: queries.Period) -> dict:
     return {
-        "domains": analytics.domain_summaries(practice, period),
-        "clinicians": analytics.clinician_domain_summaries(practice, period),
-        "self": analytics.clinician_domain_summaries(practice, period, "clinician"),
-        "months": analytics.monthly_summaries(practice, period),
-        "distribution": analytics.score_distribution(practice, period),
-        "pairs": sorted(analytics.concordance(practice, period)),
+        "domains": queries.domain_summaries(practice, period),
+        "clinicians": queries.clinician_domain_summaries(practice, period),
+        "self": queries.clinician_domain_summaries(practice, period, "clinician"),
+        "months": queries.monthly_summaries(practice, period),
+        "distribution": queries.score_distribution(practice, period),
+        "pairs": sorted(queries.concordance(practice, period)),
     }
 
 
@@ -55,7 +56,7 @@ def rounded(value):
 
 def by_window(monkeypatch):
     """Make every period take the window path, as a past period does."""
-    monkeypatch.setattr(analytics.Period, "reaches_today", property(lambda period: False))
+    monkeypatch.setattr(queries.Period, "reaches_today", property(lambda period: False))
 
 
 # The pure part: which responses are latest.
@@ -167,9 +168,9 @@ def test_every_figure_is_the_same_by_the_flags_and_by_the_window(practice_a, cli
     submit(both, "clinician")
     submit(both, "patient")
     periods = [
-        analytics.Period.last_days(365),
-        analytics.Period.last_days(45),
-        analytics.Period.last_days(365, clinician_id=seeded.dyad.clinician_id),
+        queries.Period.last_days(365),
+        queries.Period.last_days(45),
+        queries.Period.last_days(365, clinician_id=seeded.dyad.clinician_id),
     ]
     assert all(period.reaches_today for period in periods)
 
@@ -183,10 +184,10 @@ def test_every_figure_is_the_same_by_the_flags_and_by_the_window(practice_a, cli
 
 @pytest.mark.django_db
 def test_a_past_period_or_one_version_takes_the_window():
-    today = analytics.Period.last_days(30)
+    today = queries.Period.last_days(30)
     assert today.reaches_today
-    assert not analytics.Period(today.start, today.end - dt.timedelta(days=1)).reaches_today
-    assert not analytics.Period(today.start, today.end, version_id=1).reaches_today
+    assert not queries.Period(today.start, today.end - dt.timedelta(days=1)).reaches_today
+    assert not queries.Period(today.start, today.end, version_id=1).reaches_today
 
 
 @pytest.mark.django_db

@@ -36,8 +36,7 @@ from django.db import connection
 from django.urls import reverse
 
 from surveys.models import Answer, DomainScore, Invitation, Response
-
-from . import factories
+from tests import factories
 
 pytestmark = [pytest.mark.postgres, pytest.mark.load, pytest.mark.django_db(transaction=True)]
 

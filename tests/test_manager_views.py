@@ -9,17 +9,18 @@ from django.test import Client
 from django.urls import NoReverseMatch, include, path, reverse
 from django.utils import timezone
 
-from surveys import imports, manager_views, selectors, services
 from audit.models import Action, AuditEvent
+from front import manager_views
+from interchange.ehr import parse as imports
+from surveys import selectors, services
 from surveys.models import Invitation, Visit
 from surveys.tokens import hash_token
+from tests import factories
 
-from . import factories
-
-# Until surveys/urls.py mounts surveys.manager_urls, these tests mount it themselves with this module
+# Until surveys/urls.py mounts front.manager_urls, these tests mount it themselves with this module
 # as the URLconf; once it is mounted they run against the real one.
 urlpatterns = [
-    path("practice/<slug:slug>/", include("surveys.manager_urls")),
+    path("practice/<slug:slug>/", include("front.manager_urls")),
     path("", include("healing.urls")),
 ]
 try:

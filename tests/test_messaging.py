@@ -36,8 +36,7 @@ from surveys import selectors
 from surveys import services as survey_services
 from surveys.models import Invitation
 from surveys.tokens import hash_token
-
-from . import factories
+from tests import factories
 
 EMAIL, PHONE = "pat.private@example.org", "+34 600 123 456"
 LINK = re.compile(r"https?://[^/\s]+/s/([A-Za-z0-9_-]+)/")
@@ -788,8 +787,7 @@ class TestImportAndSend:
         return client, response
 
     def confirm(self, client, practice, **extra):
-        from surveys import manager_views
-
+        from front import manager_views
         digest = client.session[manager_views.IMPORT_SESSION_KEY]["sha256"]
         return client.post(reverse("manager_import_confirm", args=[practice.slug]), {"sha256": digest, **extra})
 

@@ -1,4 +1,4 @@
-"""The permission matrix (DESIGN §8): every named URL of the site × every kind of visitor → the designed answer.
+"""The permission matrix (docs/security.md): every named URL of the site × every kind of visitor → the designed answer.
 
 The visitors are the standing people of two practices, Alder (A) and Birch (B):
 anonymous; a patient (anonymous too, but holding a live patient link of practice A); clinician A; clinician B;
@@ -6,7 +6,7 @@ the manager of A; the manager of B; and a platform admin (a staff account with n
 
 Every URL is built from practice A's objects (its slug, a visit, a dyad, an invitation, a report, an API key, a
 chart key...), so the B people, the anonymous visitor and the patient ask for someone else's data: they get the
-sign-in page, or 404 and never data (DESIGN §4). A page a role may not open is 404 too (a clinician asking for
+sign-in page, or 404 and never data (docs/privacy.md). A page a role may not open is 404 too (a clinician asking for
 the practice dashboard, a manager asking for a clinician's own page). Every answer to an outsider is checked
 for practice A's data: its name, its patients' references, its clinician's name, its API key's name.
 
@@ -40,8 +40,7 @@ from django.utils.http import urlsafe_base64_encode
 from surveys import services
 from surveys.models import Response
 from surveys.tokens import new_token
-
-from . import factories
+from tests import factories
 
 # --- the people -----------------------------------------------------------------------------------
 

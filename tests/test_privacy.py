@@ -7,10 +7,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audit.models import Action, AuditEvent
-from surveys import analytics, services
+from figures import queries
+from surveys import services
 from surveys.models import Answer, DomainScore, Invitation, Response
-
-from . import factories
+from tests import factories
 
 
 def with_contact(new_visit):
@@ -68,15 +68,15 @@ def answered_dyads(practice_a, clinician_a):
 def test_forgetting_a_patient_removes_their_answers_and_changes_the_aggregates(practice_a, answered_dyads):
     forgotten, kept = answered_dyads
     with_contact(forgotten)
-    period = analytics.Period.last_days(30)
-    before = analytics.domain_summaries(practice_a, period)["trust"]
+    period = queries.Period.last_days(30)
+    before = queries.domain_summaries(practice_a, period)["trust"]
     erasure = services.forget_patient(practice_a, "FORGET-ME")
     assert erasure.responses == 2
     assert not Response.objects.filter(dyad__patient__reference="FORGET-ME").exists()
     assert not Answer.objects.filter(response__visit=forgotten.visit).exists()
     assert not DomainScore.objects.filter(response__visit=forgotten.visit).exists()
     assert Response.objects.filter(dyad__patient__reference="KEEP-ME").count() == 2
-    after = analytics.domain_summaries(practice_a, period)["trust"]
+    after = queries.domain_summaries(practice_a, period)["trust"]
     assert (before.n, after.n) == (2, 1)
     kept_trust = DomainScore.objects.get(response__visit=kept.visit, response__respondent="patient", domain="trust")
     assert after.mean == kept_trust.score

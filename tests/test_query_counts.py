@@ -1,4 +1,4 @@
-"""Pages cost a fixed number of queries, however much data a practice has (DESIGN §7, issue 5 guard)."""
+"""Pages cost a fixed number of queries, however much data a practice has (docs/performance.md, issue 5 guard)."""
 
 import datetime as dt
 
@@ -8,10 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from surveys.demo import add_demo_visits, seed_demo
+from demo.seed import add_demo_visits, seed_demo
 from surveys.models import Practice
-
-from . import factories
+from tests import factories
 
 TODAY = dt.date(2026, 6, 30)
 
@@ -63,21 +62,20 @@ def test_a_submission_costs_a_fixed_handful_of_queries(client, visit_a):
 
 @pytest.mark.django_db
 def test_shared_reads_reads_the_figures_of_each_dyads_latest_response_once():
-    from surveys import analytics
-
+    from figures import queries
     practice = seeded(60)
-    period = analytics.Period(dt.date(2025, 7, 1), TODAY)
+    period = queries.Period(dt.date(2025, 7, 1), TODAY)
 
     def figures():
         return (
-            analytics.domain_summaries(practice, period),
-            analytics.clinician_domain_summaries(practice, period),
-            analytics.score_distribution(practice, period),
+            queries.domain_summaries(practice, period),
+            queries.clinician_domain_summaries(practice, period),
+            queries.score_distribution(practice, period),
         )
 
     with CaptureQueriesContext(connection) as apart:
         separately = figures()
-    with CaptureQueriesContext(connection) as together, analytics.shared_reads():
+    with CaptureQueriesContext(connection) as together, queries.shared_reads():
         shared = figures()
     assert len(apart) == 3
     assert len(together) == 1

@@ -11,11 +11,10 @@ from django.core.cache import cache
 from django.test import RequestFactory, override_settings
 from django.urls import reverse
 
-from surveys import ratelimit
+from plumbing import ratelimit
+from plumbing.ratelimit import Rate
 from surveys.models import Response
-from surveys.ratelimit import Rate
-
-from . import factories
+from tests import factories
 
 T0 = 1_800_000_000.0  # a fixed "now", at the start of a minute
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from gunicorn.config import Config
 
-from healing.redaction import AccessLogger, RedactTokensFilter, redact
+from plumbing.redaction import AccessLogger, RedactTokensFilter, redact
 
 TOKEN = "3cq9sDvUJ6AH3qah3BPf2amn93qsicZHJkjteHKoBkY"
 

@@ -24,16 +24,16 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.urls import include, path
 from django.utils import timezone
 
+from figures import queries
 from healing.celery import app as celery_app
+from measurement import scoring
 from reports import builders, services, tasks
 from reports.models import Report, ReportPart
-from surveys import analytics, scoring
 from surveys import services as survey_services
-
-from . import factories
+from tests import factories
 
 # The reports URLs, whether or not healing/urls.py includes them yet (notifications reverse them).
-urlpatterns = [path("", include("reports.urls")), path("", include("healing.urls"))]
+urlpatterns = [path("", include("front.report_urls")), path("", include("healing.urls"))]
 pytestmark = pytest.mark.urls(__name__)
 
 CAUTION = "few responses: interpret with care"
@@ -180,7 +180,7 @@ def test_the_practice_means_match_the_export(build, scored_practice):
 
 def test_a_small_clinicians_figures_are_in_no_file(build, scored_practice, clinician_a2):
     report = build(scored_practice)
-    own = analytics.domain_summaries(scored_practice, analytics.Period(report.start, report.end, clinician_id=clinician_a2.pk))
+    own = queries.domain_summaries(scored_practice, queries.Period(report.start, report.end, clinician_id=clinician_a2.pk))
     assert own["valuing"].n == 2
 
     files = read_zip(report)
@@ -573,7 +573,7 @@ def test_the_command_reports_a_failure(eager, scored_practice):
 
 
 # --- complementary suppression in every file -----------------------------------------------------------
-# A practice figure minus the shown clinicians' figures must not give back a hidden one (DESIGN §3), so the
+# A practice figure minus the shown clinicians' figures must not give back a hidden one (docs/measurement.md), so the
 # reports apply scoring.complementary_suppression per domain and per (month, domain), as the dashboards do.
 
 FIGURE_FILES = ("domains.csv", "monthly.csv", "distribution.csv", "gaps.csv")
@@ -609,10 +609,10 @@ def assert_shown(rows: dict[str, list[dict]]) -> None:
 
 def unround_means(practice, report, clinician=None) -> list[float]:
     """Means that, if leaked, would show at full precision (not also some single dyad's score in the scatter)."""
-    whole = analytics.Period(report.start, report.end)
-    singles = {p.patient for p in analytics.concordance(practice, whole)}
-    summaries = analytics.domain_summaries(
-        practice, analytics.Period(report.start, report.end, clinician_id=clinician.pk if clinician else None))
+    whole = queries.Period(report.start, report.end)
+    singles = {p.patient for p in queries.concordance(practice, whole)}
+    summaries = queries.domain_summaries(
+        practice, queries.Period(report.start, report.end, clinician_id=clinician.pk if clinician else None))
     means = [s.mean for s in summaries.values() if len(repr(s.mean)) > 8 and s.mean not in singles]
     assert means
     return means

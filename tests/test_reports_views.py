@@ -11,11 +11,10 @@ from django.urls import include, path, reverse
 
 from reports import services
 from reports.models import Report
+from tests import factories
+from tests.test_reports import build, eager, period, scored_practice  # noqa: F401  (fixtures)
 
-from . import factories
-from .test_reports import build, eager, period, scored_practice  # noqa: F401  (fixtures)
-
-urlpatterns = [path("", include("reports.urls")), path("", include("healing.urls"))]
+urlpatterns = [path("", include("front.report_urls")), path("", include("healing.urls"))]
 pytestmark = pytest.mark.urls(__name__)
 
 

@@ -17,14 +17,13 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from audit.models import Action, AuditEvent
-from surveys import research_exports as research
+from figures.queries import Period
+from interchange.research import exports as research
+from interchange.research.scores import SCORE_COLUMNS
+from measurement.instruments import spec_for_version
 from surveys import services
-from surveys.analytics import Period
-from surveys.exports import SCORE_COLUMNS
 from surveys.models import Answer, DomainScore, Response
-from surveys.questionnaires import spec_for_version
-
-from . import factories
+from tests import factories
 
 UTC = dt.UTC
 PERIOD = Period(dt.date(2025, 3, 1), dt.date(2025, 3, 31))

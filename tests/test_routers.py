@@ -12,13 +12,12 @@ from django.conf import settings
 from django.db import connections
 from django.urls import reverse
 
-from healing.routers import PRIMARY, REPLICA, ReplicaRouter, reading_from_replica, replica_reads, use_replica
+from plumbing.routers import PRIMARY, REPLICA, ReplicaRouter, reading_from_replica, replica_reads, use_replica
 from reports import builders
 from reports import services as report_services
 from surveys import services
 from surveys.models import DomainScore, Membership, Response
-
-from . import factories
+from tests import factories
 
 ROUTED: list[tuple[str, str, str]] = []  # (read|write, model name, alias)
 

@@ -1,4 +1,4 @@
-"""Scoring (DESIGN §3): worked examples by hand, the contract's boundaries, and properties that must always hold.
+"""Scoring (docs/measurement.md): worked examples by hand, the contract's boundaries, and properties that must always hold.
 
 Pure functions: no database, no Django. Run alone with
     python -m pytest tests/test_scoring.py -p no:django
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from surveys import scoring
-from surveys.scoring import (
+from measurement import scoring
+from measurement.scoring import (
     ALPHA_MIN_RESPONSES,
     CAUTION_N,
     COMPETENCY_DOMAINS,
@@ -44,7 +44,7 @@ from surveys.scoring import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "surveys" / "scoring.py"
+SOURCE = ROOT / "measurement" / "scoring.py"
 LIKERT = Scale(1, 5)
 
 
@@ -78,7 +78,7 @@ def test_it_imports_nothing_from_django():
 
 def test_importing_it_loads_neither_django_nor_third_party_maths():
     code = (
-        "import sys; import surveys.scoring; "
+        "import sys; import measurement.scoring; "
         "print(sorted(m for m in ('django', 'numpy', 'scipy') if m in sys.modules))"
     )
     result = subprocess.run(

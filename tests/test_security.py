@@ -22,11 +22,10 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.urls import reverse
 
-from surveys.demo import seed_demo
+from demo.seed import seed_demo
+from plumbing.templatetags import plotly_csp
 from surveys.models import Dyad, Practice
-from surveys.templatetags import plotly_csp
-
-from . import factories
+from tests import factories
 
 BASE_DIR = Path(settings.BASE_DIR)
 PRODUCTION_ENV = {
@@ -298,7 +297,7 @@ def test_no_template_has_inline_code():
 
 def test_the_plotly_stylesheet_matches_the_installed_plotly():
     """static/css/plotly.css stands in for the <style> plotly.js would inject; regenerate it after upgrading:
-    python -m surveys.templatetags.plotly_csp > static/css/plotly.css"""
+    python -m plumbing.templatetags.plotly_csp > static/css/plotly.css"""
     ours = (BASE_DIR / "static" / "css" / "plotly.css").read_text(encoding="utf-8")
     ours = ours.split("*/", 1)[1].lstrip("\n")
     assert ours == plotly_csp.global_css()

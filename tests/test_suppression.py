@@ -1,4 +1,4 @@
-"""Suppression and caution over HTTP (DESIGN §3): what pages, charts and CSV downloads actually show.
+"""Suppression and caution over HTTP (docs/measurement.md): what pages, charts and CSV downloads actually show.
 
 One practice with the default minimum of 5: Sam Small has 3 dyads and Tim Tiny 2 (below it: their figures are
 hidden from everyone but platform admins; together they hold 5, so the practice figure minus Bea's gives back
@@ -22,8 +22,7 @@ from django.urls import reverse
 
 from surveys import services
 from surveys.domains import SHARED_DOMAINS, domain_label
-
-from . import factories
+from tests import factories
 
 HIDDEN = "hidden"
 CAUTION = "few responses: interpret with care"

@@ -7,8 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from surveys.models import Answer, Invitation, Response
-
-from . import factories
+from tests import factories
 
 
 def patient_url(new_visit, **params):

@@ -21,9 +21,8 @@ from django.db import connection
 
 from reports import services
 from reports.models import Report, ReportPart
-
-from . import factories
-from .test_reports import answered_dyad, export_means, period, read_zip, scored_practice  # noqa: F401  (fixture)
+from tests import factories
+from tests.test_reports import answered_dyad, export_means, period, read_zip, scored_practice  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

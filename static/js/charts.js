@@ -1,5 +1,5 @@
 // Charts: draws every <div data-chart="ID"> from the figure in <script type="application/json" id="ID">
-// (written by reports.charts.figure_json). No inline scripts: this file is all a page runs, so a strict CSP holds.
+// (written by figures.charts.figure_json). No inline scripts: this file is all a page runs, so a strict CSP holds.
 //
 // The element's own content is the fallback (a table of the same numbers). Without Plotly, or if a figure
 // cannot be read, it stays as it is. Once a chart is drawn, the fallback is kept for screen readers but hidden
@@ -9,7 +9,7 @@
 // Mark the fallback with data-chart-fallback; without such a mark, all of the element's content counts.
 (function () {
   "use strict";
-  // The same as reports.charts.CONFIG.
+  // The same as figures.charts.CONFIG.
   // Never offer to send a chart to plotly's cloud: patient data stays on our servers.
   var CONFIG = {
     displaylogo: false, responsive: true, showSendToCloud: false, showEditInChartStudio: false,

@@ -88,7 +88,7 @@ def patient_link(live_server, transactional_db, practice_a, clinician_a):
     """A fresh visit's patient link on the live server, with its invitation, instrument spec and answer values."""
     from django.urls import reverse
 
-    from surveys.questionnaires import spec_for_version
+    from measurement.instruments import spec_for_version
     from tests import factories
 
     new_visit = factories.visit(practice_a, clinician_a, "PA-001")

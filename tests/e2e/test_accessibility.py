@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from surveys.demo import DEMO_PASSWORD, practice_slug, seed_demo
+from demo.seed import DEMO_PASSWORD, practice_slug, seed_demo
 from surveys.models import Practice
 from tests import factories
 

@@ -1,6 +1,6 @@
 """The dashboards in a real browser: a manager and a clinician sign in through the form and read their charts.
 
-Demo data (surveys.demo.seed_demo: one practice, four clinicians, 300 visits) in the test's transactional
+Demo data (demo.seed.seed_demo: one practice, four clinicians, 300 visits) in the test's transactional
 database, served by pytest-django's live server. The same tests write the README's screenshots, at 1280×900,
 to tests/e2e/artifacts/, and to docs/screenshots/ (dashboard.png, my-relationships.png) when
 UPDATE_SCREENSHOTS=1 is set, so an ordinary test run never changes tracked files.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,10 +19,9 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from surveys.demo import DEMO_PASSWORD, seed_demo
+from demo.seed import DEMO_PASSWORD, seed_demo
 from surveys.models import Dyad
-
-from .conftest import fresh_page
+from tests.e2e.conftest import fresh_page
 
 pytestmark = pytest.mark.e2e
 

@@ -6,12 +6,11 @@ where the focus is, as a person would see it, and the focused radio shows a visi
 
 from __future__ import annotations
 
-
 import pytest
 from playwright.sync_api import expect
 
+from measurement.instruments import localized
 from surveys.models import Response
-from surveys.questionnaires import localized
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from reports import services
 from reports.models import Report
-from surveys.management.commands._base import date_or_fail, fail, practice_or_fail, user_or_fail
+from surveys.cli import date_or_fail, fail, practice_or_fail, user_or_fail
 
 
 class Command(BaseCommand):

@@ -1,9 +1,8 @@
 from django.core.management.base import BaseCommand
 
+from surveys.cli import fail, practice_or_fail
 from surveys.models import Role
 from surveys.services import add_member
-
-from ._base import fail, practice_or_fail
 
 
 class Command(BaseCommand):

@@ -1,9 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
+from surveys.cli import fail
 from surveys.services import create_practice
-
-from ._base import fail
 
 
 class Command(BaseCommand):

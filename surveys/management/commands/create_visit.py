@@ -1,20 +1,10 @@
 import json
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.urls import reverse
 
+from surveys.cli import date_or_fail, fail, practice_or_fail, user_or_fail
+from surveys.links import visit_links
 from surveys.services import ServiceError, create_visit
-
-from ._base import date_or_fail, fail, practice_or_fail, user_or_fail
-
-
-def visit_links(new_visit) -> dict:
-    return {
-        "visit": new_visit.visit.pk,
-        "patient_url": settings.SITE_URL + reverse("patient_questionnaire", args=[new_visit.patient_token]),
-        "clinician_url": settings.SITE_URL + reverse("clinician_questionnaire", args=[new_visit.visit.pk]),
-    }
 
 
 class Command(BaseCommand):

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from surveys.cli import fail, practice_or_fail
 from surveys.services import ServiceError, forget_patient
-
-from ._base import fail, practice_or_fail
 
 
 class Command(BaseCommand):

@@ -2,10 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from surveys.questionnaires import INSTRUMENTS_DIR, InstrumentError
-from surveys.services import ServiceError, load_instruments
-
-from ._base import fail
+from measurement.instruments import InstrumentError
+from surveys.cli import fail
+from surveys.services import INSTRUMENTS_DIR, ServiceError, load_instruments
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Demo data: deterministic practices, clinicians, visits and answers for `make run` and the benchmarks."""

@@ -1,0 +1,498 @@
+"""Charts: aggregates -> Plotly figures -> JSON or HTML fragments.
+
+Pure functions on plain values (no ORM, no I/O), so the dashboard, the clinician pages and the offline reports
+draw the same figure from the same numbers, and the figures can be tested without a database.
+
+Every word a chart shows (titles, axis titles, legend names, tick labels, the "hidden" mark) comes from the
+caller, already translated; the only literals here are language-neutral (numbers, "n =", ISO months).
+Plotly renders text as a small HTML subset, so caller text is entity-escaped: a clinician called
+"A <B>" is drawn literally instead of losing "<B>" as an unknown tag.
+
+Nothing here reaches the network: no map tiles, no web fonts (a system font stack), no CDN. Pages draw
+`figure_json` with static/js/charts.js (no inline script, so a strict CSP holds); self-contained reports use
+`figure_html` and inline `plotly_js()` once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import math
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+import plotly.offline
+
+from measurement import scoring
+
+PALETTE = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+
+# Ten domains, eight colours. The six shared domains (charted together on every page) get six distinct
+# colours; the four competencies (clinician-only, charted on their own) are distinct among themselves. Yellow is
+# left out: thin lines and small markers in #F0E442 vanish on white.
+DOMAIN_COLOURS = {
+    "valuing": PALETTE[0],
+    "power": PALETTE[1],
+    "abiding": PALETTE[2],
+    "trust": PALETTE[3],
+    "hope": PALETTE[4],
+    "known": PALETTE[5],
+    "self_confidence": PALETTE[7],
+    "emotional_self_management": PALETTE[0],
+    "mindfulness": PALETTE[2],
+    "knowledge": PALETTE[3],
+}
+assert set(DOMAIN_COLOURS) == set(scoring.SHARED_DOMAINS + scoring.COMPETENCY_DOMAINS)
+
+# The two sides of a wave, the same on every chart that sets one against the other.
+RESPONDENT_COLOURS = {"patient": PALETTE[0], "clinician": PALETTE[3]}
+
+# Default order for series without a colour of their own: yellow last, for the same reason as above.
+_SERIES_COLOURS = PALETTE[:6] + (PALETTE[7], PALETTE[6])
+
+# The same in static/js/charts.js. Selection tools select nothing useful here: all axes are fixed.
+# Never offer to send a chart to plotly's cloud: patient data stays on our servers (showSendToCloud, showEditInChartStudio).
+CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "showSendToCloud": False,
+    "showEditInChartStudio": False,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio"],
+}
+
+HEIGHT = 360
+FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
+_INK = "#222222"
+_GRID = "#e5e5e5"
+_REFERENCE = "#666666"
+
+# A small white template of our own: plotly's "plotly_white" would add ~6 kB of JSON to every figure.
+_AXIS = {
+    "showgrid": True,
+    "gridcolor": _GRID,
+    "linecolor": "#bbbbbb",
+    "showline": True,
+    "ticks": "outside",
+    "tickcolor": "#bbbbbb",
+    "zeroline": False,
+    "automargin": True,
+    "title": {"standoff": 8},
+}
+TEMPLATE = go.layout.Template(
+    layout={
+        "font": {"family": FONT_FAMILY, "size": 13, "color": _INK},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "colorway": list(_SERIES_COLOURS),
+        "xaxis": _AXIS,
+        "yaxis": _AXIS,
+        "hoverlabel": {"font": {"family": FONT_FAMILY}},
+    }
+)
+
+
+def _plain(text: str) -> str:
+    """Caller text as plotly should draw it: literally (plotly decodes these entities back when rendering)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _colour(i: int, given: str | None = None) -> str:
+    return given or _SERIES_COLOURS[i % len(_SERIES_COLOURS)]
+
+
+def _one_decimal(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _layout(title: str, *, height: int = HEIGHT, legend: bool = True, **extra) -> dict:
+    layout = {
+        "template": TEMPLATE,
+        "title": {"text": _plain(title), "x": 0, "xanchor": "left", "pad": {"l": 6}, "font": {"size": 16}},
+        "height": height,
+        "autosize": True,
+        "margin": {"l": 10, "r": 10, "t": 48, "b": 10, "pad": 0},
+        "showlegend": legend,
+        "hovermode": "closest",
+    }
+    if legend:
+        # Under the plot, clear of the x-axis title: "container" coordinates ignore how far the axis
+        # labels pushed the plot's margin.
+        layout["legend"] = {
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "y": 0,
+            "yref": "container",
+            "yanchor": "bottom",
+            "title": {"text": ""},
+        }
+        layout["margin"] = {**layout["margin"], "b": 40}
+    layout.update(extra)
+    return layout
+
+
+def _score_axis(title: str = "", **extra) -> dict:
+    """0-100 score axis with ticks every 20; markers at 0 and 100 stay whole via cliponaxis=False on traces."""
+    return {"title": {"text": _plain(title)}, "range": [0, 100], "tick0": 0, "dtick": 20, "fixedrange": True,
+            **extra}
+
+
+def _line(x0: float, y0: float, x1: float, y1: float, dash: str, *, xref: str = "x", yref: str = "y") -> dict:
+    return {
+        "type": "line", "xref": xref, "yref": yref, "x0": x0, "y0": y0, "x1": x1, "y1": y1,
+        "line": {"color": _REFERENCE, "width": 1.5, "dash": dash}, "layer": "below",
+    }
+
+
+def heatmap(
+    row_labels: list[str],
+    column_labels: list[str],
+    values: list[list[float | None]],
+    *,
+    title: str,
+    hidden_text: str = "hidden",
+    colorbar_title: str = "",
+) -> go.Figure:
+    """Clinician x domain means. None cells are suppressed figures: left blank and marked `hidden_text`.
+
+    Rows and columns are placed by index with the labels as tick text, so two clinicians with the same
+    display name stay two rows instead of being merged into one category.
+    """
+    if len(values) != len(row_labels) or any(len(row) != len(column_labels) for row in values):
+        raise ValueError("values must have one row per row label and one column per column label")
+    rows, cols = range(len(row_labels)), range(len(column_labels))
+    text = [[_one_decimal(v) for v in row] for row in values]
+    hover = [
+        [f"{_plain(row_labels[i])}<br>{_plain(column_labels[j])}: {text[i][j]}" for j in cols] for i in rows
+    ]
+    trace = go.Heatmap(
+        x=list(cols),
+        y=list(rows),
+        z=[list(row) for row in values],
+        zmin=0,
+        zmax=100,
+        colorscale="Cividis",
+        text=text,
+        texttemplate="%{text}",
+        hovertext=hover,
+        hovertemplate="%{hovertext}<extra></extra>",
+        hoverongaps=False,
+        xgap=2,
+        ygap=2,
+        colorbar={"title": {"text": _plain(colorbar_title)}, "thickness": 12, "tick0": 0, "dtick": 20,
+                  "outlinewidth": 0},
+    )
+    annotations = [
+        {"x": j, "y": i, "xref": "x", "yref": "y", "text": _plain(hidden_text), "showarrow": False,
+         "font": {"color": _REFERENCE, "size": 12, "style": "italic"}}
+        for i in rows for j in cols if values[i][j] is None
+    ]
+    tick_axis = {"showgrid": False, "showline": False, "ticks": "", "fixedrange": True}
+    layout = _layout(
+        title,
+        height=max(HEIGHT, 110 + 36 * len(row_labels)),
+        legend=False,
+        xaxis={**tick_axis, "tickmode": "array", "tickvals": list(cols),
+               "ticktext": [_plain(c) for c in column_labels], "range": [-0.5, len(column_labels) - 0.5]},
+        # First row on top, as in the table it mirrors.
+        yaxis={**tick_axis, "tickmode": "array", "tickvals": list(rows),
+               "ticktext": [_plain(r) for r in row_labels], "range": [len(row_labels) - 0.5, -0.5]},
+        annotations=annotations,
+    )
+    return go.Figure(data=[trace], layout=layout)
+
+
+def means_with_intervals(
+    series: list[dict], domain_labels: list[str], *, title: str, y_title: str
+) -> go.Figure:
+    """Means per domain with their 95% intervals, one series per group (patients, clinicians, practice...).
+
+    A series is {"name", "means", "low", "high"} aligned with `domain_labels`, optionally "colour" and "n"
+    (respondents per domain: shown on hover, and points with n below the caution threshold are drawn hollow,
+    so the caller can explain "few responses: interpret with care" once, in a caption).
+    """
+    traces = []
+    labels = [_plain(d) for d in domain_labels]
+    for i, s in enumerate(series):
+        means, low, high = list(s["means"]), list(s["low"]), list(s["high"])
+        if not len(means) == len(low) == len(high) == len(domain_labels):
+            raise ValueError(f"series {s['name']!r} is not aligned with the domain labels")
+        plus = [None if m is None or h is None else h - m for m, h in zip(means, high)]
+        minus = [None if m is None or lo is None else m - lo for m, lo in zip(means, low)]
+        colour = _colour(i, s.get("colour"))
+        marker = {"color": colour, "size": 10, "line": {"color": colour, "width": 2}}
+        hover = "%{x}: %{y:.1f}<extra>%{fullData.name}</extra>"
+        n = None
+        if s.get("n") is not None:
+            n = list(s["n"])
+            marker["symbol"] = ["circle-open" if k is not None and k < scoring.CAUTION_N else "circle" for k in n]
+            hover = "%{x}: %{y:.1f} (n = %{customdata})<extra>%{fullData.name}</extra>"
+        traces.append(
+            go.Scatter(
+                x=labels,
+                y=means,
+                customdata=n,
+                name=_plain(s["name"]),
+                mode="markers",
+                marker=marker,
+                error_y={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus,
+                         "color": colour, "thickness": 1.5, "width": 4},
+                hovertemplate=hover,
+                cliponaxis=False,
+            )
+        )
+    layout = _layout(
+        title,
+        # Series side by side within each domain instead of on top of each other.
+        scattermode="group",
+        scattergap=0.6 if len(series) > 1 else 0,
+        xaxis={"type": "category", "showgrid": False, "fixedrange": True},
+        yaxis=_score_axis(y_title),
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def _month_dtick(n_months: int) -> str:
+    return "M1" if n_months <= 12 else "M3" if n_months <= 36 else "M12"
+
+
+def trend(months: list[datetime.date], series: list[dict], *, title: str, y_title: str) -> go.Figure:
+    """Monthly means over time. A series is {"name", "values"} aligned with `months`, optionally "colour"
+    (e.g. DOMAIN_COLOURS[code]) and "dash". Missing months are gaps, never bridged: a line across a month
+    without data would claim a trend nobody measured.
+    """
+    traces = []
+    for i, s in enumerate(series):
+        values = list(s["values"])
+        if len(values) != len(months):
+            raise ValueError(f"series {s['name']!r} is not aligned with the months")
+        colour = _colour(i, s.get("colour"))
+        traces.append(
+            go.Scatter(
+                x=list(months),
+                y=values,
+                name=_plain(s["name"]),
+                mode="lines+markers",
+                connectgaps=False,
+                line={"color": colour, "width": 2, "dash": s.get("dash", "solid")},
+                marker={"color": colour, "size": 7},
+                # "x unified" hover heads the box with the month and prefixes each line with the name.
+                hovertemplate="%{y:.1f}",
+                cliponaxis=False,
+            )
+        )
+    xaxis = {
+        "type": "date",
+        # ISO months: plotly's month names are English unless a locale bundle is loaded.
+        "tickformat": "%Y-%m",
+        "hoverformat": "%Y-%m",
+        "dtick": _month_dtick(len(months)),
+        "ticklabelmode": "instant",
+        "fixedrange": True,
+        "showgrid": False,
+    }
+    if months:
+        first, last = min(months), max(months)
+        xaxis["tick0"] = first.isoformat()
+        xaxis["range"] = [(first - datetime.timedelta(days=15)).isoformat(),
+                          (last + datetime.timedelta(days=15)).isoformat()]
+    layout = _layout(title, xaxis=xaxis, yaxis=_score_axis(y_title), hovermode="x unified")
+    return go.Figure(data=traces, layout=layout)
+
+
+def bin_labels(bins: Sequence[int], top: int = 100) -> list[str]:
+    """"0–9", "10–19", ..., "90–100": the last bin includes the top score."""
+    labels = []
+    for k, start in enumerate(bins):
+        end = top if k == len(bins) - 1 else bins[k + 1] - 1
+        labels.append(f"{start}–{end}")
+    return labels
+
+
+def distribution(
+    bins: list[int], series: list[dict], *, title: str, x_title: str, y_title: str
+) -> go.Figure:
+    """Counts per score bin, one grouped bar per series {"name", "counts", "colour"?}."""
+    labels = bin_labels(bins)
+    traces = []
+    for i, s in enumerate(series):
+        counts = list(s["counts"])
+        if len(counts) != len(bins):
+            raise ValueError(f"series {s['name']!r} is not aligned with the bins")
+        traces.append(
+            go.Bar(
+                x=labels,
+                y=counts,
+                name=_plain(s["name"]),
+                marker={"color": _colour(i, s.get("colour"))},
+                hovertemplate="%{x}: %{y}<extra>%{fullData.name}</extra>",
+            )
+        )
+    most = max((c for s in series for c in s["counts"]), default=0)
+    yaxis = {"title": {"text": _plain(y_title)}, "rangemode": "tozero", "tickformat": "d", "fixedrange": True}
+    if most < 5:
+        yaxis["dtick"] = 1  # whole respondents only: no 0.5 ticks on a small sample
+    layout = _layout(
+        title,
+        barmode="group",
+        bargap=0.2,
+        bargroupgap=0.05,
+        xaxis={"type": "category", "title": {"text": _plain(x_title)}, "showgrid": False, "fixedrange": True},
+        yaxis=yaxis,
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def concordance(series: list[dict], *, title: str, x_title: str, y_title: str) -> go.Figure:
+    """Patient (x) against clinician (y) score per wave, one trace per series: {"name", "points", "colour"}, where
+    points maps (x, y) to the number of waves with those two scores.
+
+    Waves with the same two scores share one marker whose size grows with their number (shown on hover): a
+    practice's year holds tens of thousands of waves on a few hundred distinct score pairs, and a dot each
+    would hide the density under overplotting and weigh megabytes.
+    The dashed diagonal is agreement; the dotted lines bound the band outside which a wave is flagged
+    (|gap| >= scoring.GAP_FLAG_THRESHOLD). They are layout shapes, not traces, so they need no legend name.
+    go.Scatter (SVG), not Scattergl: WebGL neither prints nor renders without a GPU.
+    """
+    hover = (
+        f"{_plain(x_title)}: %{{x:.1f}}<br>{_plain(y_title)}: %{{y:.1f}}<br>n = %{{customdata}}"
+        "<extra>%{fullData.name}</extra>"
+    )
+    traces = []
+    for i, group in enumerate(series):
+        points = sorted(group["points"].items())
+        traces.append(
+            go.Scatter(
+                x=[x for (x, _y), _n in points],
+                y=[y for (_x, y), _n in points],
+                customdata=[n for _point, n in points],
+                name=_plain(group["name"]),
+                mode="markers",
+                marker={
+                    "color": _colour(i, group.get("colour")),
+                    "size": [min(8 + 3 * math.sqrt(n - 1), 30) for _point, n in points],
+                    "opacity": 0.7,
+                    "line": {"color": "white", "width": 0.5},
+                },
+                hovertemplate=hover,
+                cliponaxis=False,
+            )
+        )
+    flag = scoring.GAP_FLAG_THRESHOLD
+    shapes = [
+        _line(0, 0, 100, 100, "dash"),
+        _line(0, flag, 100 - flag, 100, "dot"),
+        _line(flag, 0, 100, 100 - flag, "dot"),
+    ]
+    layout = _layout(
+        title,
+        height=440,
+        xaxis=_score_axis(x_title, constrain="domain"),
+        # Square: equal units on both axes, so the diagonal is at 45 degrees and distances read true.
+        yaxis=_score_axis(y_title, scaleanchor="x", scaleratio=1, constrain="domain"),
+        shapes=shapes,
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def funnel(stages: list[str], counts: list[int], *, title: str) -> go.Figure:
+    """Invitations to answers: each stage's count and its share of the first stage."""
+    if len(stages) != len(counts):
+        raise ValueError("one count per stage")
+    trace = go.Funnel(
+        y=[_plain(s) for s in stages],
+        x=list(counts),
+        textinfo="value+percent initial",
+        textposition="inside",
+        marker={"color": PALETTE[0]},
+        connector={"fillcolor": "#dbe9f4", "line": {"width": 0}},
+        hovertemplate="%{y}: %{x} (%{percentInitial:.0%})<extra></extra>",
+    )
+    layout = _layout(title, legend=False, yaxis={"showgrid": False, "showline": False, "ticks": "",
+                                                  "fixedrange": True},
+                     xaxis={"fixedrange": True})
+    return go.Figure(data=[trace], layout=layout)
+
+
+def gaps(
+    domain_labels: list[str],
+    mean_gaps: list[float | None],
+    *,
+    title: str,
+    y_title: str,
+    flag: float = scoring.GAP_FLAG_THRESHOLD,
+) -> go.Figure:
+    """Mean clinician-minus-patient gap per domain; bars at or beyond the dotted ±flag lines are vermillion."""
+    if len(domain_labels) != len(mean_gaps):
+        raise ValueError("one gap per domain label")
+    present = [abs(g) for g in mean_gaps if g is not None]
+    # ±50 unless a bar and its value label (~10 points tall) would not fit; then the next multiple of 10.
+    bound = max(50.0, math.ceil((max(present, default=0) + 10) / 10) * 10)
+    colours = [PALETTE[3] if g is not None and abs(g) >= flag else PALETTE[0] for g in mean_gaps]
+    trace = go.Bar(
+        x=[_plain(d) for d in domain_labels],
+        y=list(mean_gaps),
+        marker={"color": colours},
+        # U+2212 minus, as plotly writes it on the axis.
+        text=[None if g is None else f"{g:+.1f}".replace("-", "\u2212") for g in mean_gaps],
+        textposition="outside",
+        cliponaxis=False,
+        hovertemplate="%{x}: %{y:+.1f}<extra></extra>",
+    )
+    shapes = [_line(0, flag, 1, flag, "dot", xref="paper"), _line(0, -flag, 1, -flag, "dot", xref="paper")]
+    layout = _layout(
+        title,
+        legend=False,
+        xaxis={"type": "category", "showgrid": False, "fixedrange": True},
+        yaxis={"title": {"text": _plain(y_title)}, "range": [-bound, bound], "tick0": 0,
+               "dtick": 25 if bound <= 100 else None, "zeroline": True, "zerolinecolor": "#888888",
+               "zerolinewidth": 1, "fixedrange": True},
+        shapes=shapes,
+    )
+    return go.Figure(data=[trace], layout=layout)
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as JSON, safe inside <script type="application/json"> (pages draw it with charts.js).
+
+    <, > and & are written as \\u escapes, as Django's json_script does: a label containing "</script>" or
+    "<!--" cannot end the element early, and json parsing gives back exactly the same figure.
+    """
+    return (
+        fig.to_json()
+        .replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+    )
+
+
+def figure_html(fig: go.Figure, div_id: str) -> str:
+    """A <div> and its drawing script for a self-contained report that inlines plotly_js() once itself."""
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)
+
+
+# The bundle's two CDN addresses, both used only by map charts: the default `topojsonURL` (map outlines) and the
+# icons of map symbol layers. We draw no maps, but a report is a file that travels on its own (no CSP of ours
+# around it), so it must not even name a CDN: both become relative paths that nothing here ever asks for.
+_MAP_CDNS = (
+    ('"https://cdn.plot.ly/un/"', '"topojson/"'),
+    ("`https://cdn.jsdelivr.net/npm/@mapbox/maki@8.2.0/icons/", "`maki/"),
+)
+
+
+@functools.lru_cache(maxsize=1)
+def plotly_js() -> str:
+    """plotly.js from the installed plotly package: the version the figures were built for, no CDN (read once)."""
+    js = plotly.offline.get_plotlyjs()
+    for address, local in _MAP_CDNS:
+        js = js.replace(address, local)
+    return js

@@ -1,0 +1,408 @@
+"""Aggregate reads for dashboards and reports: one query per figure, computed in the database.
+
+Every function takes a practice the caller has already been allowed to see, and a `Period`.
+"Each dyad counts once": its most recent patient response in the period (docs/measurement.md), read from the flags
+kept in step on submit when the period reaches today (surveys.latest), else picked with a window function;
+either way the database does the choosing. Means, SDs and intervals come from SQL sums
+through `scoring.summarize_moments`, so the numbers match `scoring.summarize` on the raw scores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Window,
+)
+from django.db.models.functions import Floor, RowNumber, TruncMonth
+from django.utils import timezone
+
+from measurement import scoring
+from surveys.models import DomainScore, Invitation, Practice, Respondent, Response
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date  # inclusive
+    clinician_id: int | None = None
+    version_id: int | None = None  # the patient instrument version, when filtering by one
+
+    @property
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """Half-open datetime bounds, so the submitted_at index is used (no per-row date casts)."""
+        tz = timezone.get_current_timezone()
+        start = dt.datetime.combine(self.start, dt.time.min, tzinfo=tz)
+        end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        return start, end
+
+    @property
+    def reaches_today(self) -> bool:
+        """Whether each dyad's latest response in the period is simply its latest: the period runs to today and
+        takes every instrument version, so the flags kept in step on submit (surveys.latest) answer it."""
+        return self.end >= timezone.localdate() and not self.version_id
+
+    @classmethod
+    def last_days(cls, days: int = 365, today: dt.date | None = None, **filters) -> Period:
+        today = today or timezone.localdate()
+        return cls(start=today - dt.timedelta(days=days - 1), end=today, **filters)
+
+
+_shared: ContextVar[dict | None] = ContextVar("analytics_shared_reads", default=None)
+
+
+@contextmanager
+def shared_reads():
+    """Within the block, each set of figures is read once.
+
+    A dashboard or a report asks for several figures over the same practice, period and respondent: the
+    practice and clinician summaries and the distribution all come from one grouped query over each
+    dyad's latest response. This is the dashboard's fast path (docs/performance.md). Outside a block every
+    call reads afresh, so nothing is ever stale.
+    """
+    token = _shared.set({})
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
+def _once(key: tuple, compute):
+    memo = _shared.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def responses_in(practice: Practice, period: Period, respondent: str = Respondent.PATIENT) -> QuerySet[Response]:
+    start, end = period.bounds
+    responses = Response.objects.filter(
+        practice=practice, respondent=respondent, submitted_at__gte=start, submitted_at__lt=end
+    )
+    if period.clinician_id:
+        responses = responses.filter(dyad__clinician_id=period.clinician_id)
+    if period.version_id and respondent == Respondent.PATIENT:
+        responses = responses.filter(instrument_version_id=period.version_id)
+    return responses
+
+
+def latest_per_dyad(responses: QuerySet[Response], *, per_month: bool = False) -> QuerySet[Response]:
+    """Each dyad's most recent response (per month, for trends)."""
+    partition = [F("dyad_id")] + ([TruncMonth("submitted_at")] if per_month else [])
+    return responses.annotate(
+        dyad_rank=Window(RowNumber(), partition_by=partition, order_by=[F("submitted_at").desc(), F("id").desc()])
+    ).filter(dyad_rank=1)
+
+
+def latest_scores(
+    practice: Practice, period: Period, respondent: str = Respondent.PATIENT, *, per_month: bool = False
+) -> QuerySet[DomainScore]:
+    """The present scores of each dyad's latest response in the period (of each month, for trends).
+
+    The dashboard's fast path: when the period reaches today, the latest responses are the ones flagged on
+    submit and the figures come from this one table with no join (docs/performance.md). Otherwise (a past
+    period, one instrument version) the window picks them. Either way the same rows, so the same numbers.
+    """
+    start, end = period.bounds
+    scores = DomainScore.objects.filter(
+        practice=practice, respondent=respondent, submitted_at__gte=start, submitted_at__lt=end, score__isnull=False
+    )
+    if period.clinician_id:
+        scores = scores.filter(clinician_id=period.clinician_id)
+    if period.reaches_today:
+        return scores.filter(**{"is_month_latest" if per_month else "is_latest": True})
+    latest = latest_per_dyad(responses_in(practice, period, respondent), per_month=per_month)
+    return scores.filter(response_id__in=latest.values("id"))
+
+
+MOMENTS = {"n": Count("score"), "total": Sum("score"), "total_sq": Sum(F("score") * F("score"))}
+
+
+BIN_WIDTH = 10
+
+
+def _latest_moments(practice: Practice, period: Period, respondent: str) -> list[tuple]:
+    """(clinician id, domain, score bin, n, sum, sum of squares) over each dyad's latest response: one query
+    from which the practice summaries, the clinician summaries and the distribution are all added up."""
+
+    def compute():
+        return list(
+            latest_scores(practice, period, respondent)
+            .annotate(bin=Floor(F("score") / BIN_WIDTH))
+            .values_list("clinician_id", "domain", "bin")
+            .annotate(**MOMENTS)
+            .order_by()
+        )
+
+    return _once(("latest_moments", practice.pk, period, respondent), compute)
+
+
+def _summed(rows, key) -> dict:
+    sums: dict = {}
+    for row in rows:
+        n, total, total_sq = sums.get(key(row), (0, 0.0, 0.0))
+        sums[key(row)] = (n + row[3], total + row[4], total_sq + row[5])
+    return {k: scoring.summarize_moments(*moments) for k, moments in sums.items()}
+
+
+def domain_summaries(practice: Practice, period: Period, respondent: str = Respondent.PATIENT) -> dict[str, scoring.Summary]:
+    """Practice-level n, mean, SD and 95% CI per domain."""
+    return _summed(_latest_moments(practice, period, respondent), key=lambda row: row[1])
+
+
+def clinician_domain_summaries(
+    practice: Practice, period: Period, respondent: str = Respondent.PATIENT
+) -> dict[tuple[int, str], scoring.Summary]:
+    """{(clinician_id, domain): Summary}: the clinician-level figures that suppression applies to."""
+    return _summed(_latest_moments(practice, period, respondent), key=lambda row: (row[0], row[1]))
+
+
+def _latest_monthly_moments(practice: Practice, period: Period, respondent: str) -> list[tuple]:
+    """(month, domain, clinician id, n, sum, sum of squares) over each dyad's latest response of each month: one
+    query for the monthly summaries and the per-clinician monthly counts that monthly suppression needs."""
+
+    def compute():
+        return list(
+            latest_scores(practice, period, respondent, per_month=True)
+            .values_list("month", "domain", "clinician_id")
+            .annotate(**MOMENTS)
+            .order_by()
+        )
+
+    return _once(("latest_monthly_moments", practice.pk, period, respondent), compute)
+
+
+def monthly_summaries(
+    practice: Practice, period: Period, respondent: str = Respondent.PATIENT
+) -> dict[tuple[dt.date, str], scoring.Summary]:
+    """{(first day of month, domain): Summary}, each dyad counted once per month."""
+    return _summed(_latest_monthly_moments(practice, period, respondent), key=lambda row: (row[0], row[1]))
+
+
+def score_distribution(practice: Practice, period: Period) -> dict[str, dict[int, int]]:
+    """{domain: {bin start (0, 10, ... 90): count}}; 100 falls in the 90 bin."""
+    distribution: dict[str, dict[int, int]] = defaultdict(lambda: {b: 0 for b in range(0, 100, BIN_WIDTH)})
+    for _clinician, domain, score_bin, n, _total, _total_sq in _latest_moments(practice, period, Respondent.PATIENT):
+        distribution[domain][min(int(score_bin) * BIN_WIDTH, 100 - BIN_WIDTH)] += n
+    return dict(distribution)
+
+
+class Pair(NamedTuple):
+    domain: str
+    patient: float
+    clinician: float
+    clinician_id: int
+    waves: int = 1  # how many of the clinician's dyads had exactly these two scores in their latest wave
+
+
+def concordance(practice: Practice, period: Period) -> list[Pair]:
+    """Patient and clinician scores of the same wave, per shared domain (each dyad's latest wave).
+
+    The patient's score rows carry the clinician's score of the same visit as `paired_score`, so this is one
+    read; equal waves of one clinician come back as one Pair with their number (`waves`): scores take few
+    distinct values, so a practice's 35,000 waves make about 5,000 pairs.
+    """
+    rows = (
+        latest_scores(practice, period)
+        .filter(domain__in=scoring.SHARED_DOMAINS, paired_score__isnull=False)
+        .values_list("domain", "score", "paired_score", "clinician_id")
+        .annotate(waves=Count("*"))
+        .order_by()
+    )
+    return [Pair(*row) for row in rows]
+
+
+def gaps_by_domain(pairs: list[Pair]) -> dict[str, list[float]]:
+    """{domain: the clinician-minus-patient gap of every wave} (a pair stands for `waves` equal waves)."""
+    gaps: dict[str, list[float]] = defaultdict(list)
+    for pair in pairs:
+        gaps[pair.domain].extend([pair.clinician - pair.patient] * pair.waves)
+    return gaps
+
+
+def invitation_funnel(practice: Practice, period: Period) -> dict[str, int]:
+    """Patient invitations created in the period: sent, opened, completed."""
+    start, end = period.bounds
+    invitations = Invitation.objects.filter(
+        visit__practice=practice, respondent=Respondent.PATIENT, created_at__gte=start, created_at__lt=end
+    )
+    if period.clinician_id:
+        invitations = invitations.filter(visit__dyad__clinician_id=period.clinician_id)
+    if period.version_id:
+        invitations = invitations.filter(instrument_version_id=period.version_id)
+    return invitations.aggregate(
+        sent=Count("id"),
+        opened=Count("id", filter=Q(opened_at__isnull=False) | Q(used_at__isnull=False)),
+        completed=Count("id", filter=Q(used_at__isnull=False)),
+    )
+
+
+class MedianSeconds(Aggregate):
+    """PostgreSQL's percentile_cont(0.5) over an interval, in seconds: the median computed in the database."""
+
+    function = "percentile_cont"
+    template = "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM %(expressions)s))"
+    output_field = FloatField()
+
+
+def median_minutes_to_complete(practice: Practice, period: Period) -> float | None:
+    """Median time from opening a patient questionnaire to sending it."""
+    responses = responses_in(practice, period).filter(started_at__isnull=False)
+    if connection.vendor == "postgresql":
+        duration = ExpressionWrapper(F("submitted_at") - F("started_at"), output_field=DurationField())
+        seconds = responses.aggregate(median=MedianSeconds(duration))["median"]
+    else:
+        durations = [(s - o).total_seconds() for s, o in responses.values_list("submitted_at", "started_at")]
+        seconds = statistics.median(durations) if durations else None
+    return None if seconds is None else float(seconds) / 60
+
+
+def practice_clinicians(practice: Practice) -> list:
+    """The practice's clinicians, for filters and per-clinician figures (one query)."""
+    from django.contrib.auth import get_user_model
+
+    return list(
+        get_user_model()
+        .objects.filter(memberships__practice=practice, memberships__role="clinician")
+        .order_by("username")
+        .distinct()
+    )
+
+
+def patient_versions(practice: Practice) -> list:
+    """Patient instrument versions that have responses in this practice, for the version filter."""
+    from surveys.models import InstrumentVersion
+
+    return list(
+        InstrumentVersion.objects.filter(respondent=Respondent.PATIENT)
+        .select_related("instrument")
+        .order_by("instrument__slug", "version")
+    )
+
+
+def clinician_gap_summaries(practice: Practice, period: Period) -> dict[str, scoring.Summary]:
+    """Mean clinician-minus-patient gap per shared domain over the clinician's latest wave per dyad."""
+    return _summaries_of_gaps(concordance(practice, period))
+
+
+def _summaries_of_gaps(pairs: list[Pair]) -> dict[str, scoring.Summary]:
+    return {domain: scoring.summarize(values) for domain, values in gaps_by_domain(pairs).items()}
+
+
+@dataclass(frozen=True)
+class DyadRow:
+    dyad_id: int
+    patient: str
+    visits: int
+    last_visit: dt.date | None
+    patient_scores: dict
+    clinician_scores: dict
+    flagged: list
+
+
+def clinician_dyads(practice: Practice, clinician, period: Period, limit: int = 500) -> list[DyadRow]:
+    """The clinician's dyads seen in the period, with the scores of their latest wave (two queries)."""
+    from surveys.models import Dyad
+
+    start, end = period.bounds
+    dyads = list(
+        Dyad.objects.filter(
+            practice=practice,
+            clinician=clinician,
+            visits__date__gte=period.start,
+            visits__date__lte=period.end,
+        )
+        .annotate(
+            visit_count=Count("visits", distinct=True),
+            last_visit=Max("visits__date"),
+            latest_visit_id=Subquery(
+                Response.objects.filter(
+                    dyad_id=OuterRef("pk"),
+                    respondent=Respondent.PATIENT,
+                    submitted_at__gte=start,
+                    submitted_at__lt=end,
+                )
+                .order_by("-submitted_at", "-id")
+                .values("visit_id")[:1]
+            ),
+        )
+        .values_list("pk", "patient__reference", "visit_count", "last_visit", "latest_visit_id")
+        .order_by("-last_visit", "patient__reference")[:limit]
+    )
+    scores: dict[tuple[int, str], dict] = defaultdict(dict)
+    wave_visits = [row[4] for row in dyads if row[4]]
+    for visit_id, respondent, domain, score, process_index, outcome_index in DomainScore.objects.filter(
+        response__visit_id__in=wave_visits
+    ).values_list(
+        "response__visit_id", "response__respondent", "domain", "score", "response__process_index", "response__outcome_index"
+    ):
+        scores[(visit_id, respondent)].update(
+            {domain: score, "process_index": process_index, "outcome_index": outcome_index}
+        )
+    rows = []
+    for dyad_id, reference, visit_count, last_visit, visit_id in dyads:
+        patient_scores = scores.get((visit_id, Respondent.PATIENT), {})
+        clinician_scores = scores.get((visit_id, Respondent.CLINICIAN), {})
+        flagged = [g for g in scoring.wave_gaps(clinician_scores, patient_scores) if g.flagged]
+        rows.append(DyadRow(dyad_id, reference, visit_count, last_visit, patient_scores, clinician_scores, flagged))
+    return rows
+
+
+@dataclass(frozen=True)
+class Wave:
+    visit_id: int
+    date: dt.date
+    patient_scores: dict
+    clinician_scores: dict
+    gaps: list
+
+
+def dyad_waves(dyad) -> list[Wave]:
+    """A dyad's history: every visit with its patient and clinician scores and gaps (two queries)."""
+    from surveys.models import Visit
+
+    visits = list(Visit.objects.filter(dyad=dyad).order_by("date", "id").values_list("id", "date"))
+    scores: dict[tuple[int, str], dict] = defaultdict(dict)
+    for visit_id, respondent, domain, score in DomainScore.objects.filter(response__dyad=dyad).values_list(
+        "response__visit_id", "response__respondent", "domain", "score"
+    ):
+        scores[(visit_id, respondent)][domain] = score
+    waves = []
+    for visit_id, date in visits:
+        patient_scores = scores.get((visit_id, Respondent.PATIENT), {})
+        clinician_scores = scores.get((visit_id, Respondent.CLINICIAN), {})
+        waves.append(Wave(visit_id, date, patient_scores, clinician_scores, scoring.wave_gaps(clinician_scores, patient_scores)))
+    return waves
+
+
+def clinician_monthly_counts(
+    practice: Practice, period: Period, respondent: str = Respondent.PATIENT
+) -> dict[tuple[dt.date, str], dict[int, int]]:
+    """{(month, domain): {clinician id: n}}: the breakdown monthly suppression is decided from (one query)."""
+    unfiltered = Period(period.start, period.end, version_id=period.version_id)
+    counts: dict[tuple[dt.date, str], dict[int, int]] = defaultdict(dict)
+    for month, domain, clinician_id, n, _total, _total_sq in _latest_monthly_moments(practice, unfiltered, respondent):
+        counts[(month, domain)][clinician_id] = n
+    return dict(counts)

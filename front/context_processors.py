@@ -1,0 +1,14 @@
+"""Template context for every page."""
+
+from surveys.permissions import memberships
+
+
+def navigation(request) -> dict:
+    """Template context: the practices and roles of the signed-in person, for the practice switcher."""
+    user = request.user
+    if not user.is_authenticated:
+        return {}
+    roles: dict = {}
+    for membership in memberships(user).order_by("practice__name"):
+        roles.setdefault(membership.practice, set()).add(membership.role)
+    return {"nav_practices": [(practice, sorted(r)) for practice, r in roles.items()]}

@@ -1,0 +1,102 @@
+"""Dashboards: a manager's practice dashboard and a clinician's own page, with CSV for every figure."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+
+from audit import services as audit
+from audit.models import Action
+from figures import panels, queries
+from plumbing.routers import use_replica
+from surveys import selectors
+from surveys.models import Role
+
+from .forms import DashboardFilterForm
+
+
+def _filters(request, practice, *, with_clinicians: bool):
+    clinicians = queries.practice_clinicians(practice) if with_clinicians else []
+    form = DashboardFilterForm(
+        request.GET or None, clinicians=clinicians, versions=queries.patient_versions(practice)
+    )
+    period = form.period()
+    if period.clinician_id and period.clinician_id not in {c.pk for c in clinicians}:
+        period = queries.Period(period.start, period.end, version_id=period.version_id)
+    return form, period, clinicians
+
+
+def _practice_dashboard(request, slug):
+    # Who may see what is decided on the primary; the figures are read from the replica when there is one
+    # (docs/scaling.md), each shared set of figures once (queries.shared_reads: the fast path).
+    practice = selectors.practice_for(request.user, slug, Role.MANAGER)
+    with use_replica(), queries.shared_reads():
+        form, period, clinicians = _filters(request, practice, with_clinicians=True)
+        audience = panels.Audience.for_user(request.user, practice)
+        tiles = panels.practice_tiles(practice, period)
+        return practice, form, period, tiles, panels.practice_panels(practice, period, audience, clinicians, tiles)
+
+
+@login_required
+def practice_dashboard(request, slug):
+    practice, form, period, tiles, panel_list = _practice_dashboard(request, slug)
+    context = {"practice": practice, "form": form, "period": period, "tiles": tiles, "panels": panel_list}
+    template = "surveys/dashboard_panels.html" if request.headers.get("HX-Request") else "surveys/dashboard.html"
+    return render(request, template, context)
+
+
+@login_required
+def practice_chart_csv(request, slug, key):
+    practice, _form, period, _tiles, panel_list = _practice_dashboard(request, slug)
+    return _panel_csv(request, practice, period, panel_list, key)
+
+
+def _my_page(request, slug):
+    practice = selectors.practice_for(request.user, slug, Role.CLINICIAN)
+    with use_replica(), queries.shared_reads():
+        form, period, _clinicians = _filters(request, practice, with_clinicians=False)
+        audience = panels.Audience.for_user(request.user, practice)
+        return practice, form, period, panels.clinician_panels(practice, request.user, period, audience)
+
+
+@login_required
+def my_relationships(request, slug):
+    practice, form, period, panel_list = _my_page(request, slug)
+    with use_replica():
+        dyads = queries.clinician_dyads(practice, request.user, period)
+    context = {"practice": practice, "form": form, "period": period, "panels": panel_list, "dyads": dyads}
+    template = "surveys/my_panels.html" if request.headers.get("HX-Request") else "surveys/my_relationships.html"
+    return render(request, template, context)
+
+
+@login_required
+def my_chart_csv(request, slug, key):
+    practice, _form, period, panel_list = _my_page(request, slug)
+    return _panel_csv(request, practice, period, panel_list, key)
+
+
+@login_required
+def my_dyad(request, slug, dyad_id):
+    practice = selectors.practice_for(request.user, slug, Role.CLINICIAN)
+    dyad = selectors.clinician_dyad(request.user, practice, dyad_id)
+    with use_replica():
+        waves = queries.dyad_waves(dyad)
+    return render(request, "surveys/my_dyad.html", {"practice": practice, "dyad": dyad, "waves": waves})
+
+
+def _panel_csv(request, practice, period, panel_list, key) -> HttpResponse:
+    panel = next((p for p in panel_list if p.key == key), None)
+    if panel is None:
+        raise Http404("No such chart.")
+    audit.record(Action.EXPORT, request=request, practice=practice, chart=key, start=str(period.start), end=str(period.end))
+    filename = f"{practice.slug}-{key}-{period.start}-{period.end}.csv"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow([str(column) for column in panel.columns])
+    for row in panel.rows:
+        writer.writerow(["" if value is None else value for value in row])
+    return response

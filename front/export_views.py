@@ -1,0 +1,156 @@
+"""The research exports page: a period, and the files researchers use (docs/exports.md).
+
+Who may do what:
+- the page, the codebook and the REDCap dictionaries: managers of the practice and platform admins
+  (anyone else 404; anonymous visitors are sent to sign in);
+- the row-level files (answers.csv, responses.csv, responses.sav and the ZIP): platform admins only.
+  One row per answer or response, with the clinician named, lets anyone rebuild every clinician-level
+  figure, including the ones docs/measurement.md suppresses below the practice's minimum for everyone but platform
+  admins; and the practice itself can put a name to each patient reference. So these files are treated
+  like `export_scores`, the admin export. A manager sees why on the page and gets 403 from the URLs.
+
+Every download is audit-logged (Action.EXPORT, kind = the file's name) before a byte is sent.
+"""
+
+from __future__ import annotations
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row, Submit
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from audit import services as audit
+from audit.models import Action
+from figures.queries import Period
+from interchange.research import exports as research
+from surveys import selectors
+from surveys.models import Role
+from surveys.permissions import is_platform_admin
+
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "sav": "application/x-spss-sav", "zip": "application/zip"}
+
+
+def may_export_rows(user) -> bool:
+    """Row-level research files: platform admins only (see the module docstring)."""
+    return is_platform_admin(user)
+
+
+class ExportPeriodForm(forms.Form):
+    start = forms.DateField(label=_("Submitted from"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("to (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        default = Period.last_days(365)
+        self.fields["start"].initial, self.fields["end"].initial = default.start, default.end
+        self.helper = FormHelper()
+        self.helper.form_method = "get"
+        self.helper.layout = Layout(
+            Row(
+                Column("start", css_class="col-sm-4"),
+                Column("end", css_class="col-sm-4"),
+                Column(Submit("show", _("Choose period"), css_class="mt-sm-4"), css_class="col-sm-4"),
+            )
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and end < start:
+            self.add_error("end", _("The end date must be on or after the start date."))
+        return cleaned
+
+    def period(self) -> Period | None:
+        """The period asked for; the last twelve months when nothing was asked; None when it is wrong."""
+        if not self.is_bound:
+            return Period.last_days(365)
+        if not self.is_valid():
+            return None
+        return Period(self.cleaned_data["start"], self.cleaned_data["end"])
+
+
+def _period_form(request) -> ExportPeriodForm:
+    return ExportPeriodForm(request.GET if {"start", "end"} & set(request.GET) else None)
+
+
+@login_required
+@require_GET
+def exports_page(request, slug):
+    practice = selectors.practice_for(request.user, slug, Role.MANAGER)
+    return _page(request, practice, _period_form(request))
+
+
+def _page(request, practice, form: ExportPeriodForm):
+    period = form.period()
+    rows_allowed = may_export_rows(request.user)
+    counts = None
+    if period and rows_allowed:
+        counts = {
+            "responses": research.period_responses(practice, period).count(),
+            "answers": research.period_answers(practice, period).count(),
+        }
+    context = {
+        "practice": practice,
+        "form": form,
+        "period": period,
+        "rows_allowed": rows_allowed,
+        "counts": counts,
+        "redcap": [
+            (research.redcap_filename(spec), f"{spec.slug}-{spec.version}") for spec in research.instrument_specs()
+        ],
+    }
+    return render(request, "surveys/exports/index.html", context, status=200 if period else 400)
+
+
+@login_required
+@require_GET
+def download(request, slug, name):
+    practice = selectors.practice_for(request.user, slug, Role.MANAGER)
+    if name in research.ROW_LEVEL_FILES and not may_export_rows(request.user):
+        raise PermissionDenied("Row-level research exports are for platform admins.")
+    if name == research.CODEBOOK_FILE:
+        audit.record(Action.EXPORT, request=request, practice=practice, kind=name)
+        data = research.codebook_csv(research.sav_variables(research.instrument_specs()))
+        return _attachment(data, name, f"{practice.slug}-{name}")
+    form = _period_form(request)
+    period = form.period()
+    if period is None:
+        return _page(request, practice, form)
+    start, end = period.start.isoformat(), period.end.isoformat()
+    audit.record(Action.EXPORT, request=request, practice=practice, kind=name, start=start, end=end)
+    filename = research.download_name(practice, period, name)
+    if name == research.ANSWERS_FILE:
+        # The largest file (one row per item): streamed, never held in memory whole.
+        rows = research.answer_rows(research.period_answers(practice, period))
+        return _attachment(research.csv_lines(research.ANSWER_COLUMNS, rows), name, filename, stream=True)
+    if name == research.RESPONSES_FILE:
+        return _attachment(research.responses_csv(research.period_responses(practice, period)), name, filename)
+    if name == research.SAV_FILE:
+        return _attachment(research.sav_file(practice, period), name, filename)
+    return _attachment(research.zip_bytes(research.research_files(practice, period)), name, filename)
+
+
+@login_required
+@require_GET
+def redcap_dictionary(request, slug, name):
+    practice = selectors.practice_for(request.user, slug, Role.MANAGER)
+    spec = next((spec for spec in research.instrument_specs() if f"{spec.slug}-{spec.version}" == name), None)
+    if spec is None:
+        raise Http404("No such instrument version.")
+    filename = research.redcap_filename(spec)
+    audit.record(Action.EXPORT, request=request, practice=practice, kind=filename)
+    return _attachment(research.redcap_csv(spec), filename, filename)
+
+
+def _attachment(data, name: str, filename: str, *, stream: bool = False) -> HttpResponse:
+    content_type = CONTENT_TYPES[name.rpartition(".")[2]]
+    response = (StreamingHttpResponse if stream else HttpResponse)(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # Pseudonymous row data: no shared or browser cache keeps a copy.
+    response["Cache-Control"] = "private, no-store"
+    return response

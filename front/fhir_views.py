@@ -1,0 +1,137 @@
+"""FHIR R4 read endpoints (README.md): GET /fhir/Questionnaire/<slug>-<version>, /fhir/QuestionnaireResponse/<id>
+and /fhir/metadata.
+
+Every answer is FHIR JSON (`application/fhir+json`), errors included, as an OperationOutcome:
+- not signed in: 401, not a redirect to the sign-in page. FHIR clients are programs that expect JSON; a 302 to
+  an HTML form would be followed and then fail to parse, hiding the real problem. (A browser that is signed in
+  gets the JSON like any client.)
+- a response the user may not see, an unknown id, a malformed id: 404 alike, never data (docs/privacy.md);
+- any method but GET or HEAD: 405.
+A Questionnaire is an instrument definition, not practice data: any signed-in person may read any loaded
+version. A QuestionnaireResponse is visible to the managers of its practice, the dyad's clinician and platform
+admins; each read of one is audit-logged as an export.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from django.conf import settings
+from django.db.models import Prefetch, Q
+from django.http import Http404, HttpResponse
+from django.urls import reverse
+
+from audit import services as audit
+from audit.models import Action
+from interchange.fhir import resources as fhir
+from measurement.instruments import spec_for_version
+from surveys.models import Answer, InstrumentVersion, Response, Role
+from surveys.permissions import practices_for
+
+JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
+MAX_RESPONSE_ID = 2**63 - 1  # the largest BigAutoField value: a longer number is not an id of ours
+
+# --- reads, scoped (selectors for this module) -------------------------------------------------
+
+
+def instrument_version_for(resource_id: str) -> InstrumentVersion:
+    """The loaded instrument version behind a Questionnaire id ("patient-1.0"); Http404 for anything else."""
+    parsed = fhir.parse_questionnaire_id(resource_id)
+    version = None
+    if parsed is not None:
+        slug, number = parsed
+        version = (
+            InstrumentVersion.objects.filter(instrument__slug=slug, version=number).select_related("instrument").first()
+        )
+    if version is None:
+        raise Http404("No such Questionnaire.")
+    return version
+
+
+def visible_response(user, resource_id: str) -> Response:
+    """A submitted response the user may see: as a manager of its practice (platform admins see every practice
+    that way) or as the dyad's clinician. Anyone else, and any unknown or malformed id: Http404."""
+    if not (resource_id.isascii() and resource_id.isdigit()) or int(resource_id) > MAX_RESPONSE_ID:
+        raise Http404("No such QuestionnaireResponse.")
+    response = (
+        Response.objects.filter(pk=int(resource_id))
+        .filter(
+            Q(practice__in=practices_for(user, Role.MANAGER))
+            | Q(dyad__clinician=user, practice__in=practices_for(user, Role.CLINICIAN))
+        )
+        .select_related("practice", "dyad__patient", "dyad__clinician", "instrument_version")
+        .prefetch_related(Prefetch("answers", queryset=Answer.objects.select_related("item")), "scores")
+        .first()
+    )
+    if response is None:
+        raise Http404("No such QuestionnaireResponse.")
+    return response
+
+
+# --- plumbing ----------------------------------------------------------------------------------
+
+
+def fhir_json(resource: dict, status: int = 200) -> HttpResponse:
+    response = HttpResponse(json.dumps(resource, ensure_ascii=False), content_type=fhir.FHIR_JSON, status=status)
+    # What a person may read depends on who asks; nothing here is for shared caches, and responses are
+    # personal data.
+    response["Cache-Control"] = "no-store, private"
+    response["Vary"] = "Cookie"
+    return response
+
+
+def _outcome(status: int, code: str, diagnostics: str) -> HttpResponse:
+    return fhir_json(fhir.operation_outcome(code, diagnostics), status=status)
+
+
+def fhir_endpoint(*, public: bool = False):
+    """GET/HEAD only, signed-in users only (unless public), and every error as an OperationOutcome."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method not in ("GET", "HEAD"):
+                response = _outcome(405, "not-supported", "Only read (GET) is supported here.")
+                response["Allow"] = "GET, HEAD"
+                return response
+            asked = request.GET.get("_format")
+            if asked is not None and asked.strip().lower() not in JSON_FORMATS:
+                return _outcome(406, "not-supported", "Only JSON is supported (_format=json).")
+            if not public and not request.user.is_authenticated:
+                login = settings.SITE_URL + reverse("login")
+                response = _outcome(401, "login", f"Sign in first: {login}")
+                # RFC 9110 asks a 401 to name a challenge; ours is the sign-in page's session cookie.
+                response["WWW-Authenticate"] = 'Session realm="Healing"'
+                return response
+            try:
+                return view(request, *args, **kwargs)
+            except Http404 as exc:
+                return _outcome(404, "not-found", str(exc) or "Not found.")
+
+        return wrapped
+
+    return decorate
+
+
+# --- views -------------------------------------------------------------------------------------
+
+
+@fhir_endpoint(public=True)
+def capability_statement(request):
+    return fhir_json(fhir.capability_statement())
+
+
+@fhir_endpoint()
+def questionnaire(request, resource_id):
+    version = instrument_version_for(resource_id)
+    spec = spec_for_version(version)
+    return fhir_json(fhir.questionnaire(spec, current=version.is_current, last_updated=version.loaded_at))
+
+
+@fhir_endpoint()
+def questionnaire_response(request, resource_id):
+    response = visible_response(request.user, resource_id)
+    resource = fhir.questionnaire_response(response, spec_for_version(response.instrument_version))
+    audit.record(Action.EXPORT, request=request, practice=response.practice, obj=response, format="fhir")
+    return fhir_json(resource)

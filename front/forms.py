@@ -1,0 +1,190 @@
+"""Forms: turn posted fields into clean values and field errors; no business rules here."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from measurement import scoring
+from measurement.instruments import DomainSpec, InstrumentSpec, localized
+
+# Fields a questionnaire page posts besides the items themselves.
+FORM_FIELDS = {"csrfmiddlewaretoken", "comment", "lang"}
+MAX_COMMENT = 2000
+
+
+@dataclass
+class DomainSection:
+    domain: DomainSpec
+    label: str
+    description: str
+    fields: list
+    number: int
+
+
+class QuestionnaireForm(forms.Form):
+    """One radio group per item, grouped by domain when rendered; every item needs an answer."""
+
+    def __init__(self, spec: InstrumentSpec, language: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spec, self.language = spec, language
+        # Shallow copies of the cached fields: an attribute set on one form's field stays in that form; the
+        # widgets, choices and messages they share are never changed in place (see _questionnaire_fields).
+        self.fields = {name: copy.copy(field) for name, field in _questionnaire_fields(spec, language).items()}
+
+    def clean(self):
+        cleaned = super().clean()
+        unknown = sorted(set(self.data) - set(self.fields) - FORM_FIELDS)
+        if unknown:
+            raise forms.ValidationError(
+                _("This form was sent with answers to questions it does not have (%(codes)s). Please reload the page and try again.")
+                % {"codes": ", ".join(code[:20] for code in unknown[:5])},
+                code="unknown_items",
+            )
+        return cleaned
+
+    def answers(self) -> dict[str, str]:
+        return {item.code: self.cleaned_data[item.code] for item in self.spec.items}
+
+    @property
+    def item_count(self) -> int:
+        return len(self.spec.items)
+
+    @property
+    def answered_count(self) -> int:
+        if not self.is_bound:
+            return 0
+        return sum(1 for item in self.spec.items if self.data.get(item.code))
+
+    def sections(self) -> list[DomainSection]:
+        return [
+            DomainSection(
+                domain=domain,
+                label=localized(domain.label, self.language),
+                description=localized(domain.description, self.language) if domain.description else "",
+                fields=[self[item.code] for item in self.spec.items_of(domain.code)],
+                number=number,
+            )
+            for number, domain in enumerate(self.spec.domains, start=1)
+        ]
+
+
+_FIELDS: dict[tuple, dict[str, forms.Field]] = {}
+
+
+def _questionnaire_fields(spec: InstrumentSpec, language: str) -> dict[str, forms.Field]:
+    """The questionnaire's fields in one language, items then the comment box, built once per process.
+
+    Building 21 ChoiceFields with translated labels and messages took about 1 ms of every POST. Keyed by the
+    spec's content (its checksum, like spec_for_version) and the language; built under that language, so the
+    error messages always match the labels. Nothing may change a cached field, its widget or its choices in
+    place: forms share them (QuestionnaireForm gives each form its own shallow copies).
+    """
+    key = (spec.slug, spec.version, spec.checksum, language)
+    fields = _FIELDS.get(key)
+    if fields is None:
+        with translation.override(language):
+            fields = _FIELDS[key] = _build_questionnaire_fields(spec, language)
+    return fields
+
+
+def _build_questionnaire_fields(spec: InstrumentSpec, language: str) -> dict[str, forms.Field]:
+    labels = spec.scale_labels.get(language) or spec.scale_labels["en"]
+    scale_choices = [(str(value), labels[i]) for i, value in enumerate(range(spec.scale.min, spec.scale.max + 1))]
+    na_choice = (scoring.NA, localized(spec.na_label, language))
+    item_messages = {
+        "required": _("Please choose an answer."),
+        "invalid_choice": _("Please choose one of the answers shown."),
+    }
+    fields: dict[str, forms.Field] = {
+        item.code: forms.ChoiceField(
+            label=localized(item.text, language),
+            choices=scale_choices + ([na_choice] if item.allow_na else []),
+            widget=forms.RadioSelect,
+            error_messages=item_messages,
+        )
+        for item in spec.items
+    }
+    # The comment box goes last, after the items.
+    fields["comment"] = forms.CharField(
+        label=localized(spec.comment_label, language),
+        required=False,
+        max_length=MAX_COMMENT,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={
+            "max_length": _("Please keep your comment under %(limit)s characters.") % {"limit": MAX_COMMENT}
+        },
+    )
+    return fields
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form with a crispy Bootstrap layout."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("submit", gettext_lazy("Sign in"), css_class="w-100"))
+
+
+class DashboardFilterForm(forms.Form):
+    """Period, clinician and instrument version, applied to every figure on a page."""
+
+    MAX_DAYS = 366 * 5
+
+    start = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    clinician = forms.TypedChoiceField(label=gettext_lazy("Clinician"), required=False, coerce=int, empty_value=None)
+    version = forms.TypedChoiceField(label=gettext_lazy("Questionnaire version"), required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, clinicians=(), versions=(), today=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today or timezone.localdate()
+        default = self._default_period()
+        self.fields["start"].initial, self.fields["end"].initial = default.start, default.end
+        self.fields["clinician"].choices = [("", gettext_lazy("All clinicians"))] + [
+            (c.pk, c.get_full_name() or c.username) for c in clinicians
+        ]
+        self.fields["version"].choices = [("", gettext_lazy("All versions"))] + [
+            (v.pk, f"{v.instrument.slug} {v.version}") for v in versions
+        ]
+        if not clinicians:
+            del self.fields["clinician"]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end:
+            if end < start:
+                self.add_error("end", _("The end date must be on or after the start date."))
+            elif (end - start).days > self.MAX_DAYS:
+                self.add_error("end", _("Please choose a period of at most five years."))
+        return cleaned
+
+    def _default_period(self):
+        from figures.queries import Period
+
+        return Period.last_days(365, today=self.today)
+
+    def period(self):
+        """The period asked for, or the last twelve months when the form is empty or wrong."""
+        from figures.queries import Period
+
+        default = self._default_period()
+        if not self.is_bound or not self.is_valid():
+            return default
+        data = self.cleaned_data
+        return Period(
+            start=data.get("start") or default.start,
+            end=data.get("end") or default.end,
+            clinician_id=data.get("clinician"),
+            version_id=data.get("version"),
+        )

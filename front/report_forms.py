@@ -1,0 +1,45 @@
+"""The report request form: field validation only; the service decides what a request means."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from reports.models import Report
+
+
+def last_month(today):
+    end = today.replace(day=1) - timezone.timedelta(days=1)
+    return end.replace(day=1), end
+
+
+class ReportRequestForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Report"), choices=Report.Kind.choices, initial=Report.Kind.PRACTICE)
+    clinician = forms.TypedChoiceField(label=_("Clinician (for a clinician report)"), required=False, coerce=int,
+                                       empty_value=None)
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, clinicians=(), own_only=False, today=None, **kwargs):
+        """own_only: a clinician asks for their own report, so there is nothing to choose but the period."""
+        super().__init__(*args, **kwargs)
+        start, end = last_month(today or timezone.localdate())
+        self.fields["start"].initial, self.fields["end"].initial = start, end
+        self.clinicians = {c.pk: c for c in clinicians}
+        if own_only:
+            del self.fields["kind"], self.fields["clinician"]
+        else:
+            self.fields["clinician"].choices = [("", "—")] + [
+                (c.pk, c.get_full_name() or c.get_username()) for c in clinicians
+            ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            self.add_error("end", _("The period must end on or after its first day."))
+        if "kind" in self.fields:
+            if data.get("kind") == Report.Kind.CLINICIAN and not data.get("clinician"):
+                self.add_error("clinician", _("Choose the clinician for a clinician report."))
+            data["clinician"] = self.clinicians.get(data.get("clinician")) if data.get("kind") == Report.Kind.CLINICIAN else None
+        return data

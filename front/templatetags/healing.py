@@ -1,0 +1,37 @@
+"""Display helpers: one decimal for scores, a clear mark for hidden figures."""
+
+from django import template
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+
+from figures.panels import HIDDEN
+from surveys.domains import domain_label
+
+register = template.Library()
+
+
+@register.filter
+def cell(value):
+    """A table cell: scores to one decimal, hidden figures said plainly, missing as an en dash."""
+    if value is None or value == "":
+        return "–"
+    if value == HIDDEN:
+        return _("hidden")
+    if isinstance(value, float):
+        return number_format(value, 1)  # "80.3" in English, "80,3" in Spanish
+    return value
+
+
+@register.filter
+def percent(value):
+    return "–" if value is None else f"{number_format(100 * value, 0)}%"
+
+
+@register.filter
+def label(code):
+    return domain_label(code)
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key) if mapping else None

@@ -1,0 +1,13 @@
+"""Enqueueing by a task's registered name.
+
+A Celery task module imports the services it wraps; a service that queues the next step would import the task
+module back, a circle. So services ask Celery for the task by its name (names are stable: routes and beat
+entries use them too), and the task modules stay thin wrappers that nothing below them imports.
+"""
+
+from celery import current_app
+
+
+def task(name: str):
+    """The registered task called `name` (for example "reports.tasks.build_report"), ready for delay()."""
+    return current_app.tasks[name]
