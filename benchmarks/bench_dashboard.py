@@ -193,12 +193,13 @@ def main():
 
         from demo.seed import add_demo_visits, seed_demo
         from figures import charts, panels, queries
+        from plumbing.period import Period
 
         result = seed_demo(practices=1, clinicians=10, visits=small_visits, seed=5)
         practice = result.first_practice
         clinicians = queries.practice_clinicians(practice)
         audience = panels.Audience(min_n=practice.min_reporting_n)
-        period = queries.Period.last_days(365)
+        period = Period.last_days(365)
 
         def dashboard():
             with queries.shared_reads():

@@ -16,6 +16,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from measurement import scoring
+from plumbing.period import Period
 from surveys.domains import COMPETENCY_DOMAINS, SHARED_DOMAINS, domain_label
 from surveys.models import Practice, Respondent
 from surveys.permissions import is_platform_admin
@@ -100,7 +101,7 @@ class Tiles:
     responses: int
 
 
-def practice_tiles(practice: Practice, period: queries.Period) -> Tiles:
+def practice_tiles(practice: Practice, period: Period) -> Tiles:
     funnel = queries.invitation_funnel(practice, period)
     rate = funnel["completed"] / funnel["sent"] if funnel["sent"] else None
     return Tiles(
@@ -147,7 +148,7 @@ def _counts(by_clinician: dict) -> dict:
     return counts
 
 
-def practice_panels(practice: Practice, period: queries.Period, audience: Audience, clinicians: list, tiles: Tiles) -> list[Panel]:
+def practice_panels(practice: Practice, period: Period, audience: Audience, clinicians: list, tiles: Tiles) -> list[Panel]:
     """Every panel of the practice dashboard, in page order.
 
     With a clinician filter every figure describes that one clinician, so it is shown only where the
@@ -155,7 +156,7 @@ def practice_panels(practice: Practice, period: queries.Period, audience: Audien
     """
     names = {c.pk: c.get_full_name() or c.username for c in clinicians}
     focus = period.clinician_id
-    whole = queries.Period(period.start, period.end, version_id=period.version_id)
+    whole = Period(period.start, period.end, version_id=period.version_id)
     by_clinician = queries.clinician_domain_summaries(practice, whole)
     if focus:
         names = {pk: name for pk, name in names.items() if pk == focus}
@@ -377,10 +378,10 @@ def _funnel_panel(tiles: Tiles) -> Panel:
 # --- a clinician's own page -------------------------------------------------------------------
 
 
-def clinician_panels(practice: Practice, clinician, period: queries.Period, audience: Audience) -> list[Panel]:
+def clinician_panels(practice: Practice, clinician, period: Period, audience: Audience) -> list[Panel]:
     """'My relationships': own figures beside the practice's, trends, gaps and competencies."""
-    own_period = queries.Period(period.start, period.end, clinician_id=clinician.pk, version_id=period.version_id)
-    practice_period = queries.Period(period.start, period.end, version_id=period.version_id)
+    own_period = Period(period.start, period.end, clinician_id=clinician.pk, version_id=period.version_id)
+    practice_period = Period(period.start, period.end, version_id=period.version_id)
     own = queries.domain_summaries(practice, own_period)
     overall = queries.domain_summaries(practice, practice_period)
     own_monthly = queries.monthly_summaries(practice, own_period)

@@ -26,7 +26,6 @@ from django.db.models import (
     F,
     FloatField,
     Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -35,38 +34,10 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Floor, RowNumber, TruncMonth
-from django.utils import timezone
 
 from measurement import scoring
+from plumbing.period import Period
 from surveys.models import DomainScore, Invitation, Practice, Respondent, Response
-
-
-@dataclass(frozen=True)
-class Period:
-    start: dt.date
-    end: dt.date  # inclusive
-    clinician_id: int | None = None
-    version_id: int | None = None  # the patient instrument version, when filtering by one
-
-    @property
-    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
-        """Half-open datetime bounds, so the submitted_at index is used (no per-row date casts)."""
-        tz = timezone.get_current_timezone()
-        start = dt.datetime.combine(self.start, dt.time.min, tzinfo=tz)
-        end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-        return start, end
-
-    @property
-    def reaches_today(self) -> bool:
-        """Whether each dyad's latest response in the period is simply its latest: the period runs to today and
-        takes every instrument version, so the flags kept in step on submit (surveys.latest) answer it."""
-        return self.end >= timezone.localdate() and not self.version_id
-
-    @classmethod
-    def last_days(cls, days: int = 365, today: dt.date | None = None, **filters) -> Period:
-        today = today or timezone.localdate()
-        return cls(start=today - dt.timedelta(days=days - 1), end=today, **filters)
-
 
 _shared: ContextVar[dict | None] = ContextVar("analytics_shared_reads", default=None)
 

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from audit import services as audit
 from audit.models import Action
 from figures import panels, queries
+from plumbing.period import Period
 from plumbing.routers import use_replica
 from surveys import selectors
 from surveys.models import Role
@@ -25,7 +26,7 @@ def _filters(request, practice, *, with_clinicians: bool):
     )
     period = form.period()
     if period.clinician_id and period.clinician_id not in {c.pk for c in clinicians}:
-        period = queries.Period(period.start, period.end, version_id=period.version_id)
+        period = Period(period.start, period.end, version_id=period.version_id)
     return form, period, clinicians
 
 

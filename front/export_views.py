@@ -26,8 +26,8 @@ from django.views.decorators.http import require_GET
 
 from audit import services as audit
 from audit.models import Action
-from figures.queries import Period
 from interchange.research import exports as research
+from plumbing.period import Period, PeriodForm
 from surveys import selectors
 from surveys.models import Role
 from surveys.permissions import is_platform_admin
@@ -40,7 +40,7 @@ def may_export_rows(user) -> bool:
     return is_platform_admin(user)
 
 
-class ExportPeriodForm(forms.Form):
+class ExportPeriodForm(PeriodForm):
     start = forms.DateField(label=_("Submitted from"), widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("to (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -57,13 +57,6 @@ class ExportPeriodForm(forms.Form):
                 Column(Submit("show", _("Choose period"), css_class="mt-sm-4"), css_class="col-sm-4"),
             )
         )
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and end < start:
-            self.add_error("end", _("The end date must be on or after the start date."))
-        return cleaned
 
     def period(self) -> Period | None:
         """The period asked for; the last twelve months when nothing was asked; None when it is wrong."""

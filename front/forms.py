@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from measurement import scoring
 from measurement.instruments import DomainSpec, InstrumentSpec, localized
+from plumbing.period import Period, PeriodForm
 
 # Fields a questionnaire page posts besides the items themselves.
 FORM_FIELDS = {"csrfmiddlewaretoken", "comment", "lang"}
@@ -135,10 +136,8 @@ class SignInForm(AuthenticationForm):
         self.helper.add_input(Submit("submit", gettext_lazy("Sign in"), css_class="w-100"))
 
 
-class DashboardFilterForm(forms.Form):
+class DashboardFilterForm(PeriodForm):
     """Period, clinician and instrument version, applied to every figure on a page."""
-
-    MAX_DAYS = 366 * 5
 
     start = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -159,25 +158,11 @@ class DashboardFilterForm(forms.Form):
         if not clinicians:
             del self.fields["clinician"]
 
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end:
-            if end < start:
-                self.add_error("end", _("The end date must be on or after the start date."))
-            elif (end - start).days > self.MAX_DAYS:
-                self.add_error("end", _("Please choose a period of at most five years."))
-        return cleaned
-
     def _default_period(self):
-        from figures.queries import Period
-
         return Period.last_days(365, today=self.today)
 
     def period(self):
         """The period asked for, or the last twelve months when the form is empty or wrong."""
-        from figures.queries import Period
-
         default = self._default_period()
         if not self.is_bound or not self.is_valid():
             return default

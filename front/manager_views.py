@@ -23,7 +23,6 @@ import segno
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
-from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -43,6 +42,7 @@ from interchange.ehr import selectors as import_selectors
 from interchange.ehr import services as import_services
 from messaging import selectors as messaging_selectors
 from messaging import services as messaging_services
+from plumbing.period import PeriodForm
 from surveys import links, selectors, services
 
 from .survey_views import survey_page
@@ -78,7 +78,7 @@ class VisitImportForm(forms.Form):
         return upload
 
 
-class InvitationFilterForm(forms.Form):
+class InvitationFilterForm(PeriodForm):
     status = forms.ChoiceField(
         label=_("Status"),
         required=False,
@@ -99,13 +99,6 @@ class InvitationFilterForm(forms.Form):
                 Column(Submit("filter", _("Filter"), css_class="mt-sm-4"), css_class="col-sm-3"),
             )
         )
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and start > end:
-            raise forms.ValidationError(_("The first date must not be after the second."))
-        return cleaned
 
 
 class CardDateForm(forms.Form):

@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from plumbing.period import PeriodForm
 from reports.models import Report
 
 
@@ -14,7 +15,7 @@ def last_month(today):
     return end.replace(day=1), end
 
 
-class ReportRequestForm(forms.Form):
+class ReportRequestForm(PeriodForm):
     kind = forms.ChoiceField(label=_("Report"), choices=Report.Kind.choices, initial=Report.Kind.PRACTICE)
     clinician = forms.TypedChoiceField(label=_("Clinician (for a clinician report)"), required=False, coerce=int,
                                        empty_value=None)
@@ -36,8 +37,6 @@ class ReportRequestForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("start") and data.get("end") and data["end"] < data["start"]:
-            self.add_error("end", _("The period must end on or after its first day."))
         if "kind" in self.fields:
             if data.get("kind") == Report.Kind.CLINICIAN and not data.get("clinician"):
                 self.add_error("clinician", _("Choose the clinician for a clinician report."))

@@ -21,7 +21,6 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Action

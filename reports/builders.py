@@ -31,6 +31,7 @@ from django.utils.text import slugify
 from figures import charts, queries
 from figures.panels import Audience, Suppression, concordance_points, concordance_series
 from measurement import scoring
+from plumbing.period import Period
 from surveys.domains import domain_label
 from surveys.models import Answer, InstrumentVersion, Item, Respondent
 
@@ -73,7 +74,7 @@ def _per_domain(by_clinician: dict) -> dict:
 
 
 def decide_hiding(practice, start: dt.date, end: dt.date) -> Hiding:
-    whole = queries.Period(start, end)
+    whole = Period(start, end)
     audience = Audience(min_n=practice.min_reporting_n)  # a report file is not for platform admins only
     pairs: dict = defaultdict(lambda: defaultdict(int))
     for pair in queries.concordance(practice, whole):
@@ -180,7 +181,7 @@ def funnel_row(funnel: dict, clinician, median_minutes: float | None = None) -> 
             "completion_rate": funnel["completed"] / sent if sent else None, "median_minutes": median_minutes}
 
 
-def reliability_rows(practice, period: queries.Period) -> list[dict]:
+def reliability_rows(practice, period: Period) -> list[dict]:
     """Cronbach's alpha per instrument version and domain over complete responses (each dyad's latest in the
     period, so that frequent visitors do not weigh more), shown once there are ALPHA_MIN_RESPONSES of them."""
     rows = []
@@ -309,8 +310,8 @@ def _gap_table(gaps: list[dict]) -> list[dict]:
 def clinician_part(report, clinician) -> dict:
     """One clinician's rows and HTML section: what the part task stores for the report to gather."""
     practice, min_n = report.practice, report.practice.min_reporting_n
-    own = queries.Period(report.start, report.end, clinician_id=clinician.pk)
-    whole = queries.Period(report.start, report.end)
+    own = Period(report.start, report.end, clinician_id=clinician.pk)
+    whole = Period(report.start, report.end)
     # The complementary rule in clinician reports too: managers can open every clinician report of their
     # practice, so a figure shown there could be subtracted from the practice report's.
     hiding = decide_hiding(practice, report.start, report.end)
@@ -365,7 +366,7 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     """The practice-level sections (HTML) and rows; a clinician report gets only the practice's domain means
     for comparison, never another clinician's figures."""
     practice, min_n = report.practice, report.practice.min_reporting_n
-    whole = queries.Period(report.start, report.end)
+    whole = Period(report.start, report.end)
     hiding = decide_hiding(practice, report.start, report.end)
     patient = queries.domain_summaries(practice, whole)
     rows: dict[str, list[dict]] = {

@@ -34,6 +34,7 @@ from django.utils import timezone
 from audit import services as audit
 from audit.models import Action
 from figures import queries
+from plumbing.period import period_problem
 from plumbing.routers import use_replica
 from plumbing.tasks import task
 from surveys.models import Membership, Practice, Role
@@ -43,7 +44,6 @@ from .models import Report, ReportPart
 
 log = logging.getLogger(__name__)
 
-MAX_PERIOD_DAYS = 3 * 366
 
 
 class ReportError(Exception):
@@ -54,10 +54,8 @@ class ReportError(Exception):
 
 
 def validate_request(practice: Practice, start: dt.date, end: dt.date, kind: str, clinician) -> None:
-    if end < start:
-        raise ReportError(f"The period ends ({end}) before it starts ({start}).")
-    if (end - start).days >= MAX_PERIOD_DAYS:
-        raise ReportError("A report covers at most three years.")
+    if problem := period_problem(start, end):
+        raise ReportError(problem)
     if kind not in Report.Kind.values:
         raise ReportError(f"Unknown report kind {kind!r}: use one of {', '.join(Report.Kind.values)}.")
     if kind == Report.Kind.CLINICIAN:

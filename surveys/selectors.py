@@ -13,9 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from measurement import scoring
-
-from .models import DomainScore, Dyad, InstrumentVersion, Invitation, Practice, Respondent, Response, Role, Visit
+from .models import Dyad, InstrumentVersion, Invitation, Practice, Respondent, Response, Role, Visit
 from .permissions import practices_for
 from .tokens import hash_token, looks_like_token
 

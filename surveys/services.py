@@ -36,7 +36,6 @@ from .models import (
     Role,
     Visit,
 )
-from .permissions import practices_for
 from .tokens import hash_token, new_token
 
 logger = logging.getLogger(__name__)

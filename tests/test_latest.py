@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from demo.seed import seed_demo
 from figures import queries
 from measurement import scoring
+from plumbing.period import Period
 from surveys import latest
 from surveys.models import DomainScore, Response
 from surveys.services import submit_response
@@ -30,7 +31,7 @@ def submit(new_visit, respondent: str = "patient", value: int = 4) -> Response:
     return submit_response(invitation, factories.full_answers(invitation, value))
 
 
-def figures(practice, period: queries.Period) -> dict:
+def figures(practice, period: Period) -> dict:
     return {
         "domains": queries.domain_summaries(practice, period),
         "clinicians": queries.clinician_domain_summaries(practice, period),
@@ -56,7 +57,7 @@ def rounded(value):
 
 def by_window(monkeypatch):
     """Make every period take the window path, as a past period does."""
-    monkeypatch.setattr(queries.Period, "reaches_today", property(lambda period: False))
+    monkeypatch.setattr(Period, "reaches_today", property(lambda period: False))
 
 
 # The pure part: which responses are latest.
@@ -168,9 +169,9 @@ def test_every_figure_is_the_same_by_the_flags_and_by_the_window(practice_a, cli
     submit(both, "clinician")
     submit(both, "patient")
     periods = [
-        queries.Period.last_days(365),
-        queries.Period.last_days(45),
-        queries.Period.last_days(365, clinician_id=seeded.dyad.clinician_id),
+        Period.last_days(365),
+        Period.last_days(45),
+        Period.last_days(365, clinician_id=seeded.dyad.clinician_id),
     ]
     assert all(period.reaches_today for period in periods)
 
@@ -184,10 +185,10 @@ def test_every_figure_is_the_same_by_the_flags_and_by_the_window(practice_a, cli
 
 @pytest.mark.django_db
 def test_a_past_period_or_one_version_takes_the_window():
-    today = queries.Period.last_days(30)
+    today = Period.last_days(30)
     assert today.reaches_today
-    assert not queries.Period(today.start, today.end - dt.timedelta(days=1)).reaches_today
-    assert not queries.Period(today.start, today.end, version_id=1).reaches_today
+    assert not Period(today.start, today.end - dt.timedelta(days=1)).reaches_today
+    assert not Period(today.start, today.end, version_id=1).reaches_today
 
 
 @pytest.mark.django_db

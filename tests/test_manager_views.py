@@ -308,7 +308,7 @@ class TestInvitations:
         assert response.status_code == 400
         assert b"Select a valid choice" in response.content and b"Enter a valid date" in response.content
         response = manager.get(self.url(practice_a, start="2025-03-05", end="2025-03-01"))
-        assert b"must not be after" in response.content
+        assert b"must be on or after the start date" in response.content
 
     def test_it_pages_by_50_and_keeps_the_filter(self, manager, practice_a, clinician_a):
         for i in range(51):

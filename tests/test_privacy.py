@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from audit.models import Action, AuditEvent
 from figures import queries
+from plumbing.period import Period
 from surveys import services
 from surveys.models import Answer, DomainScore, Invitation, Response
 from tests import factories
@@ -68,7 +69,7 @@ def answered_dyads(practice_a, clinician_a):
 def test_forgetting_a_patient_removes_their_answers_and_changes_the_aggregates(practice_a, answered_dyads):
     forgotten, kept = answered_dyads
     with_contact(forgotten)
-    period = queries.Period.last_days(30)
+    period = Period.last_days(30)
     before = queries.domain_summaries(practice_a, period)["trust"]
     erasure = services.forget_patient(practice_a, "FORGET-ME")
     assert erasure.responses == 2

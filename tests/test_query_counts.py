@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from demo.seed import add_demo_visits, seed_demo
+from plumbing.period import Period
 from surveys.models import Practice
 from tests import factories
 
@@ -64,7 +65,7 @@ def test_a_submission_costs_a_fixed_handful_of_queries(client, visit_a):
 def test_shared_reads_reads_the_figures_of_each_dyads_latest_response_once():
     from figures import queries
     practice = seeded(60)
-    period = queries.Period(dt.date(2025, 7, 1), TODAY)
+    period = Period(dt.date(2025, 7, 1), TODAY)
 
     def figures():
         return (

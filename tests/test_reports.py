@@ -27,6 +27,7 @@ from django.utils import timezone
 from figures import queries
 from healing.celery import app as celery_app
 from measurement import scoring
+from plumbing.period import Period
 from reports import builders, services, tasks
 from reports.models import Report, ReportPart
 from surveys import services as survey_services
@@ -180,7 +181,7 @@ def test_the_practice_means_match_the_export(build, scored_practice):
 
 def test_a_small_clinicians_figures_are_in_no_file(build, scored_practice, clinician_a2):
     report = build(scored_practice)
-    own = queries.domain_summaries(scored_practice, queries.Period(report.start, report.end, clinician_id=clinician_a2.pk))
+    own = queries.domain_summaries(scored_practice, Period(report.start, report.end, clinician_id=clinician_a2.pk))
     assert own["valuing"].n == 2
 
     files = read_zip(report)
@@ -548,7 +549,7 @@ def test_the_command_builds_a_clinician_report_and_forces_a_rebuild(eager, score
     [
         (["--practice", "nope", "--start", "2026-01-01", "--end", "2026-01-31"], "Unknown practice"),
         (["--practice", "a", "--start", "2026-13-01", "--end", "2026-01-31"], "Bad date"),
-        (["--practice", "a", "--start", "2026-02-01", "--end", "2026-01-31"], "before it starts"),
+        (["--practice", "a", "--start", "2026-02-01", "--end", "2026-01-31"], "on or after the start date"),
         (["--practice", "a", "--start", "2026-01-01", "--end", "2026-01-31", "--kind", "clinician"], "--clinician"),
         (["--practice", "a", "--start", "2026-01-01", "--end", "2026-01-31", "--kind", "clinician",
           "--clinician", "ghost"], "Unknown user"),
@@ -609,10 +610,10 @@ def assert_shown(rows: dict[str, list[dict]]) -> None:
 
 def unround_means(practice, report, clinician=None) -> list[float]:
     """Means that, if leaked, would show at full precision (not also some single dyad's score in the scatter)."""
-    whole = queries.Period(report.start, report.end)
+    whole = Period(report.start, report.end)
     singles = {p.patient for p in queries.concordance(practice, whole)}
     summaries = queries.domain_summaries(
-        practice, queries.Period(report.start, report.end, clinician_id=clinician.pk if clinician else None))
+        practice, Period(report.start, report.end, clinician_id=clinician.pk if clinician else None))
     means = [s.mean for s in summaries.values() if len(repr(s.mean)) > 8 and s.mean not in singles]
     assert means
     return means

@@ -17,10 +17,10 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from audit.models import Action, AuditEvent
-from figures.queries import Period
 from interchange.research import exports as research
 from interchange.research.scores import SCORE_COLUMNS
 from measurement.instruments import spec_for_version
+from plumbing.period import Period
 from surveys import services
 from surveys.models import Answer, DomainScore, Response
 from tests import factories

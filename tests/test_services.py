@@ -14,7 +14,7 @@ from django.utils import timezone
 from figures import queries
 from measurement import scoring
 from measurement.instruments import spec_for_version
-from surveys import selectors, services
+from surveys import services
 from surveys.models import (
     Answer,
     DomainScore,

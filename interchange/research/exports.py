@@ -29,9 +29,9 @@ from pathlib import Path
 from django.db.models import QuerySet
 from django.utils import timezone, translation
 
-from figures.queries import Period
 from measurement import scoring
 from measurement.instruments import InstrumentSpec, spec_for_version
+from plumbing.period import Period
 from surveys.domains import domain_label
 from surveys.models import Answer, InstrumentVersion, Practice, Response
 from surveys.selectors import export_responses

@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand
 
 from audit import services as audit
 from audit.models import Action
-from figures.queries import Period
 from interchange.research import exports as research
+from plumbing.period import Period
 from surveys.cli import date_or_fail, fail, practice_or_fail
 
 
