@@ -1,9 +1,8 @@
-"""What a dashboard or a report shows: each panel is a figure plus the same numbers as a table.
+"""What a dashboard shows: each panel is a figure plus the same numbers as a table, in page order.
 
-Built from `figures.queries` (the queries) and `figures.charts` (the figures), with suppression
-applied here, once, so pages, CSV downloads and reports cannot disagree (docs/measurement.md):
-a clinician-level figure with n below the practice's minimum is hidden from everyone but platform
-admins, and figures with n under 30 carry the caution note.
+Numbers come from `figures.queries`; which of them a person may see is decided once per page by
+`figures.disclosure`, and each number becomes a `figures.figure.Figure` through `release` before it is tabled
+or drawn, so pages, CSV downloads and reports cannot disagree (docs/measurement.md, docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -19,29 +18,12 @@ from measurement import scoring
 from plumbing.period import Period
 from surveys.domains import COMPETENCY_DOMAINS, SHARED_DOMAINS, domain_label
 from surveys.models import Practice, Respondent
-from surveys.permissions import is_platform_admin
 
 from . import charts, queries
+from .disclosure import Audience, Suppression, counts_by_key
+from .figure import HIDDEN, Figure, caution_note, release, suppression_note
 
-HIDDEN = "hidden"
 _JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
-
-
-@dataclass(frozen=True)
-class Audience:
-    """Who is looking: platform admins see every figure; everyone else is held to the practice's minimum n."""
-
-    min_n: int
-    sees_everything: bool = False
-
-    @classmethod
-    def for_user(cls, user, practice: Practice) -> Audience:
-        return cls(min_n=practice.min_reporting_n, sees_everything=is_platform_admin(user))
-
-    def hides(self, summary: scoring.Summary | None, clinician_level: bool) -> bool:
-        if summary is None or not clinician_level or self.sees_everything:
-            return False
-        return scoring.is_suppressed(summary.n, self.min_n)
 
 
 @dataclass
@@ -60,32 +42,9 @@ class Panel:
             return None
         return mark_safe(charts.figure_json(self.figure).translate(_JSON_SCRIPT_ESCAPES))
 
-
-def suppression_note(min_n: int) -> str:
-    return _(
-        "Figures for a single clinician based on fewer than %(n)s patients are hidden, so that no patient's "
-        "answers can be singled out."
-    ) % {"n": min_n}
-
-
-def caution_note() -> str:
-    return _("Figures from fewer than %(n)s patients are marked: few responses, interpret with care.") % {
-        "n": scoring.CAUTION_N
-    }
-
-
-def _summary_cells(summary: scoring.Summary | None, hidden: bool) -> list:
-    if hidden:
-        return [HIDDEN] * 4
-    if summary is None:
-        return [0, None, None, None]
-    return [summary.n, summary.mean, summary.ci_low, summary.ci_high]
-
-
-def _caution(summary: scoring.Summary | None, hidden: bool = False) -> str:
-    if hidden or summary is None or not summary.n:
-        return ""
-    return _("few responses: interpret with care") if summary.few else ""
+    def csv_rows(self) -> list[list]:
+        """The table as a file holds it: a withheld number is an empty cell (its row's note says why)."""
+        return [[None if value is HIDDEN else value for value in row] for row in self.rows]
 
 
 # --- practice dashboard -----------------------------------------------------------------------
@@ -114,40 +73,6 @@ def practice_tiles(practice: Practice, period: Period) -> Tiles:
     )
 
 
-@dataclass(frozen=True)
-class Suppression:
-    """Which figures a manager's dashboard hides, decided once per domain (and per month) from the whole
-    per-clinician breakdown, so that no figure shown in one view gives back a hidden one by subtraction
-    from another (scoring.complementary_suppression). Platform admins see everything."""
-
-    hidden: dict  # key (domain, or (month, domain)) -> set of clinician ids
-    practice_hidden: frozenset  # keys whose practice-level figure is hidden too
-
-    @classmethod
-    def decide(cls, counts: dict, audience: Audience) -> Suppression:
-        if audience.sees_everything:
-            return cls({}, frozenset())
-        hidden, practice_hidden = {}, set()
-        for key, per_clinician in counts.items():
-            hidden[key], practice_too = scoring.complementary_suppression(per_clinician, audience.min_n)
-            if practice_too:
-                practice_hidden.add(key)
-        return cls(hidden, frozenset(practice_hidden))
-
-    def hides(self, key, clinician_id: int | None) -> bool:
-        """A clinician's figure (clinician_id given) or the practice's (None) for this domain or month."""
-        if clinician_id is None:
-            return key in self.practice_hidden
-        return clinician_id in self.hidden.get(key, ())
-
-
-def _counts(by_clinician: dict) -> dict:
-    counts: dict = {}
-    for (clinician_id, domain), summary in by_clinician.items():
-        counts.setdefault(domain, {})[clinician_id] = summary.n
-    return counts
-
-
 def practice_panels(practice: Practice, period: Period, audience: Audience, clinicians: list, tiles: Tiles) -> list[Panel]:
     """Every panel of the practice dashboard, in page order.
 
@@ -161,21 +86,22 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
     if focus:
         names = {pk: name for pk, name in names.items() if pk == focus}
     practice_level = queries.domain_summaries(practice, period)
-    by_domain = Suppression.decide(_counts(by_clinician), audience)
+    by_domain = Suppression.decide(counts_by_key(by_clinician), audience)
     by_month = Suppression.decide(queries.clinician_monthly_counts(practice, whole), audience)
-    domain_hidden = lambda domain: by_domain.hides(domain, focus)  # noqa: E731
-    any_hidden = any(domain_hidden(d) for d in SHARED_DOMAINS)
+    scope_hidden = by_domain.hider(focus, audience)
+    any_hidden = any(scope_hidden(d, _n(practice_level.get(d))) for d in SHARED_DOMAINS)
     notes = [suppression_note(audience.min_n), caution_note()]
     return [
-        _domain_panel(practice_level, domain_hidden, notes),
-        _heatmap_panel(by_clinician, names, lambda pk, domain: by_domain.hides(domain, pk), notes),
-        _means_panel(by_clinician, practice_level, names, by_domain, focus, notes),
+        _domain_panel(practice_level, scope_hidden, audience.min_n, notes),
+        _heatmap_panel(by_clinician, names, by_domain, audience, notes),
+        _means_panel(by_clinician, practice_level, names, by_domain, audience, focus, notes),
         _trend_panel(
             "trends",
             _("Monthly trend by domain"),
             queries.monthly_summaries(practice, period),
             SHARED_DOMAINS,
-            lambda month, domain: by_month.hides((month, domain), focus),
+            by_month.hider(focus, audience),
+            audience.min_n,
             notes,
         ),
         _distribution_panel(queries.score_distribution(practice, period), any_hidden, notes),
@@ -184,28 +110,35 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
     ]
 
 
-def _domain_panel(summaries, hidden_domain, notes) -> Panel:
+def _n(summary: scoring.Summary | None) -> int:
+    return summary.n if summary else 0
+
+
+def _interval_series(name: str, figures: list[Figure]) -> dict:
+    """A means_with_intervals series: the figures that may be drawn, gaps where they may not."""
+    return {
+        "name": str(name),
+        "means": [f.mean if f.shown else None for f in figures],
+        "low": [f.ci_low if f.shown else None for f in figures],
+        "high": [f.ci_high if f.shown else None for f in figures],
+    }
+
+
+def _domain_panel(summaries, hidden, min_n: int, notes) -> Panel:
     panel = Panel(
         "domains",
         _("Domain scores"),
         [_("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("SD"), _("Note")],
     )
+    figures = []
     for domain in SHARED_DOMAINS:
         summary = summaries.get(domain)
-        hidden = summary is not None and hidden_domain(domain)
-        sd = HIDDEN if hidden else (summary.sd if summary else None)
-        panel.rows.append([domain_label(domain), *_summary_cells(summary, hidden), sd, _caution(summary, hidden)])
-    shown = [None if row[1] == HIDDEN else row for row in panel.rows]
-    if any(row and row[2] is not None for row in shown):
+        figure = release(summary, hidden=hidden(domain, _n(summary)), min_n=min_n)
+        figures.append(figure)
+        panel.rows.append([domain_label(domain), *figure.cells(), HIDDEN if figure.hidden else figure.sd, figure.note])
+    if any(f.shown for f in figures):
         panel.figure = charts.means_with_intervals(
-            [
-                {
-                    "name": _("Practice"),
-                    "means": [row[2] if row else None for row in shown],
-                    "low": [row[3] if row else None for row in shown],
-                    "high": [row[4] if row else None for row in shown],
-                }
-            ],
+            [_interval_series(_("Practice"), figures)],
             [domain_label(d) for d in SHARED_DOMAINS],
             title=panel.title,
             y_title=_("Score (0–100)"),
@@ -214,7 +147,7 @@ def _domain_panel(summaries, hidden_domain, notes) -> Panel:
     return panel
 
 
-def _heatmap_panel(by_clinician, names, hidden_cell, notes) -> Panel:
+def _heatmap_panel(by_clinician, names, suppression: Suppression, audience: Audience, notes) -> Panel:
     panel = Panel(
         "heatmap",
         _("Clinicians by domain"),
@@ -222,12 +155,13 @@ def _heatmap_panel(by_clinician, names, hidden_cell, notes) -> Panel:
     )
     matrix = []
     for pk, name in names.items():
+        hidden = suppression.hider(pk, audience)
         line = []
         for domain in SHARED_DOMAINS:
             summary = by_clinician.get((pk, domain))
-            hidden = summary is not None and hidden_cell(pk, domain)
-            panel.rows.append([name, domain_label(domain), *_summary_cells(summary, hidden), _caution(summary, hidden)])
-            line.append(None if hidden or summary is None else summary.mean)
+            figure = release(summary, hidden=hidden(domain, _n(summary)), min_n=audience.min_n)
+            panel.rows.append([name, domain_label(domain), *figure.cells(), figure.note])
+            line.append(figure.mean if figure.shown else None)
         matrix.append(line)
     if names:
         panel.figure = charts.heatmap(
@@ -242,7 +176,7 @@ def _heatmap_panel(by_clinician, names, hidden_cell, notes) -> Panel:
     return panel
 
 
-def _means_panel(by_clinician, practice_level, names, suppression, focus, notes) -> Panel:
+def _means_panel(by_clinician, practice_level, names, suppression: Suppression, audience: Audience, focus, notes) -> Panel:
     panel = Panel(
         "means",
         _("Domain means with 95% intervals by clinician"),
@@ -252,16 +186,14 @@ def _means_panel(by_clinician, practice_level, names, suppression, focus, notes)
     sources = [(_("Practice"), lambda d: practice_level.get(d), focus)]
     sources += [(name, (lambda d, pk=pk: by_clinician.get((pk, d))), pk) for pk, name in names.items()]
     for name, lookup, clinician_id in sources:
-        means, low, high = [], [], []
+        hidden = suppression.hider(clinician_id, audience)
+        figures = []
         for domain in SHARED_DOMAINS:
             summary = lookup(domain)
-            hidden = summary is not None and suppression.hides(domain, clinician_id)
-            panel.rows.append([name, domain_label(domain), *_summary_cells(summary, hidden), _caution(summary, hidden)])
-            shown = None if hidden or summary is None else summary
-            means.append(shown.mean if shown else None)
-            low.append(shown.ci_low if shown else None)
-            high.append(shown.ci_high if shown else None)
-        series.append({"name": str(name), "means": means, "low": low, "high": high})
+            figure = release(summary, hidden=hidden(domain, _n(summary)), min_n=audience.min_n)
+            figures.append(figure)
+            panel.rows.append([name, domain_label(domain), *figure.cells(), figure.note])
+        series.append(_interval_series(name, figures))
     panel.figure = charts.means_with_intervals(
         series, [domain_label(d) for d in SHARED_DOMAINS], title=panel.title, y_title=_("Score (0–100)")
     )
@@ -273,7 +205,8 @@ def _months(summaries) -> list[dt.date]:
     return sorted({month for month, _domain in summaries})
 
 
-def _trend_panel(key, title, summaries, domains, hidden_point, notes) -> Panel:
+def _trend_panel(key, title, summaries, domains, hidden, min_n: int, notes) -> Panel:
+    """hidden: ((month, domain), n) -> bool."""
     panel = Panel(key, title, [_("Month"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Note")])
     months = _months(summaries)
     series = []
@@ -281,10 +214,12 @@ def _trend_panel(key, title, summaries, domains, hidden_point, notes) -> Panel:
         values = []
         for month in months:
             summary = summaries.get((month, domain))
-            hidden = summary is not None and hidden_point(month, domain)
-            if summary is not None:
-                panel.rows.append([month.strftime("%Y-%m"), domain_label(domain), *_summary_cells(summary, hidden), _caution(summary, hidden)])
-            values.append(None if hidden or summary is None else summary.mean)
+            if summary is None:
+                values.append(None)
+                continue
+            figure = release(summary, hidden=hidden((month, domain), summary.n), min_n=min_n)
+            panel.rows.append([month.strftime("%Y-%m"), domain_label(domain), *figure.cells(), figure.note])
+            values.append(figure.mean if figure.shown else None)
         series.append({"name": domain_label(domain), "values": values, "colour": charts.DOMAIN_COLOURS.get(domain)})
     if months:
         panel.figure = charts.trend(months, series, title=title, y_title=_("Mean score (0–100)"))
@@ -392,7 +327,8 @@ def clinician_panels(practice: Practice, clinician, period: Period, audience: Au
             _("My monthly trend"),
             own_monthly,
             SHARED_DOMAINS,
-            lambda month, domain: audience.hides(own_monthly.get((month, domain)), True),
+            lambda key, n: audience.hides(own_monthly.get(key)),
+            audience.min_n,
             [suppression_note(audience.min_n), caution_note()],
         ),
         _gaps_panel(queries.clinician_gap_summaries(practice, own_period), audience),
@@ -401,33 +337,32 @@ def clinician_panels(practice: Practice, clinician, period: Period, audience: Au
             _("My competency self-ratings"),
             queries.monthly_summaries(practice, own_period, respondent=Respondent.CLINICIAN),
             COMPETENCY_DOMAINS,
-            lambda month, domain: False,  # the clinician's own answers about themselves: nothing to protect
+            lambda key, n: False,  # the clinician's own answers about themselves: nothing to protect
+            audience.min_n,
             [],
         ),
     ]
 
 
-def _comparison_panel(own, overall, audience) -> Panel:
+def _comparison_panel(own, overall, audience: Audience) -> Panel:
     panel = Panel(
         "comparison",
         _("My scores beside the practice's"),
         [_("Domain"), _("My n"), _("My mean"), _("My 95% CI low"), _("My 95% CI high"),
          _("Practice n"), _("Practice mean"), _("Practice 95% CI low"), _("Practice 95% CI high"), _("Note")],
     )
-    mine, practice = {"name": _("Me"), "means": [], "low": [], "high": []}, {"name": _("Practice"), "means": [], "low": [], "high": []}
+    mine, practice = [], []
     for domain in SHARED_DOMAINS:
-        own_summary, practice_summary = own.get(domain), overall.get(domain)
-        hidden = audience.hides(own_summary or scoring.Summary(0, None, None, None, None), True)
-        panel.rows.append(
-            [domain_label(domain), *_summary_cells(own_summary, hidden), *_summary_cells(practice_summary, False), _caution(own_summary, hidden)]
-        )
-        for target, summary, is_hidden in ((mine, own_summary, hidden), (practice, practice_summary, False)):
-            shown = None if is_hidden or summary is None else summary
-            target["means"].append(shown.mean if shown else None)
-            target["low"].append(shown.ci_low if shown else None)
-            target["high"].append(shown.ci_high if shown else None)
+        own_figure = release(own.get(domain), hidden=audience.hides(own.get(domain)), min_n=audience.min_n)
+        practice_figure = release(overall.get(domain), hidden=False, min_n=audience.min_n)
+        mine.append(own_figure)
+        practice.append(practice_figure)
+        panel.rows.append([domain_label(domain), *own_figure.cells(), *practice_figure.cells(), own_figure.note])
     panel.figure = charts.means_with_intervals(
-        [mine, practice], [domain_label(d) for d in SHARED_DOMAINS], title=panel.title, y_title=_("Score (0–100)")
+        [_interval_series(_("Me"), mine), _interval_series(_("Practice"), practice)],
+        [domain_label(d) for d in SHARED_DOMAINS],
+        title=panel.title,
+        y_title=_("Score (0–100)"),
     )
     panel.notes = [suppression_note(audience.min_n), caution_note()]
     return panel
@@ -442,9 +377,9 @@ def _gaps_panel(gap_summaries, audience) -> Panel:
     means = []
     for domain in SHARED_DOMAINS:
         summary = gap_summaries.get(domain)
-        hidden = audience.hides(summary or scoring.Summary(0, None, None, None, None), True)
-        panel.rows.append([domain_label(domain), *_summary_cells(summary, hidden), _caution(summary, hidden)])
-        means.append(None if hidden or summary is None else summary.mean)
+        figure = release(summary, hidden=audience.hides(summary), min_n=audience.min_n)
+        panel.rows.append([domain_label(domain), *figure.cells(), figure.note])
+        means.append(figure.mean if figure.shown else None)
     if any(m is not None for m in means):
         panel.figure = charts.gaps(
             [domain_label(d) for d in SHARED_DOMAINS], means, title=panel.title, y_title=_("Points (clinician − patient)")

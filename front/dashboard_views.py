@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -11,6 +9,7 @@ from django.shortcuts import render
 from audit import services as audit
 from audit.models import Action
 from figures import panels, queries
+from plumbing import csvfile
 from plumbing.period import Period
 from plumbing.routers import use_replica
 from surveys import selectors
@@ -96,8 +95,5 @@ def _panel_csv(request, practice, period, panel_list, key) -> HttpResponse:
     filename = f"{practice.slug}-{key}-{period.start}-{period.end}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow([str(column) for column in panel.columns])
-    for row in panel.rows:
-        writer.writerow(["" if value is None else value for value in row])
+    response.writelines(csvfile.lines([str(column) for column in panel.columns], panel.csv_rows()))
     return response

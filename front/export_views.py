@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET
 from audit import services as audit
 from audit.models import Action
 from interchange.research import exports as research
+from plumbing import csvfile
 from plumbing.period import Period, PeriodForm
 from surveys import selectors
 from surveys.models import Role
@@ -120,7 +121,7 @@ def download(request, slug, name):
     if name == research.ANSWERS_FILE:
         # The largest file (one row per item): streamed, never held in memory whole.
         rows = research.answer_rows(research.period_answers(practice, period))
-        return _attachment(research.csv_lines(research.ANSWER_COLUMNS, rows), name, filename, stream=True)
+        return _attachment(csvfile.lines(research.ANSWER_COLUMNS, rows), name, filename, stream=True)
     if name == research.RESPONSES_FILE:
         return _attachment(research.responses_csv(research.period_responses(practice, period)), name, filename)
     if name == research.SAV_FILE:

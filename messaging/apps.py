@@ -8,6 +8,7 @@ class MessagingConfig(AppConfig):
     def ready(self):
         from surveys.selectors import register_link_source
 
+        from . import tasks  # noqa: F401  (registered in every process, for plumbing.tasks.task)
         from .models import OutboundMessage
 
         register_link_source(OutboundMessage)  # the links in our emails and SMS open the patient's questionnaire

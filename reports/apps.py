@@ -8,7 +8,7 @@ class ReportsConfig(AppConfig):
     def ready(self):
         from surveys.signals import responses_erased
 
-        from . import services
+        from . import services, tasks  # noqa: F401  (tasks: registered in every process, for plumbing.tasks.task)
 
         def rebuild_without_erased(sender, practice, first, last, **kwargs):
             """Reports covering an erased response must not keep serving it: rebuild them without the patient."""

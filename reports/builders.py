@@ -1,16 +1,14 @@
 """Report content: each clinician's section, the practice figures, and the files (HTML + ZIP of tidy CSVs).
 
-Suppression happens here, as the numbers first become rows: a clinician-level figure with n below the
-practice's minimum is replaced by the reason before anything is drawn, tabled or stored, so no file (and no
-part payload in the database) can hold it. So is any figure that would give such a figure back by subtraction
-(the practice's minus the shown clinicians'): `Hiding` applies the dashboard's complementary rule
-(`panels.Suppression`, i.e. `scoring.complementary_suppression`) per domain and per (month, domain). Numbers come from `figures.queries` (the dashboard's queries);
-figures from `figures.charts`.
+Suppression happens here, as the numbers first become rows: which figures are hidden is decided once per report
+from the period's whole per-clinician breakdown (`figures.disclosure`, the dashboard's rule), and every number
+becomes a row through `figures.figure.release` before anything is drawn, tabled or stored, so no file (and no
+part payload in the database) can hold a hidden figure. Numbers come from `figures.queries`, charts from
+`figures.charts`.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import os
@@ -29,22 +27,18 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from figures import charts, queries
-from figures.panels import Audience, Suppression, concordance_points, concordance_series
+from figures.disclosure import Audience, Suppression, counts_by_key
+from figures.figure import CAUTION, NO_RESPONSES, hidden_note, release
+from figures.panels import concordance_points, concordance_series
 from measurement import scoring
+from plumbing import csvfile
 from plumbing.period import Period
 from surveys.domains import domain_label
 from surveys.models import Answer, InstrumentVersion, Item, Respondent
 
 SHARED = scoring.SHARED_DOMAINS
 SELF_VIEW = scoring.SHARED_DOMAINS + scoring.COMPETENCY_DOMAINS
-CAUTION = "few responses: interpret with care"
-NO_RESPONSES = "no responses in this period"
 BINS = list(range(0, 100, queries.BIN_WIDTH))
-
-
-def suppressed_note(min_n: int) -> str:
-    return (f"suppressed: fewer than {min_n} dyads, the practice's minimum for a clinician-level figure, "
-            "or it would give such a figure back by subtraction")
 
 
 def display_name(user) -> str:
@@ -66,13 +60,6 @@ class Hiding:
     monthly: Suppression  # key: (first day of month, domain) (patients' view)
 
 
-def _per_domain(by_clinician: dict) -> dict:
-    counts: dict = defaultdict(dict)
-    for (clinician_id, domain), summary in by_clinician.items():
-        counts[domain][clinician_id] = summary.n
-    return dict(counts)
-
-
 def decide_hiding(practice, start: dt.date, end: dt.date) -> Hiding:
     whole = Period(start, end)
     audience = Audience(min_n=practice.min_reporting_n)  # a report file is not for platform admins only
@@ -80,36 +67,27 @@ def decide_hiding(practice, start: dt.date, end: dt.date) -> Hiding:
     for pair in queries.concordance(practice, whole):
         pairs[pair.domain][pair.clinician_id] += pair.waves
     return Hiding(
-        patient=Suppression.decide(_per_domain(queries.clinician_domain_summaries(practice, whole)), audience),
+        patient=Suppression.decide(counts_by_key(queries.clinician_domain_summaries(practice, whole)), audience),
         clinician_view=Suppression.decide(
-            _per_domain(queries.clinician_domain_summaries(practice, whole, Respondent.CLINICIAN)), audience),
+            counts_by_key(queries.clinician_domain_summaries(practice, whole, Respondent.CLINICIAN)), audience),
         gaps=Suppression.decide({domain: dict(c) for domain, c in pairs.items()}, audience),
         monthly=Suppression.decide(queries.clinician_monthly_counts(practice, whole), audience),
     )
 
 
 def hider(suppression: Suppression, clinician, min_n: int) -> Callable[[object, int], bool]:
-    """(key, n) -> hidden? for one scope: the practice's figure (clinician None) or one clinician's (which is
-    also hidden below min_n when it has no responses at all)."""
-    if clinician is None:
-        return lambda key, n: suppression.hides(key, None)
-    return lambda key, n: scoring.is_suppressed(n, min_n) or suppression.hides(key, clinician.pk)
+    """(key, n) -> hidden? for the practice's figures (clinician None) or one clinician's."""
+    return suppression.hider(clinician.pk if clinician else None, Audience(min_n=min_n))
 
 
 # --- rows: the one place numbers become shareable ------------------------------------------------------
 
 
 def summary_fields(summary: scoring.Summary | None, *, hidden: bool, min_n: int) -> dict:
-    """n, mean, sd and interval of one figure, or the reason it is not shown."""
-    n = summary.n if summary else 0
-    if hidden:
-        return {"n": None, "mean": None, "sd": None, "ci_low": None, "ci_high": None,
-                "few_responses": None, "suppressed": True, "note": suppressed_note(min_n)}
-    if n == 0:
-        return {"n": 0, "mean": None, "sd": None, "ci_low": None, "ci_high": None,
-                "few_responses": True, "suppressed": False, "note": NO_RESPONSES}
-    return {"n": n, "mean": summary.mean, "sd": summary.sd, "ci_low": summary.ci_low, "ci_high": summary.ci_high,
-            "few_responses": summary.few, "suppressed": False, "note": CAUTION if summary.few else ""}
+    """n, mean, sd and interval of one figure, or the reason it is not shown (`figures.figure.release`)."""
+    figure = release(summary, hidden=hidden, min_n=min_n)
+    return {"n": figure.n, "mean": figure.mean, "sd": figure.sd, "ci_low": figure.ci_low, "ci_high": figure.ci_high,
+            "few_responses": figure.few, "suppressed": figure.hidden, "note": figure.note}
 
 
 def _scope(clinician) -> dict:
@@ -154,7 +132,7 @@ def distribution_rows(distribution, summaries, clinician, min_n: int, suppressio
                 **_scope(clinician), "domain": domain, "bin_start": start,
                 "bin_end": 100 if start == BINS[-1] else start + queries.BIN_WIDTH - 1,
                 "count": None if hidden else counts.get(start, 0),
-                "suppressed": hidden, "note": suppressed_note(min_n) if hidden else "",
+                "suppressed": hidden, "note": hidden_note(min_n) if hidden else "",
             })
     return rows
 
@@ -349,7 +327,7 @@ def clinician_part(report, clinician) -> dict:
         "trend_figure": _trend_figure(rows["monthly"], f"{name}: monthly trend (patients' view)", f"{prefix}-trend"),
         "gaps_figure": _gaps_figure(rows["gaps"], f"{name}: own view against the patients'", f"{prefix}-gaps"),
         "min_n": min_n,
-        "suppressed_note": suppressed_note(min_n),
+        "suppressed_note": hidden_note(min_n),
     }
     html = render_to_string("reports/_clinician_section.html", context)
     return {
@@ -421,7 +399,7 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
             "figures": [_figure(charts.heatmap(names, labels, matrix, title="Mean score by clinician and domain",
                                                hidden_text="hidden", colorbar_title="Mean (0–100)"), "p-heatmap")],
             "heatmap": {"labels": labels, "rows": heat_table},
-            "notes": [f"“hidden”: {suppressed_note(min_n)}. Cells marked * have fewer than 30 dyads: {CAUTION}."],
+            "notes": [f"“hidden”: {hidden_note(min_n)}. Cells marked * have fewer than 30 dyads: {CAUTION}."],
         })
 
     trend = _trend_figure(rows["monthly"], "Monthly trend by domain (patients' view)", "p-trend")
@@ -443,7 +421,7 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
                  for d in shown_domains],
                 title="Patients' scores in bands of 10 points", x_title="Score (0–100)", y_title="Dyads"),
                 "p-distribution")],
-            "notes": [] if len(shown_domains) == len(SHARED) else [f"Domains left out: {suppressed_note(min_n)}."],
+            "notes": [] if len(shown_domains) == len(SHARED) else [f"Domains left out: {hidden_note(min_n)}."],
         })
 
     figures = []
@@ -502,10 +480,10 @@ _COMMON = {
     "ci_low": ("lower end of the 95% confidence interval, mean − t(0.975, n−1)·sd/√n; empty when n < 2",
                "score 0–100"),
     "ci_high": ("upper end of the 95% confidence interval; empty when n < 2", "score 0–100"),
-    "few_responses": (f"n below {scoring.CAUTION_N}: {CAUTION}", "true | false"),
+    "few_responses": (f"n below {scoring.CAUTION_N}: {CAUTION}", "1 (yes) | 0 (no)"),
     "suppressed": ("a clinician-level figure from fewer dyads than the practice's minimum, or a figure (a "
                    "clinician's or the practice's) that would give one back by subtraction: its numbers are "
-                   "left empty", "true | false"),
+                   "left empty", "1 (yes) | 0 (no)"),
     "note": ("why a figure is empty or needs care", "text"),
 }
 CODEBOOK = {
@@ -557,23 +535,6 @@ CODEBOOK = {
 }
 
 
-def csv_text(columns: list[str], rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: _cell(row.get(key)) for key in columns})
-    return out.getvalue()
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)  # floats at full precision (repr): round for display only (docs/measurement.md)
-
-
 def codebook_rows() -> list[dict]:
     rows = []
     for file, columns in CSV_COLUMNS.items():
@@ -590,8 +551,8 @@ def csv_files(practice_rows: dict[str, list[dict]], parts: list[dict]) -> dict[s
         rows = list(practice_rows.get(key, []))
         for part in parts:
             rows += part["rows"].get(key, [])
-        files[name] = csv_text(columns, rows)
-    files["codebook.csv"] = csv_text(["file", "column", "meaning", "unit_or_values"], codebook_rows())
+        files[name] = csvfile.text(columns, rows)
+    files["codebook.csv"] = csvfile.text(["file", "column", "meaning", "unit_or_values"], codebook_rows())
     return files
 
 
@@ -618,7 +579,7 @@ def render_html(report, sections: list[dict], practice_rows: dict, parts: list[d
         "alpha_n": scoring.ALPHA_MIN_RESPONSES,
         "gap_threshold": f"{scoring.GAP_FLAG_THRESHOLD:.0f}",
         "caution": CAUTION,
-        "suppressed_note": suppressed_note(report.practice.min_reporting_n),
+        "suppressed_note": hidden_note(report.practice.min_reporting_n),
         "css": report_css(),
         "plotly_js": charts.plotly_js(),
     }

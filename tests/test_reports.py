@@ -189,7 +189,7 @@ def test_a_small_clinicians_figures_are_in_no_file(build, scored_practice, clini
         rows = [r for r in files[name] if r["clinician"] == "clin-a2"]
         assert rows, name
         for row in rows:
-            assert row["suppressed"] == "true"
+            assert row["suppressed"] == "1"
             assert "fewer than 5 dyads" in row["note"]
             for column in ("n", "mean", "sd", "ci_low", "ci_high", "count", "pairs", "mean_gap", "flagged"):
                 assert row.get(column, "") == "", (name, column)
@@ -212,7 +212,7 @@ def test_figures_under_30_carry_the_caution_note(build, scored_practice, clinici
 
     rows = [r for r in read_zip(report)["domains.csv"] if r["clinician"] == "clin-a" and r["respondent"] == "patient"]
     assert {r["n"] for r in rows} == {"6"}
-    assert all(r["few_responses"] == "true" and r["note"] == CAUTION for r in rows)
+    assert all(r["few_responses"] == "1" and r["note"] == CAUTION for r in rows)
     assert CAUTION in section_of(read_html(report), clinician_a)
 
 
@@ -595,7 +595,7 @@ def assert_hidden(rows: dict[str, list[dict]]) -> None:
     for name, file_rows in rows.items():
         assert file_rows, name
         for row in file_rows:
-            assert row["suppressed"] == "true", (name, row)
+            assert row["suppressed"] == "1", (name, row)
             assert "fewer than 5 dyads" in row["note"]
             for column in NUMBER_COLUMNS:
                 assert row.get(column, "") == "", (name, column)
@@ -604,7 +604,7 @@ def assert_hidden(rows: dict[str, list[dict]]) -> None:
 def assert_shown(rows: dict[str, list[dict]]) -> None:
     for name, file_rows in rows.items():
         assert file_rows, name
-        assert all(row["suppressed"] == "false" for row in file_rows), name
+        assert all(row["suppressed"] == "0" for row in file_rows), name
     assert all(r["mean"] for r in rows["domains.csv"])
 
 

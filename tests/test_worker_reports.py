@@ -161,7 +161,7 @@ def test_a_worker_builds_the_report_and_its_numbers_match_the_export(workers, wo
     expected = export_means("a", report.start, report.end)
     assert expected and {d: float(practice_rows[d]["mean"]) for d in expected} == pytest.approx(expected, abs=1e-9)
     small = [r for r in files["domains.csv"] if r["clinician"] == "clin-a2"]
-    assert small and all(r["suppressed"] == "true" and r["mean"] == "" for r in small)
+    assert small and all(r["suppressed"] == "1" and r["mean"] == "" for r in small)
     assert Path(result["html"]).read_text().count("plotly.js v") == 1
 
 

@@ -2,9 +2,8 @@
 
 from django import template
 from django.utils.formats import number_format
-from django.utils.translation import gettext as _
 
-from figures.panels import HIDDEN
+from figures.figure import HIDDEN
 from surveys.domains import domain_label
 
 register = template.Library()
@@ -15,8 +14,8 @@ def cell(value):
     """A table cell: scores to one decimal, hidden figures said plainly, missing as an en dash."""
     if value is None or value == "":
         return "–"
-    if value == HIDDEN:
-        return _("hidden")
+    if value is HIDDEN:
+        return str(HIDDEN)
     if isinstance(value, float):
         return number_format(value, 1)  # "80.3" in English, "80,3" in Spanish
     return value

@@ -31,6 +31,7 @@ from django.utils import timezone, translation
 
 from measurement import scoring
 from measurement.instruments import InstrumentSpec, spec_for_version
+from plumbing import csvfile
 from plumbing.period import Period
 from surveys.domains import domain_label
 from surveys.models import Answer, InstrumentVersion, Practice, Response
@@ -87,34 +88,11 @@ def instrument_specs() -> list[InstrumentSpec]:
     return [spec_for_version(version) for version in instrument_versions()]
 
 
-# --- cells and CSV ---------------------------------------------------------------------------------
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)  # floats at full precision (repr): round for display only (docs/measurement.md)
-
-
-class _Line:
-    """A file-like sink that hands back what csv.writer wrote, one line at a time."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
-def csv_lines(columns: list[str], rows: Iterable[dict], quoting: int = csv.QUOTE_MINIMAL) -> Iterator[str]:
-    """The CSV as lines of text (header first), for streaming a large file."""
-    writer = csv.writer(_Line(), lineterminator="\n", quoting=quoting)
-    yield writer.writerow(columns)
-    for row in rows:
-        yield writer.writerow([_cell(row.get(column)) for column in columns])
+# --- CSV ----------------------------------------------------------------------------------------------
 
 
 def csv_bytes(columns: list[str], rows: Iterable[dict], quoting: int = csv.QUOTE_MINIMAL) -> bytes:
-    return "".join(csv_lines(columns, rows, quoting)).encode("utf-8")
+    return csvfile.text(columns, rows, quoting=quoting).encode("utf-8")
 
 
 # --- answers.csv: one row per stored answer --------------------------------------------------------

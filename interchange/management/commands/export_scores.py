@@ -1,4 +1,3 @@
-import csv
 import json
 
 from django.core.management.base import BaseCommand
@@ -6,6 +5,7 @@ from django.core.management.base import BaseCommand
 from audit import services as audit
 from audit.models import Action
 from interchange.research.scores import SCORE_COLUMNS, score_rows
+from plumbing import csvfile
 from surveys.cli import practice_or_fail
 from surveys.selectors import export_responses
 
@@ -27,7 +27,5 @@ class Command(BaseCommand):
         if options["format"] == "json":
             self.stdout.write(json.dumps(list(rows), ensure_ascii=False))
             return
-        writer = csv.DictWriter(self.stdout, fieldnames=SCORE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: "" if value is None else value for key, value in row.items()})
+        for line in csvfile.lines(SCORE_COLUMNS, rows):
+            self.stdout.write(line, ending="")

@@ -1,0 +1,78 @@
+"""Which figures a person may see: decided here, once per page or report, from the whole breakdown.
+
+A clinician-level figure from fewer dyads than the practice's minimum is withheld from everyone but platform
+admins, and so is any figure that would give such a figure back by subtraction from the others shown
+(`measurement.suppression.complementary_suppression`). The dashboard, its CSVs and the report ask this module;
+`figures.figure.release` then turns a decision into the figure people see (docs/privacy.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from measurement import suppression
+from measurement.scoring import Summary
+from surveys.models import Practice
+from surveys.permissions import is_platform_admin
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who is looking: platform admins see every figure; everyone else is held to the practice's minimum n."""
+
+    min_n: int
+    sees_everything: bool = False
+
+    @classmethod
+    def for_user(cls, user, practice: Practice) -> Audience:
+        return cls(min_n=practice.min_reporting_n, sees_everything=is_platform_admin(user))
+
+    def hides(self, summary: Summary | None) -> bool:
+        """Whether a figure about one clinician (or one of their dyads' aggregates) is withheld on its own n;
+        a figure with no responses is withheld too, so that its absence says nothing either."""
+        if self.sees_everything:
+            return False
+        return suppression.is_suppressed(summary.n if summary else 0, self.min_n)
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """Which figures a breakdown hides, decided once per key (a domain, or a (month, domain)) from the whole
+    per-clinician breakdown, so that no figure shown gives back a hidden one by subtraction from another."""
+
+    hidden: dict  # key -> set of clinician ids
+    practice_hidden: frozenset  # keys whose practice-level figure is hidden too
+
+    @classmethod
+    def decide(cls, counts: Mapping, audience: Audience) -> Suppression:
+        """counts: {key: {clinician id: n}}."""
+        if audience.sees_everything:
+            return cls({}, frozenset())
+        hidden, practice_hidden = {}, set()
+        for key, per_clinician in counts.items():
+            hidden[key], practice_too = suppression.complementary_suppression(per_clinician, audience.min_n)
+            if practice_too:
+                practice_hidden.add(key)
+        return cls(hidden, frozenset(practice_hidden))
+
+    def hides(self, key, clinician_id: int | None) -> bool:
+        """A clinician's figure (clinician_id given) or the practice's (None) for this key."""
+        if clinician_id is None:
+            return key in self.practice_hidden
+        return clinician_id in self.hidden.get(key, ())
+
+    def hider(self, clinician_id: int | None, audience: Audience) -> Callable[[object, int], bool]:
+        """(key, n) -> hidden? for one scope: the practice's figures (None) or one clinician's, which are also
+        hidden below the minimum on their own n (0 included)."""
+        if clinician_id is None or audience.sees_everything:
+            return lambda key, n: self.hides(key, clinician_id)
+        return lambda key, n: suppression.is_suppressed(n, audience.min_n) or self.hides(key, clinician_id)
+
+
+def counts_by_key(by_clinician: Mapping[tuple, Summary]) -> dict:
+    """{(clinician id, key): Summary} -> {key: {clinician id: n}}, what `Suppression.decide` takes."""
+    counts: dict = {}
+    for (clinician_id, key), summary in by_clinician.items():
+        counts.setdefault(key, {})[clinician_id] = summary.n
+    return counts
