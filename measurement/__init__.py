@@ -1,0 +1,1 @@
+"""Pure measurement: no Django import, no I/O."""
