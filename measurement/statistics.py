@@ -304,7 +304,9 @@ class DomainReliability:
         return patients_for_reliability(self.icc)
 
 
-def compare_clinicians(domain: str, scores_by_clinician: Mapping[Hashable, Sequence[float | None]]) -> DomainReliability:
+def compare_clinicians(
+    domain: str, scores_by_clinician: Mapping[Hashable, Sequence[float | None]]
+) -> DomainReliability:
     """ICC(1), design effect, ceiling share and each clinician's reliability and funnel position for one domain.
 
     `scores_by_clinician` maps each clinician to the domain scores of their dyads' latest responses (one score
