@@ -1,4 +1,5 @@
-"""The one way to write an audit event; services and views call `record`."""
+"""The one way to write an audit event. Services and release functions call `record` (views never do), so a
+new view cannot forget it."""
 
 from __future__ import annotations
 

@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from audit import services as audit
+from audit.models import Action
 from measurement import scoring
+from plumbing import csvfile
 from plumbing.period import Period
 from surveys.domains import COMPETENCY_DOMAINS, SHARED_DOMAINS, domain_label
 from surveys.models import Practice, Respondent
@@ -45,6 +48,13 @@ class Panel:
     def csv_rows(self) -> list[list]:
         """The table as a file holds it: a withheld number is an empty cell (its row's note says why)."""
         return [[None if value is HIDDEN else value for value in row] for row in self.rows]
+
+
+def release_table(panel: Panel, practice: Practice, period: Period, *, request=None) -> list[str]:
+    """A panel's table as CSV lines, recorded in the audit trail (who took which chart's numbers, for when)."""
+    audit.record(Action.EXPORT, request=request, practice=practice, chart=panel.key,
+                 start=str(period.start), end=str(period.end))
+    return list(csvfile.lines([str(column) for column in panel.columns], panel.csv_rows()))
 
 
 # --- practice dashboard -----------------------------------------------------------------------

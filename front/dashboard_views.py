@@ -6,10 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
-from audit import services as audit
-from audit.models import Action
 from figures import panels, queries
-from plumbing import csvfile
 from plumbing.period import Period
 from plumbing.routers import use_replica
 from surveys import selectors
@@ -91,9 +88,8 @@ def _panel_csv(request, practice, period, panel_list, key) -> HttpResponse:
     panel = next((p for p in panel_list if p.key == key), None)
     if panel is None:
         raise Http404("No such chart.")
-    audit.record(Action.EXPORT, request=request, practice=practice, chart=key, start=str(period.start), end=str(period.end))
     filename = f"{practice.slug}-{key}-{period.start}-{period.end}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.writelines(csvfile.lines([str(column) for column in panel.columns], panel.csv_rows()))
+    response.writelines(panels.release_table(panel, practice, period, request=request))
     return response

@@ -24,10 +24,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from audit import services as audit
-from audit.models import Action
 from interchange.research import exports as research
-from plumbing import csvfile
 from plumbing.period import Period, PeriodForm
 from surveys import selectors
 from surveys.models import Role
@@ -108,25 +105,14 @@ def download(request, slug, name):
     if name in research.ROW_LEVEL_FILES and not may_export_rows(request.user):
         raise PermissionDenied("Row-level research exports are for platform admins.")
     if name == research.CODEBOOK_FILE:
-        audit.record(Action.EXPORT, request=request, practice=practice, kind=name)
-        data = research.codebook_csv(research.sav_variables(research.instrument_specs()))
-        return _attachment(data, name, f"{practice.slug}-{name}")
+        return _attachment(research.release_codebook(practice, request=request), name, f"{practice.slug}-{name}")
     form = _period_form(request)
     period = form.period()
     if period is None:
         return _page(request, practice, form)
-    start, end = period.start.isoformat(), period.end.isoformat()
-    audit.record(Action.EXPORT, request=request, practice=practice, kind=name, start=start, end=end)
+    data = research.release_file(name, practice, period, request=request)
     filename = research.download_name(practice, period, name)
-    if name == research.ANSWERS_FILE:
-        # The largest file (one row per item): streamed, never held in memory whole.
-        rows = research.answer_rows(research.period_answers(practice, period))
-        return _attachment(csvfile.lines(research.ANSWER_COLUMNS, rows), name, filename, stream=True)
-    if name == research.RESPONSES_FILE:
-        return _attachment(research.responses_csv(research.period_responses(practice, period)), name, filename)
-    if name == research.SAV_FILE:
-        return _attachment(research.sav_file(practice, period), name, filename)
-    return _attachment(research.zip_bytes(research.research_files(practice, period)), name, filename)
+    return _attachment(data, name, filename, stream=name == research.ANSWERS_FILE)
 
 
 @login_required
@@ -137,8 +123,7 @@ def redcap_dictionary(request, slug, name):
     if spec is None:
         raise Http404("No such instrument version.")
     filename = research.redcap_filename(spec)
-    audit.record(Action.EXPORT, request=request, practice=practice, kind=filename)
-    return _attachment(research.redcap_csv(spec), filename, filename)
+    return _attachment(research.release_redcap_dictionary(spec, practice, request=request), filename, filename)
 
 
 def _attachment(data, name: str, filename: str, *, stream: bool = False) -> HttpResponse:

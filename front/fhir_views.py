@@ -22,8 +22,6 @@ from django.db.models import Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 
-from audit import services as audit
-from audit.models import Action
 from interchange.fhir import resources as fhir
 from measurement.instruments import spec_for_version
 from surveys.models import Answer, InstrumentVersion, Response, Role
@@ -132,6 +130,4 @@ def questionnaire(request, resource_id):
 @fhir_endpoint()
 def questionnaire_response(request, resource_id):
     response = visible_response(request.user, resource_id)
-    resource = fhir.questionnaire_response(response, spec_for_version(response.instrument_version))
-    audit.record(Action.EXPORT, request=request, practice=response.practice, obj=response, format="fhir")
-    return fhir_json(resource)
+    return fhir_json(fhir.release_questionnaire_response(response, request=request))

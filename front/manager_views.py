@@ -35,8 +35,6 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audit import services as audit
-from audit.models import Action
 from interchange.ehr import parse as imports
 from interchange.ehr import selectors as import_selectors
 from interchange.ehr import services as import_services
@@ -162,20 +160,13 @@ def visit_import_confirm(request, slug):
         return _import_page(request, practice, VisitImportForm(), status=400, problem=message)
     try:
         parsed = imports.parse_text(text)
-        result = import_services.import_visits(practice, parsed.rows, request.user)
+        result = import_services.import_visits(
+            practice, parsed.rows, request.user, request=request, file_errors=len(parsed.errors), sha256=posted
+        )
     except (imports.ImportFileError, services.ServiceError) as exc:
         return _import_page(request, practice, VisitImportForm(), status=400, problem=str(exc))
     request.session.pop(IMPORT_SESSION_KEY, None)
     errors = sorted([*parsed.errors, *result.errors])
-    audit.record(
-        Action.VISIT_IMPORT,
-        request=request,
-        practice=practice,
-        created=len(result.created),
-        already_imported=len(result.already_imported),
-        errors=len(errors),
-        sha256=posted,
-    )
     sent = None
     if request.POST.get("send_links") and result.created:
         sent = messaging_services.queue_invites(
@@ -323,8 +314,7 @@ def invitation_cards(request, slug):
 # browsers post with `Origin: null`, which the CSRF check refuses.
 @survey_page
 def _print_cards(request, practice, date):
-    pairs = services.reissue_patient_tokens(practice, date)
-    audit.record(Action.CARDS_PRINTED, request=request, practice=practice, date=date.isoformat(), cards=len(pairs))
+    pairs = services.reissue_patient_tokens(practice, date, request=request)
     cards = [_card(invitation, token) for invitation, token in pairs]
     return render(request, "surveys/manager/cards_print.html", {"practice": practice, "date": date, "cards": cards})
 

@@ -10,8 +10,6 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audit import services as audit
-from audit.models import Action
 from reports import selectors, services
 from reports.models import Report
 from surveys.models import Role
@@ -86,10 +84,9 @@ def report_retry(request, slug, pk):
 @require_GET
 def report_download(request, slug, pk, fmt):
     report, _role = selectors.report_for(request.user, slug, pk)
-    path = services.report_file(report, fmt)
+    path = services.release_report_file(report, fmt, request=request)
     if path is None:
         raise Http404("No such file.")
-    audit.record(Action.REPORT_DOWNLOAD, request=request, practice=report.practice, obj=report, format=fmt)
     response = FileResponse(open(path, "rb"), as_attachment=True, filename=path.name, content_type=CONTENT_TYPES[fmt])
     add_never_cache_headers(response)
     response["Cache-Control"] = "private, no-store"

@@ -331,6 +331,14 @@ def report_file(report: Report, fmt: str) -> Path | None:
     return path
 
 
+def release_report_file(report: Report, fmt: str, *, request) -> Path | None:
+    """The file a person downloads, recorded in the audit trail; None when there is none (yet)."""
+    path = report_file(report, fmt)
+    if path is not None:
+        audit.record(Action.REPORT_DOWNLOAD, request=request, practice=report.practice, obj=report, format=fmt)
+    return path
+
+
 def report_url(report: Report) -> str:
     return settings.SITE_URL + reverse("report_detail", args=[report.practice.slug, report.pk])
 

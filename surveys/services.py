@@ -423,7 +423,7 @@ def _unavailable_reason(invitation_id: int, now: dt.datetime) -> str:
 
 
 @transaction.atomic
-def reissue_patient_tokens(practice: Practice, date: dt.date) -> list[tuple[Invitation, str]]:
+def reissue_patient_tokens(practice: Practice, date: dt.date, *, request=None) -> list[tuple[Invitation, str]]:
     """New links for a day's patient invitations that are still open, for printing on QR cards.
 
     Only token hashes are stored, so a card can only carry a link made now: the old link of each
@@ -444,6 +444,7 @@ def reissue_patient_tokens(practice: Practice, date: dt.date) -> list[tuple[Invi
         pairs.append((invitation, token))
     Invitation.objects.bulk_update(invitations, ["token_hash"], batch_size=500)
     logger.info("patient links reissued: practice=%s date=%s count=%d", practice.slug, date, len(pairs))
+    record(Action.CARDS_PRINTED, request=request, practice=practice, date=date.isoformat(), cards=len(pairs))
     pairs.sort(key=lambda pair: (pair[0].visit.dyad.clinician.get_username(), pair[0].visit.dyad.patient.reference, pair[0].pk))
     return pairs
 

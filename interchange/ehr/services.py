@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from audit.models import Action
+from audit.services import record
 from surveys.models import Invitation, Practice, Respondent, Role, Visit
 from surveys.permissions import practices_for
 from surveys.services import ServiceError, create_visits
@@ -31,7 +33,9 @@ class ImportResult:
         return sorted({v.date for v in self.created} | {r.date for r in self.already_imported})
 
 
-def import_visits(practice: Practice, rows: list[ImportRow], imported_by) -> ImportResult:
+def import_visits(
+    practice: Practice, rows: list[ImportRow], imported_by, *, request=None, file_errors: int = 0, sha256: str = ""
+) -> ImportResult:
     """Create the visits of an imported file, all or nothing; rows already imported are skipped.
 
     Idempotent: a visit with the same clinician, patient reference and date is never created twice, so
@@ -39,6 +43,7 @@ def import_visits(practice: Practice, rows: list[ImportRow], imported_by) -> Imp
     transaction, because the practice may have changed since the preview. Imports of one practice are
     serialised by locking its row (PostgreSQL), so two confirms of the same file cannot both create it.
     Contact details go on the patient's invitation and nowhere else (not in logs, not in errors).
+    The audit trail records the counts (with `file_errors`, the rows the parser refused) and the file's hash.
     """
     if not practices_for(imported_by, Role.MANAGER).filter(pk=practice.pk).exists():
         raise ServiceError("Only a manager of this practice can import its visits.")
@@ -60,5 +65,15 @@ def import_visits(practice: Practice, rows: list[ImportRow], imported_by) -> Imp
         len(created),
         len(plan.already_imported),
         len(plan.errors),
+    )
+    record(
+        Action.VISIT_IMPORT,
+        actor=imported_by,
+        request=request,
+        practice=practice,
+        created=len(created),
+        already_imported=len(plan.already_imported),
+        errors=file_errors + len(plan.errors),
+        sha256=sha256,
     )
     return ImportResult(created=created, already_imported=plan.already_imported, errors=plan.errors)

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from measurement.instruments import LANGUAGES, InstrumentSpec
+from audit import services as audit
+from audit.models import Action
+from measurement.instruments import LANGUAGES, InstrumentSpec, spec_for_version
 
 FHIR_JSON = "application/fhir+json"
 FHIR_VERSION = "4.0.1"
@@ -309,3 +311,9 @@ def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> d
         "resourceType": "OperationOutcome",
         "issue": [{"severity": severity, "code": code, "diagnostics": diagnostics}],
     }
+
+
+def release_questionnaire_response(response, *, request=None) -> dict:
+    """A response as FHIR, recorded in the audit trail: row-level data leaves the site here."""
+    audit.record(Action.EXPORT, request=request, practice=response.practice, obj=response, format="fhir")
+    return questionnaire_response(response, spec_for_version(response.instrument_version))

@@ -29,6 +29,8 @@ from pathlib import Path
 from django.db.models import QuerySet
 from django.utils import timezone, translation
 
+from audit import services as audit
+from audit.models import Action
 from measurement import scoring
 from measurement.instruments import InstrumentSpec, spec_for_version
 from plumbing import csvfile
@@ -470,3 +472,30 @@ def download_name(practice: Practice, period: Period, name: str) -> str:
     """answers.csv -> a-answers-2026-01-01-2026-03-31.csv: downloads of several periods do not overwrite."""
     stem, _, suffix = name.rpartition(".")
     return f"{practice.slug}-{stem}-{period.start:%Y-%m-%d}-{period.end:%Y-%m-%d}.{suffix}"
+
+
+# --- releases: what a person downloads, recorded in the audit trail ---------------------------------------
+
+
+def release_file(name: str, practice: Practice, period: Period, *, request=None):
+    """The research file `name` for the period: bytes, or (answers.csv, the largest) an iterator of CSV lines that
+    is streamed and never held whole. The caller has checked who may have row-level files."""
+    audit.record(Action.EXPORT, request=request, practice=practice, kind=name,
+                 start=period.start.isoformat(), end=period.end.isoformat())
+    if name == ANSWERS_FILE:
+        return csvfile.lines(ANSWER_COLUMNS, answer_rows(period_answers(practice, period)))
+    if name == RESPONSES_FILE:
+        return responses_csv(period_responses(practice, period))
+    if name == SAV_FILE:
+        return sav_file(practice, period)
+    return zip_bytes(research_files(practice, period))
+
+
+def release_codebook(practice: Practice, *, request=None) -> bytes:
+    audit.record(Action.EXPORT, request=request, practice=practice, kind=CODEBOOK_FILE)
+    return codebook_csv(sav_variables(instrument_specs()))
+
+
+def release_redcap_dictionary(spec: InstrumentSpec, practice: Practice, *, request=None) -> bytes:
+    audit.record(Action.EXPORT, request=request, practice=practice, kind=redcap_filename(spec))
+    return redcap_csv(spec)
