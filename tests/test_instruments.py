@@ -1,14 +1,25 @@
 """The instrument JSON files keep the contract of DESIGN §2.
 
 Plain Python on purpose (no Django, no database): the files are the source of truth, so a broken edit should
-fail here before anything tries to load it.
+fail here before anything tries to load it. The parser (surveys.questionnaires) is plain Python too.
+
 """
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from surveys.questionnaires import (
+    ELEMENT_DOMAINS,
+    InstrumentError,
+    check_pairs,
+    checksum_of,
+    parse_instrument,
+    read_instrument_file,
+)
 
 INSTRUMENTS_DIR = Path(__file__).resolve().parent.parent / "surveys" / "instruments"
 LANGUAGES = ("en", "es")
@@ -160,3 +171,88 @@ def test_scale_labels_name_every_point_in_both_languages(instrument):
         labels = scale["labels"][lang]
         assert len(labels) == points
         assert all(isinstance(label, str) and label.strip() for label in labels)
+
+
+# --- version 1.1: elements and pairs, checked by the parser ----------------------------------------------------
+
+# The checksums of the 1.0 files as loaded into databases that already hold answers: parsing them must not change.
+CHECKSUMS_1_0 = {
+    "patient-1.0.json": "49dd226ca0e4d40e7f28b0825dc8967d86261e2bb077e72287ad82b90304ad35",
+    "clinician-1.0.json": "292c801ee100b08b844a339c2b3515eee7729d990501a7f43412b040f88e92ef",
+}
+
+
+def minimal(version="1.1", respondent="patient", **item):
+    """A one-domain instrument document with one item, for parser tests."""
+    return {
+        "slug": respondent,
+        "version": version,
+        "respondent": respondent,
+        "title": {"en": "T", "es": "T"},
+        "scale": {"min": 1, "max": 5, "labels": {lang: list("12345") for lang in LANGUAGES}},
+        "domains": [{"code": item.pop("domain_code", "valuing"), "kind": item.pop("kind", "process"),
+                     "label": {"en": "V", "es": "V"}}],
+        "items": [{"code": "X01", "domain": "valuing", "text": {"en": "x", "es": "x"}, **item}],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(CHECKSUMS_1_0))
+def test_1_0_files_parse_as_before_with_the_same_checksum_and_no_elements(name):
+    data, spec = read_instrument_file(INSTRUMENTS_DIR / name)
+    assert spec.checksum == checksum_of(data) == CHECKSUMS_1_0[name]
+    assert all(item.element is None and item.pair is None for item in spec.items)
+
+
+def test_element_map_covers_every_domain_of_the_model():
+    assert set(ELEMENT_DOMAINS.values()) == {code for code, _ in SHARED_DOMAINS} | set(COMPETENCIES)
+
+
+def test_from_1_1_every_item_names_its_element():
+    with pytest.raises(InstrumentError, match="needs an element"):
+        parse_instrument(minimal())
+    assert parse_instrument(minimal(element="presence")).items[0].element == "presence"
+
+
+@pytest.mark.parametrize("element", ["listening", "", None, ["presence"]])
+def test_an_unknown_element_is_refused(element):
+    with pytest.raises(InstrumentError, match="element"):
+        parse_instrument(minimal(element=element))
+
+
+def test_an_element_of_another_domain_is_refused():
+    with pytest.raises(InstrumentError, match="belongs to domain 'trust'"):
+        parse_instrument(minimal(element="vulnerability"))
+
+
+def test_before_1_1_elements_are_optional_but_checked_when_present():
+    assert parse_instrument(minimal(version="1.0")).items[0].element is None
+    with pytest.raises(InstrumentError, match="belongs to domain"):
+        parse_instrument(minimal(version="1.0", element="better_future"))
+    half = minimal(version="1.0", element="presence")
+    half["items"].append({"code": "X02", "domain": "valuing", "text": {"en": "y", "es": "y"}})
+    with pytest.raises(InstrumentError, match="X02: needs an element"):
+        parse_instrument(half)
+
+
+@pytest.mark.parametrize("pair", ["", "  ", 7])
+def test_a_pair_is_a_non_empty_item_code(pair):
+    with pytest.raises(InstrumentError, match="pair must be a non-empty item code"):
+        parse_instrument(minimal(respondent="clinician", element="presence", pair=pair))
+
+
+def test_per_visit_clinician_items_name_their_pair_from_1_1():
+    assert parse_instrument(minimal(respondent="clinician", element="presence", pair="P22")).items[0].pair == "P22"
+    with pytest.raises(InstrumentError, match="names the patient item it mirrors"):
+        parse_instrument(minimal(respondent="clinician", element="presence"))
+
+
+def test_patient_and_competency_items_carry_no_pair():
+    with pytest.raises(InstrumentError, match="only clinician items"):
+        parse_instrument(minimal(element="presence", pair="C01"))
+    competency = minimal(respondent="clinician", domain_code="mindfulness", kind="competency", element="mindfulness")
+    competency["items"][0]["domain"] = "mindfulness"
+    assert parse_instrument(competency).items[0].pair is None
+    competency["items"][0]["pair"] = "P22"
+    with pytest.raises(InstrumentError, match="competency item has no patient item"):
+        parse_instrument(competency)
+
