@@ -451,3 +451,9 @@ def test_draft_general_rules_of_the_1_0_files_still_hold(draft):
     for item in draft["items"]:
         assert isinstance(item["reverse"], bool) and isinstance(item["allow_na"], bool), item["code"]
 
+
+def test_the_item_map_documents_every_draft_item():
+    doc = (INSTRUMENTS_DIR.parent.parent / "docs" / "instruments.md").read_text(encoding="utf-8")
+    for name in DRAFTS:
+        for item in load_draft(name)["items"]:
+            assert f"| {item['code']} |" in doc, f"{name}: {item['code']} is missing from docs/instruments.md"
