@@ -16,7 +16,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from measurement import scoring
+from measurement import scoring, suppression
 from measurement.scoring import (
     ALPHA_MIN_RESPONSES,
     CAUTION_N,
@@ -33,7 +33,6 @@ from measurement.scoring import (
     cronbach_alpha,
     domain_scores,
     indices,
-    is_suppressed,
     latest_per_dyad,
     min_answers_required,
     scored_value,
@@ -433,7 +432,7 @@ def test_fewer_than_30_responses_call_for_caution(n, few):
 
 @pytest.mark.parametrize("n, suppressed", [(0, True), (4, True), (5, False), (6, False)])
 def test_a_figure_below_min_reporting_n_is_suppressed(n, suppressed):
-    assert is_suppressed(n, min_n=5) is suppressed
+    assert suppression.is_suppressed(n, min_n=5) is suppressed
 
 
 # --- Cronbach's alpha -----------------------------------------------------------------------------------
@@ -612,7 +611,7 @@ def test_the_module_exposes_its_contract():
         "NA", "PROCESS_DOMAINS", "OUTCOME_DOMAINS", "SHARED_DOMAINS", "COMPETENCY_DOMAINS",
         "GAP_FLAG_THRESHOLD", "CAUTION_N", "ALPHA_MIN_RESPONSES", "Scale", "ItemSpec", "Answer",
         "scored_value", "min_answers_required", "domain_scores", "indices", "Gap", "wave_gaps",
-        "t_quantile", "Summary", "summarize", "summarize_moments", "is_suppressed", "cronbach_alpha",
+        "t_quantile", "Summary", "summarize", "summarize_moments", "cronbach_alpha",
         "latest_per_dyad",
     }
     assert expected <= set(vars(scoring))
@@ -622,24 +621,24 @@ def test_the_module_exposes_its_contract():
 
 
 def test_nothing_is_hidden_when_every_clinician_reaches_the_minimum():
-    assert scoring.complementary_suppression({"a": 5, "b": 9}, 5) == (set(), False)
+    assert suppression.complementary_suppression({"a": 5, "b": 9}, 5) == (set(), False)
 
 
 def test_a_lone_small_clinician_takes_the_smallest_other_with_them():
-    assert scoring.complementary_suppression({"small": 3, "mid": 6, "big": 9}, 5) == ({"small", "mid"}, False)
+    assert suppression.complementary_suppression({"small": 3, "mid": 6, "big": 9}, 5) == ({"small", "mid"}, False)
 
 
 def test_two_small_clinicians_that_reach_the_minimum_together_hide_only_themselves():
-    assert scoring.complementary_suppression({"a": 3, "b": 2, "big": 9}, 5) == ({"a", "b"}, False)
+    assert suppression.complementary_suppression({"a": 3, "b": 2, "big": 9}, 5) == ({"a", "b"}, False)
 
 
 def test_a_practice_of_one_small_clinician_hides_the_practice_figure():
-    assert scoring.complementary_suppression({"only": 3}, 5) == ({"only"}, True)
+    assert suppression.complementary_suppression({"only": 3}, 5) == ({"only"}, True)
 
 
 @given(st.dictionaries(st.integers(0, 20), st.integers(0, 40), max_size=12), st.integers(1, 10))
 def test_no_hidden_figure_can_be_worked_out_by_subtraction(counts, min_n):
-    hidden, practice_hidden = scoring.complementary_suppression(counts, min_n)
+    hidden, practice_hidden = suppression.complementary_suppression(counts, min_n)
     assert {c for c, n in counts.items() if 0 < n < min_n} <= hidden
     if hidden and not practice_hidden:
         assert len(hidden) >= 2

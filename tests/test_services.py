@@ -53,6 +53,17 @@ def write_json(path, data):
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
+# One model element per domain: from 1.1 on every item names its element (measurement.instruments).
+ELEMENT_OF_DOMAIN = {"valuing": "presence", "power": "partnering", "abiding": "continuity", "trust": "cared_for",
+                     "hope": "better_future", "known": "known_as_person"}
+
+
+def as_version(data, version):
+    """A copy of the patient 1.0 file published as another version, valid for that version."""
+    items = [{**item, "element": ELEMENT_OF_DOMAIN[item["domain"]]} for item in data["items"]]
+    return {**data, "version": version, "items": items}
+
+
 def answers_scoring(invitation, scored: dict[str, list[int]], default: int = 3) -> dict[str, str]:
     """Form answers whose *scored* values per domain are the given list (reverse-keyed items are flipped back).
 
@@ -143,8 +154,7 @@ def test_it_refuses_to_change_a_version_that_has_responses(visit_a, instrument_d
 
 def test_it_makes_the_newest_version_current(instruments, instrument_dir):
     data = read_json(instrument_dir / "patient-1.0.json")
-    data["version"] = "1.1"
-    write_json(instrument_dir / "patient-1.1.json", data)
+    write_json(instrument_dir / "patient-1.1.json", as_version(data, "1.1"))
 
     results = dict(services.load_instruments(instrument_dir))
 
@@ -157,7 +167,7 @@ def test_it_makes_the_newest_version_current(instruments, instrument_dir):
 def test_it_compares_versions_as_numbers_not_text(instruments, instrument_dir):
     data = read_json(instrument_dir / "patient-1.0.json")
     for version in ("1.9", "1.10"):
-        write_json(instrument_dir / f"patient-{version}.json", {**data, "version": version})
+        write_json(instrument_dir / f"patient-{version}.json", as_version(data, version))
 
     services.load_instruments(instrument_dir)
 
@@ -167,7 +177,7 @@ def test_it_compares_versions_as_numbers_not_text(instruments, instrument_dir):
 
 def test_new_visits_use_the_current_version(practice_a, clinician_a, instrument_dir):
     data = read_json(instrument_dir / "patient-1.0.json")
-    write_json(instrument_dir / "patient-2.0.json", {**data, "version": "2.0"})
+    write_json(instrument_dir / "patient-2.0.json", as_version(data, "2.0"))
     services.load_instruments(instrument_dir)
 
     new_visit = factories.visit(practice_a, clinician_a, "PA-777")
