@@ -1,6 +1,6 @@
 """The API's OpenAPI 3.1 description, served at GET /api/v1/openapi.json (docs/api.md says the same in prose).
 
-A static document: tests/test_api.py checks it with openapi-spec-validator and checks real answers against its
+A static document: tests/api/test_api.py checks it with openapi-spec-validator and checks real answers against its
 schemas, so it cannot drift from what the views do. `document()` adds the server's address.
 """
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from measurement import scoring
 from measurement.instruments import DomainSpec, InstrumentSpec, localized
 from plumbing.period import Period, PeriodForm
+from surveys.domains import domain_label
 
 # Fields a questionnaire page posts besides the items themselves.
 FORM_FIELDS = {"csrfmiddlewaretoken", "comment", "lang"}
@@ -65,11 +66,15 @@ class QuestionnaireForm(forms.Form):
             return 0
         return sum(1 for item in self.spec.items if self.data.get(item.code))
 
+    def _domain_label(self, code: str) -> str:
+        with translation.override(self.language):
+            return domain_label(code)
+
     def sections(self) -> list[DomainSection]:
         return [
             DomainSection(
                 domain=domain,
-                label=localized(domain.label, self.language),
+                label=self._domain_label(domain.code),
                 description=localized(domain.description, self.language) if domain.description else "",
                 fields=[self[item.code] for item in self.spec.items_of(domain.code)],
                 number=number,

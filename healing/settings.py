@@ -257,7 +257,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 
 # --- Reliability and security (docs/security.md) ---
 # Production is DEBUG=0 with SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL set; everything below then defaults to
-# the strict choice, and `manage.py check --deploy --fail-level WARNING` passes (tests/test_security.py).
+# the strict choice, and `manage.py check --deploy --fail-level WARNING` passes (tests/system/test_security.py).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 # HTTPS. Behind a proxy that terminates TLS, set SECURE_PROXY_SSL_HEADER=1: the proxy must set

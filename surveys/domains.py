@@ -1,13 +1,20 @@
-"""Names of the model's domains as people read them, in every interface language."""
+"""The one name of each domain as people read it, in every interface language.
 
+The questionnaire's section headings, the dashboards, the reports, the research exports and FHIR all name a
+domain with `domain_label`, so a patient who answered "Sharing power" finds "Sharing power" in the results.
+The model's own terms (appreciating power, abiding) are explained in docs/measurement.md.
+"""
+
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from measurement import scoring
 
 DOMAIN_LABELS = {
     "valuing": _("Valuing"),
-    "power": _("Appreciating power"),
-    "abiding": _("Abiding"),
+    "power": _("Sharing power"),
+    "abiding": _("Being there over time"),
     "trust": _("Trust"),
     "hope": _("Hope"),
     "known": _("Being known"),
@@ -23,4 +30,14 @@ COMPETENCY_DOMAINS = scoring.COMPETENCY_DOMAINS
 
 
 def domain_label(code: str) -> str:
+    """The domain's name in the active language."""
     return str(DOMAIN_LABELS.get(code, code))
+
+
+def domain_labels(code: str) -> dict[str, str]:
+    """The domain's name in every interface language, {language: name}, for formats that carry them all (FHIR)."""
+    names = {}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            names[language] = domain_label(code)
+    return names

@@ -1,7 +1,7 @@
 """FHIR R4 views of our instruments and responses (README.md): model objects and specs in, JSON-ready dicts out.
 
 No queries and no I/O: the views (surveys/fhir_views.py) fetch and scope, these functions only translate, so
-they can be checked against the FHIR models in tests/test_fhir.py.
+they can be checked against the FHIR models in tests/interchange/test_fhir.py.
 
 Choices, so that consumers can rely on them:
 - A Questionnaire's id is "<slug>-<version>"; its canonical `url` is version-independent
@@ -29,6 +29,7 @@ from django.conf import settings
 from audit import services as audit
 from audit.models import Action
 from measurement.instruments import LANGUAGES, InstrumentSpec, spec_for_version
+from surveys.domains import domain_labels
 
 FHIR_JSON = "application/fhir+json"
 FHIR_VERSION = "4.0.1"
@@ -122,7 +123,7 @@ def _instant(value) -> str:
 
 
 def _domain_coding(domain) -> dict:
-    return {"system": domain_system(), "code": domain.code, "display": domain.label.get(BASE_LANGUAGE, domain.code)}
+    return {"system": domain_system(), "code": domain.code, "display": domain_labels(domain.code)[BASE_LANGUAGE]}
 
 
 def answer_codes(spec: InstrumentSpec, allow_na: bool) -> list[str]:
@@ -175,7 +176,7 @@ def _domain_group(spec: InstrumentSpec, domain) -> dict:
         "linkId": domain.code,
         "extension": [{"url": extension_url("domain-kind"), "valueCode": domain.kind}],
         "code": [_domain_coding(domain)],
-        **_text("text", domain.label),
+        **_text("text", domain_labels(domain.code)),
         "type": "group",
         "required": True,
         "item": [_question(spec, domain, item) for item in spec.items_of(domain.code)],
@@ -249,7 +250,7 @@ def _answered_groups(spec: InstrumentSpec, answers: dict[str, int | None]) -> li
             _answered_item(spec, item, answers[item.code]) for item in spec.items_of(domain.code) if item.code in answers
         ]
         if items:
-            groups.append({"linkId": domain.code, **_text("text", domain.label), "item": items})
+            groups.append({"linkId": domain.code, **_text("text", domain_labels(domain.code)), "item": items})
     return groups
 
 

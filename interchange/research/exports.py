@@ -35,7 +35,7 @@ from measurement import scoring
 from measurement.instruments import InstrumentSpec, spec_for_version
 from plumbing import csvfile
 from plumbing.period import Period
-from surveys.domains import domain_label
+from surveys.domains import domain_label, domain_labels
 from surveys.models import Answer, InstrumentVersion, Practice, Response
 from surveys.selectors import export_responses
 
@@ -402,7 +402,6 @@ def redcap_choices(spec: InstrumentSpec, allow_na: bool) -> str:
 def redcap_rows(spec: InstrumentSpec) -> list[dict]:
     """One row per item, in questionnaire order; the domain's label heads its first item."""
     form = redcap_name(f"{spec.slug}_{spec.version}")
-    domains = {domain.code: domain for domain in spec.domains}
     rows, headed = [], set()
     for item in spec.items:
         keyed = "; reverse-keyed" if item.reverse else ""
@@ -410,7 +409,7 @@ def redcap_rows(spec: InstrumentSpec) -> list[dict]:
             **dict.fromkeys(REDCAP_COLUMNS, ""),
             "Variable / Field Name": redcap_name(item.code),
             "Form Name": form,
-            "Section Header": "" if item.domain in headed else _english(domains[item.domain].label),
+            "Section Header": "" if item.domain in headed else domain_labels(item.domain)["en"],
             "Field Type": "radio",
             "Field Label": _english(item.text),
             "Choices, Calculations, OR Slider Labels": redcap_choices(spec, item.allow_na),

@@ -5,7 +5,7 @@ and maplibre's (map charts, which we never draw). Each is skipped when the page 
 its id (plotly.js 2.35+, its `.no-inline-styles` mark; maplibre's by a content hash). `{% plotly_css %}` puts
 those elements in the page: the global rules as a static file, static/css/plotly.css, written from the
 installed bundle by `python -m plumbing.templatetags.plotly_csp > static/css/plotly.css`, and an empty marker
-for maplibre's. tests/test_security.py keeps the file in step with the installed plotly; tests/e2e/test_csp.py
+for maplibre's. tests/system/test_security.py keeps the file in step with the installed plotly; tests/e2e/test_csp.py
 checks in Chromium that the dashboard draws its charts with no CSP violation. See docs/security.md.
 
 Everything else plotly.js styles goes through the CSSOM (element.style), which CSP allows.

@@ -22,7 +22,7 @@ from django.db import connection
 from reports import services
 from reports.models import Report, ReportPart
 from tests import factories
-from tests.test_reports import answered_dyad, export_means, period, read_zip, scored_practice  # noqa: F401  (fixture)
+from tests.reports.helpers import answered_dyad, export_means, period, read_zip
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -316,7 +316,7 @@ def _answered_visit(practice, clinician, reference, value):
 @pytest.fixture(autouse=True)
 def quiet_sign_ins(settings):
     # django-axes logs each sign-in with the client address; force_login's request has none, which axes stores
-    # as "unknown" and PostgreSQL's inet column refuses. Sign-in throttling is tested in tests/test_axes.py.
+    # as "unknown" and PostgreSQL's inet column refuses. Sign-in throttling is tested in tests/system/test_axes.py.
     settings.AXES_ENABLED = False
 
 

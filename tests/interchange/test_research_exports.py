@@ -22,6 +22,7 @@ from interchange.research.scores import SCORE_COLUMNS
 from measurement.instruments import spec_for_version
 from plumbing.period import Period
 from surveys import services
+from surveys.domains import domain_labels
 from surveys.models import Answer, DomainScore, Response
 from tests import factories
 
@@ -248,7 +249,7 @@ def test_the_redcap_dictionary_has_one_valid_row_per_item(client, manager_a, pra
             "5, Strongly agree | 9, Does not apply" if item.allow_na else "5, Strongly agree"
         )
     headed = [r["Section Header"] for r in rows if r["Section Header"]]
-    assert headed == [domain.label["en"] for domain in spec.domains]
+    assert headed == [domain_labels(domain.code)["en"] for domain in spec.domains]  # the one name of each domain
     assert text.count("\n") == len(spec.items) + 1
 
 

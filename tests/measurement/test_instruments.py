@@ -23,7 +23,7 @@ from measurement.instruments import (
     read_instrument_file,
 )
 
-INSTRUMENTS_DIR = Path(__file__).resolve().parent.parent / "surveys" / "instruments"
+INSTRUMENTS_DIR = Path(__file__).resolve().parents[2] / "surveys" / "instruments"
 LANGUAGES = ("en", "es")
 SHARED_DOMAINS = [
     ("valuing", "process"),

@@ -1,7 +1,7 @@
 """Scoring (docs/measurement.md): worked examples by hand, the contract's boundaries, and properties that must always hold.
 
 Pure functions: no database, no Django. Run alone with
-    python -m pytest tests/test_scoring.py -p no:django
+    python -m pytest tests/measurement/test_scoring.py -p no:django
 """
 
 import ast
@@ -42,7 +42,7 @@ from measurement.scoring import (
     wave_gaps,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "measurement" / "scoring.py"
 LIKERT = Scale(1, 5)
 

@@ -64,7 +64,7 @@ def test_existing_scores_get_their_copies_pairs_months_and_flags(instruments):
         other = 80.0 + number if respondent == "patient" else 40.0 + number
         assert row.paired_score == (None if number == 1 else other)
     assert {pk for pk, row in rows.items() if row.is_latest} == {responses[(2, "patient")], responses[(2, "clinician")]}
-    # By month: the definition's answer (tests/test_latest.py checks the function against it).
+    # By month: the definition's answer (tests/surveys/test_latest.py checks the function against it).
     _latest, monthly = latest_response_ids(Response.objects.values_list("id", "dyad_id", "respondent", "submitted_at"))
     assert {pk for pk, row in rows.items() if row.is_month_latest} == monthly
     assert responses[(0, "clinician")] in monthly and responses[(1, "patient")] in monthly

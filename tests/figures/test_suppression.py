@@ -57,7 +57,7 @@ def named_clinician(practice, username, full_name):
 
 @pytest.fixture(autouse=True)
 def quiet_sign_ins(settings):
-    settings.AXES_ENABLED = False  # force_login has no client address for axes to log (see tests/test_api.py)
+    settings.AXES_ENABLED = False  # force_login has no client address for axes to log (see tests/api/test_api.py)
 
 
 @pytest.fixture

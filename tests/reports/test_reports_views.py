@@ -12,7 +12,7 @@ from django.urls import include, path, reverse
 from reports import services
 from reports.models import Report
 from tests import factories
-from tests.test_reports import build, eager, period, scored_practice  # noqa: F401  (fixtures)
+from tests.reports.helpers import period
 
 urlpatterns = [path("", include("front.report_urls")), path("", include("healing.urls"))]
 pytestmark = pytest.mark.urls(__name__)

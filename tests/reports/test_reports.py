@@ -6,14 +6,11 @@ pipeline in real worker processes.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
 import random
 import re
-import statistics
-import zipfile
 from pathlib import Path
 from unittest import mock
 
@@ -30,112 +27,21 @@ from measurement import scoring
 from plumbing.period import Period
 from reports import builders, services, tasks
 from reports.models import Report, ReportPart
-from surveys import services as survey_services
 from tests import factories
+from tests.reports.helpers import (
+    CAUTION,
+    answered_dyad,
+    export_means,
+    period,
+    read_html,
+    read_zip,
+    section_of,
+    varied_dyad,
+)
 
 # The reports URLs, whether or not healing/urls.py includes them yet (notifications reverse them).
 urlpatterns = [path("", include("front.report_urls")), path("", include("healing.urls"))]
 pytestmark = pytest.mark.urls(__name__)
-
-CAUTION = "few responses: interpret with care"
-
-
-# --- helpers shared with the other report tests ---------------------------------------------------------
-
-
-def answered_dyad(practice, clinician, reference: str, value: int, clinician_value: int | None = None):
-    """A visit whose patient (and optionally clinician) questionnaire is answered: every item `value`."""
-    new = factories.visit(practice, clinician, reference)
-    invitation = factories.patient_invitation(new)
-    survey_services.submit_response(invitation, factories.full_answers(invitation, value))
-    if clinician_value is not None:
-        own = factories.clinician_invitation(new)
-        survey_services.submit_response(own, factories.full_answers(own, clinician_value))
-    return new.visit
-
-
-def varied_dyad(practice, clinician, reference: str, rng: random.Random, clinician_value: int | None = None):
-    """A visit whose patient answers differ item by item (for spread, Cronbach's alpha, unround means)."""
-    new = factories.visit(practice, clinician, reference)
-    invitation = factories.patient_invitation(new)
-    base = rng.randint(2, 4)
-    answers = {code: str(min(5, max(1, base + rng.choice((-1, 0, 0, 1))))) for code in factories.full_answers(invitation)}
-    survey_services.submit_response(invitation, answers)
-    if clinician_value is not None:
-        own = factories.clinician_invitation(new)
-        survey_services.submit_response(own, factories.full_answers(own, clinician_value))
-    return new.visit
-
-
-def period() -> tuple[dt.date, dt.date]:
-    today = timezone.localdate()
-    return today - dt.timedelta(days=30), today + dt.timedelta(days=1)
-
-
-@pytest.fixture
-def eager(settings, eager_tasks):
-    """Tasks run in-process; report files go to the test's REPORTS_DIR (conftest.private_reports_dir)."""
-    settings.SITE_URL = "https://healing.example"
-    return settings.REPORTS_DIR
-
-
-@pytest.fixture
-def build(eager, django_capture_on_commit_callbacks):
-    """Request a report and run every task it queues, as a worker would (after commit)."""
-
-    def run(practice, **kwargs):
-        start, end = kwargs.pop("start", None), kwargs.pop("end", None)
-        default_start, default_end = period()
-        with django_capture_on_commit_callbacks(execute=True):
-            report = services.request_report(practice, start or default_start, end or default_end, **kwargs)
-        report.refresh_from_db()
-        return report
-
-    return run
-
-
-@pytest.fixture
-def scored_practice(practice_a, clinician_a, clinician_a2, manager_a):
-    """Clinician A with 6 dyads (shown, few responses), clinician A2 with 2 (suppressed: below 5)."""
-    manager_a.email = "manager-a@example.org"
-    manager_a.save()
-    for i, value in enumerate([2, 3, 4, 5, 4, 3]):
-        answered_dyad(practice_a, clinician_a, f"A-{i}", value, clinician_value=4 if i % 2 else 5)
-    rng = random.Random(11)  # unround means, so a leak of them would show
-    for i in range(2):
-        varied_dyad(practice_a, clinician_a2, f"A2-{i}", rng, clinician_value=3)
-    return practice_a
-
-
-def read_zip(report: Report) -> dict[str, list[dict]]:
-    with zipfile.ZipFile(services.report_file(report, "zip")) as archive:
-        return {name: list(csv.DictReader(io.StringIO(archive.read(name).decode()))) for name in archive.namelist()}
-
-
-def read_html(report: Report) -> str:
-    return services.report_file(report, "html").read_text(encoding="utf-8")
-
-
-def export_means(slug: str, start: dt.date, end: dt.date) -> dict[str, float]:
-    """Practice mean per domain from `export_scores`, each dyad's latest patient response in the period."""
-    out = io.StringIO()
-    call_command("export_scores", "--practice", slug, "--format", "json", stdout=out)
-    latest: dict[tuple, dict] = {}
-    for row in json.loads(out.getvalue()):  # ordered by submitted_at, id: the last one per dyad wins
-        day = dt.datetime.fromisoformat(row["submitted_at"]).astimezone(timezone.get_current_timezone()).date()
-        if row["respondent"] == "patient" and start <= day <= end:
-            latest[(row["clinician"], row["patient"])] = row
-    return {
-        domain: statistics.fmean(values)
-        for domain in scoring.SHARED_DOMAINS
-        if (values := [row[domain] for row in latest.values() if row[domain] is not None])
-    }
-
-
-def section_of(html: str, clinician) -> str:
-    start = html.index(f'<article class="clinician" id="c{clinician.pk}">')
-    return html[start: html.index("</article>", start)]
-
 
 # --- the pipeline ---------------------------------------------------------------------------------------
 

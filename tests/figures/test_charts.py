@@ -391,6 +391,6 @@ def test_no_chart_offers_to_send_its_data_to_plotlys_cloud():
 
     assert charts.CONFIG["showSendToCloud"] is False
     assert charts.CONFIG["showEditInChartStudio"] is False
-    page_script = (Path(__file__).resolve().parent.parent / "static" / "js" / "charts.js").read_text()
+    page_script = (Path(__file__).resolve().parents[2] / "static" / "js" / "charts.js").read_text()
     assert "showSendToCloud: false" in page_script
     assert "showEditInChartStudio: false" in page_script

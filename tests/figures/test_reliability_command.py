@@ -25,8 +25,7 @@ from audit.models import Action, AuditEvent
 from measurement import scoring
 from measurement.instruments import spec_for_version
 from surveys import services
-
-from . import factories
+from tests import factories
 
 START, END = dt.date(2025, 3, 1), dt.date(2025, 3, 31)
 PERIOD = ["--start", START.isoformat(), "--end", END.isoformat()]

@@ -16,7 +16,7 @@ from django.conf import settings
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted(path.name for path in (ROOT / "benchmarks").glob("bench_*.py"))
 KEYS = {"bench", "small", "data", "ours_s", "baseline_s", "ratio", "target", "met", "machine"}
 
