@@ -22,6 +22,7 @@ class Action(models.TextChoices):
     API_KEY_CREATED = "api_key_created", "Created an API key"
     API_KEY_REVOKED = "api_key_revoked", "Revoked an API key"
     MESSAGES_QUEUED = "messages_queued", "Queued invitation messages"
+    RELEASE_REFUSED = "release_refused", "Was refused row-level data"
 
 
 class AppendOnlyError(Exception):

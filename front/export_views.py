@@ -28,14 +28,9 @@ from interchange.research import exports as research
 from plumbing.period import Period, PeriodForm
 from surveys import selectors
 from surveys.models import Role
-from surveys.permissions import is_platform_admin
+from surveys.permissions import may_see_row_level
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "sav": "application/x-spss-sav", "zip": "application/zip"}
-
-
-def may_export_rows(user) -> bool:
-    """Row-level research files: platform admins only (see the module docstring)."""
-    return is_platform_admin(user)
 
 
 class ExportPeriodForm(PeriodForm):
@@ -78,7 +73,7 @@ def exports_page(request, slug):
 
 def _page(request, practice, form: ExportPeriodForm):
     period = form.period()
-    rows_allowed = may_export_rows(request.user)
+    rows_allowed = may_see_row_level(request.user)
     counts = None
     if period and rows_allowed:
         counts = {
@@ -102,7 +97,8 @@ def _page(request, practice, form: ExportPeriodForm):
 @require_GET
 def download(request, slug, name):
     practice = selectors.practice_for(request.user, slug, Role.MANAGER)
-    if name in research.ROW_LEVEL_FILES and not may_export_rows(request.user):
+    if name in research.ROW_LEVEL_FILES and not may_see_row_level(request.user):
+        research.refuse_file(name, practice, request=request)
         raise PermissionDenied("Row-level research exports are for platform admins.")
     if name == research.CODEBOOK_FILE:
         return _attachment(research.release_codebook(practice, request=request), name, f"{practice.slug}-{name}")

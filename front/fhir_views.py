@@ -8,8 +8,8 @@ Every answer is FHIR JSON (`application/fhir+json`), errors included, as an Oper
 - a response the user may not see, an unknown id, a malformed id: 404 alike, never data (docs/privacy.md);
 - any method but GET or HEAD: 405.
 A Questionnaire is an instrument definition, not practice data: any signed-in person may read any loaded
-version. A QuestionnaireResponse is visible to the managers of its practice, the dyad's clinician and platform
-admins; each read of one is audit-logged as an export.
+version. A QuestionnaireResponse is row-level data: platform admins only (docs/privacy.md). Each read of one is
+audit-logged as an export, and each refused read of an existing one as a refused release.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import functools
 import json
 
 from django.conf import settings
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 
 from interchange.fhir import resources as fhir
 from measurement.instruments import spec_for_version
-from surveys.models import Answer, InstrumentVersion, Response, Role
-from surveys.permissions import practices_for
+from surveys.models import Answer, InstrumentVersion, Response
+from surveys.permissions import may_see_row_level
 
 JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 MAX_RESPONSE_ID = 2**63 - 1  # the largest BigAutoField value: a longer number is not an id of ours
@@ -47,17 +47,16 @@ def instrument_version_for(resource_id: str) -> InstrumentVersion:
     return version
 
 
-def visible_response(user, resource_id: str) -> Response:
-    """A submitted response the user may see: as a manager of its practice (platform admins see every practice
-    that way) or as the dyad's clinician. Anyone else, and any unknown or malformed id: Http404."""
+def visible_response(request, resource_id: str) -> Response:
+    """A submitted response, for a platform admin. Anyone else, and any unknown or malformed id: Http404, the
+    same answer whether the response exists or not; a refusal of an existing one is audit-logged."""
     if not (resource_id.isascii() and resource_id.isdigit()) or int(resource_id) > MAX_RESPONSE_ID:
+        raise Http404("No such QuestionnaireResponse.")
+    if not may_see_row_level(request.user):
+        fhir.refuse_questionnaire_response(int(resource_id), request=request)
         raise Http404("No such QuestionnaireResponse.")
     response = (
         Response.objects.filter(pk=int(resource_id))
-        .filter(
-            Q(practice__in=practices_for(user, Role.MANAGER))
-            | Q(dyad__clinician=user, practice__in=practices_for(user, Role.CLINICIAN))
-        )
         .select_related("practice", "dyad__patient", "dyad__clinician", "instrument_version")
         .prefetch_related(Prefetch("answers", queryset=Answer.objects.select_related("item")), "scores")
         .first()
@@ -129,5 +128,5 @@ def questionnaire(request, resource_id):
 
 @fhir_endpoint()
 def questionnaire_response(request, resource_id):
-    response = visible_response(request.user, resource_id)
+    response = visible_response(request, resource_id)
     return fhir_json(fhir.release_questionnaire_response(response, request=request))

@@ -16,6 +16,13 @@ def is_platform_admin(user) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_staff)
 
 
+def may_see_row_level(user) -> bool:
+    """Single responses (FHIR QuestionnaireResponse, research exports) are for platform admins only: a manager
+    or clinician filtering them by clinician and month would get back figures the dashboards hide
+    (docs/privacy.md)."""
+    return is_platform_admin(user)
+
+
 def practices_for(user, role: str | None = None) -> QuerySet[Practice]:
     """Practices the user belongs to (in the given role); platform admins see every practice as managers do."""
     if not user.is_authenticated:

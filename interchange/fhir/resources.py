@@ -30,6 +30,7 @@ from audit import services as audit
 from audit.models import Action
 from measurement.instruments import LANGUAGES, InstrumentSpec, spec_for_version
 from surveys.domains import domain_labels
+from surveys.models import Response
 
 FHIR_JSON = "application/fhir+json"
 FHIR_VERSION = "4.0.1"
@@ -318,3 +319,11 @@ def release_questionnaire_response(response, *, request=None) -> dict:
     """A response as FHIR, recorded in the audit trail: row-level data leaves the site here."""
     audit.record(Action.EXPORT, request=request, practice=response.practice, obj=response, format="fhir")
     return questionnaire_response(response, spec_for_version(response.instrument_version))
+
+
+def refuse_questionnaire_response(response_id: int, *, request=None) -> None:
+    """Record that someone who may not have row-level data asked for a response (only when it exists, and only
+    its practice and id: the refusal itself answers 404 either way)."""
+    response = Response.objects.filter(pk=response_id).select_related("practice").first()
+    if response is not None:
+        audit.record(Action.RELEASE_REFUSED, request=request, practice=response.practice, obj=response, kind="fhir")

@@ -498,3 +498,8 @@ def release_codebook(practice: Practice, *, request=None) -> bytes:
 def release_redcap_dictionary(spec: InstrumentSpec, practice: Practice, *, request=None) -> bytes:
     audit.record(Action.EXPORT, request=request, practice=practice, kind=redcap_filename(spec))
     return redcap_csv(spec)
+
+
+def refuse_file(name: str, practice: Practice, *, request=None) -> None:
+    """Record that someone who may not have row-level data asked for a row-level file."""
+    audit.record(Action.RELEASE_REFUSED, request=request, practice=practice, kind=name)

@@ -215,8 +215,8 @@ class TestQuestionnaire:
 
 
 class TestQuestionnaireResponse:
-    def test_it_is_a_valid_fhir_response_to_the_questionnaire(self, client, clinician_a, patient_response):
-        client.force_login(clinician_a)
+    def test_it_is_a_valid_fhir_response_to_the_questionnaire(self, client, platform_admin, patient_response):
+        client.force_login(platform_admin)
         response, body = get_fhir(client, response_path(patient_response))
         assert response.status_code == 200
         parsed = QuestionnaireResponse.model_validate(body)
@@ -230,8 +230,8 @@ class TestQuestionnaireResponse:
         _, questionnaire = get_fhir(client, questionnaire_path())
         assert f"{questionnaire['url']}|{questionnaire['version']}" == body["questionnaire"]
 
-    def test_its_answers_round_trip(self, client, clinician_a, visit_a, patient_response):
-        client.force_login(clinician_a)
+    def test_its_answers_round_trip(self, client, platform_admin, visit_a, patient_response):
+        client.force_login(platform_admin)
         _, body = get_fhir(client, response_path(patient_response))
         sent = varied_answers(factories.patient_invitation(visit_a))
         got = {}
@@ -245,16 +245,16 @@ class TestQuestionnaireResponse:
         stored = {a.item.code: a.value for a in patient_response.answers.select_related("item")}
         assert {code: None if value == "na" else int(value) for code, value in got.items()} == stored
 
-    def test_the_answer_items_sit_in_their_domain_groups(self, client, clinician_a, patient_response):
-        client.force_login(clinician_a)
+    def test_the_answer_items_sit_in_their_domain_groups(self, client, platform_admin, patient_response):
+        client.force_login(platform_admin)
         _, body = get_fhir(client, response_path(patient_response))
         version = patient_response.instrument_version
         domain_of = dict(version.items.values_list("code", "domain__code"))
         for item, group in leaves(body["item"]):
             assert group == domain_of[item["linkId"]]
 
-    def test_its_domain_scores_and_indices_are_the_stored_ones(self, client, clinician_a, patient_response):
-        client.force_login(clinician_a)
+    def test_its_domain_scores_and_indices_are_the_stored_ones(self, client, platform_admin, patient_response):
+        client.force_login(platform_admin)
         _, body = get_fhir(client, response_path(patient_response))
         scores = {}
         for ext in body["extension"]:
@@ -273,10 +273,10 @@ class TestQuestionnaireResponse:
         decimals = [e.valueDecimal for e in parsed.extension if e.url.endswith("/process-index")]
         assert float(decimals[0]) == patient_response.process_index
 
-    def test_a_missing_score_has_no_score_and_a_missing_index_no_extension(self, client, clinician_a, patient_response):
+    def test_a_missing_score_has_no_score_and_a_missing_index_no_extension(self, client, platform_admin, patient_response):
         DomainScore.objects.filter(response=patient_response, domain="valuing").update(score=None)
         Response.objects.filter(pk=patient_response.pk).update(process_index=None)
-        client.force_login(clinician_a)
+        client.force_login(platform_admin)
         _, body = get_fhir(client, response_path(patient_response))
         QuestionnaireResponse.model_validate(body)
         assert_extensions_are_well_formed(body)
@@ -290,8 +290,8 @@ class TestQuestionnaireResponse:
         assert not any(url.endswith("/process-index") for url in urls)
         assert any(url.endswith("/outcome-index") for url in urls)
 
-    def test_the_patient_is_a_pseudonymous_identifier_and_the_author(self, client, clinician_a, patient_response):
-        client.force_login(clinician_a)
+    def test_the_patient_is_a_pseudonymous_identifier_and_the_author(self, client, platform_admin, patient_response):
+        client.force_login(platform_admin)
         _, body = get_fhir(client, response_path(patient_response))
         patient = {
             "type": "Patient",
@@ -302,8 +302,8 @@ class TestQuestionnaireResponse:
         assert body["encounter"]["identifier"]["value"] == str(patient_response.visit_id)
         assert "Kind and careful" not in str(body)  # free text stays out
 
-    def test_a_clinician_response_has_the_clinician_as_author(self, client, clinician_a, clinician_response):
-        client.force_login(clinician_a)
+    def test_a_clinician_response_has_the_clinician_as_author(self, client, platform_admin, clinician_response):
+        client.force_login(platform_admin)
         response, body = get_fhir(client, response_path(clinician_response))
         assert response.status_code == 200
         QuestionnaireResponse.model_validate(body)
@@ -319,19 +319,28 @@ class TestQuestionnaireResponse:
         }
         assert got == stored and len(got) == 10
 
-    def test_reading_it_is_audited_as_an_export(self, client, manager_a, practice_a, patient_response):
-        client.force_login(manager_a)
+    def test_reading_it_is_audited_as_an_export(self, client, platform_admin, practice_a, patient_response):
+        client.force_login(platform_admin)
         client.get(response_path(patient_response))
         event = AuditEvent.objects.get(action=Action.EXPORT)
-        assert (event.actor, event.practice, event.object_id) == (manager_a, practice_a, str(patient_response.pk))
+        assert (event.actor, event.practice, event.object_id) == (platform_admin, practice_a, str(patient_response.pk))
         assert event.detail == {"format": "fhir"}
+
+    def test_a_refused_read_is_audited_and_answers_like_an_unknown_id(self, client, manager_a, practice_a, patient_response):
+        client.force_login(manager_a)
+        refused = client.get(response_path(patient_response))
+        unknown = client.get("/fhir/QuestionnaireResponse/999999")
+        assert refused.status_code == unknown.status_code == 404
+        event = AuditEvent.objects.get(action=Action.RELEASE_REFUSED)
+        assert (event.actor, event.practice, event.object_id) == (manager_a, practice_a, str(patient_response.pk))
+        assert AuditEvent.objects.filter(action=Action.RELEASE_REFUSED).count() == 1  # nothing for an unknown id
 
     @pytest.mark.parametrize(
         ("who", "status"),
         [
-            ("clinician_a", 200),  # the dyad's clinician
-            ("manager_a", 200),  # a manager of its practice
-            ("platform_admin", 200),
+            ("platform_admin", 200),  # row-level data: platform admins only (docs/privacy.md)
+            ("clinician_a", 404),  # the dyad's clinician
+            ("manager_a", 404),  # a manager of its practice
             ("clinician_a2", 404),  # a colleague in the same practice
             ("manager_b", 404),  # a manager of another practice
             ("clinician_b", 404),
@@ -345,11 +354,6 @@ class TestQuestionnaireResponse:
             assert OperationOutcome.model_validate(body).issue[0].code == "not-found"
             assert "PA-001" not in response.content.decode()
 
-    def test_a_clinician_who_left_the_practice_no_longer_sees_it(self, client, clinician_a, patient_response):
-        clinician_a.memberships.all().delete()
-        client.force_login(clinician_a)
-        assert client.get(response_path(patient_response)).status_code == 404
-
     def test_anonymous_gets_401_not_data(self, client, patient_response):
         response, body = get_fhir(client, response_path(patient_response))
         assert response.status_code == 401
@@ -357,14 +361,14 @@ class TestQuestionnaireResponse:
         assert "PA-001" not in response.content.decode()
 
     @pytest.mark.parametrize("resource_id", ["999999", "abc", "1.0", "-1", "٣", "9" * 40])
-    def test_an_unknown_or_malformed_id_is_404(self, client, manager_a, patient_response, resource_id):
-        client.force_login(manager_a)
+    def test_an_unknown_or_malformed_id_is_404(self, client, platform_admin, patient_response, resource_id):
+        client.force_login(platform_admin)
         response, body = get_fhir(client, f"/fhir/QuestionnaireResponse/{resource_id}")
         assert response.status_code == 404
         OperationOutcome.model_validate(body)
 
-    def test_it_is_never_cached(self, client, manager_a, patient_response):
-        client.force_login(manager_a)
+    def test_it_is_never_cached(self, client, platform_admin, patient_response):
+        client.force_login(platform_admin)
         response = client.get(response_path(patient_response))
         assert "no-store" in response["Cache-Control"]
 

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from tests import factories
+from tests.system.csp_checks import assert_strict
 
 WRONG = "not the password"
 ADDRESS = "203.0.113.10"
@@ -106,7 +107,5 @@ def test_the_admin_sign_in_is_protected_too(client, db):
 
 
 def test_the_lockout_page_is_strict(client, staff):
-    from tests.test_security import assert_strict
-
     fail(client, staff.username, 5)
     assert_strict(sign_in(client, staff.username, WRONG))

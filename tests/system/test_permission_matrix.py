@@ -268,7 +268,7 @@ ROWS: dict[str, Row] = {
     "fhir_questionnaire": Row(lambda w, s, r: {"resource_id": "patient-1.0"}, fhir_read()),
     "fhir_questionnaire_response": Row(
         lambda w, s, r: {"resource_id": str(w.patient_response.pk)},
-        fhir_read(**{CLIN_B: 404, MGR_B: 404}),
+        fhir_read(**{CLIN_A: 404, CLIN_B: 404, MGR_A: 404, MGR_B: 404}),  # row-level: platform admins only
     ),
 }
 
