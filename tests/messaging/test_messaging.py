@@ -338,7 +338,7 @@ class TestFailures:
         return with_contact(visit_a, phone="")
 
     def test_a_refused_address_fails_at_once_with_a_reason_that_does_not_quote_it(self, send, email_only, settings, caplog):
-        settings.EMAIL_BACKEND = "tests.test_messaging.RefusingBackend"
+        settings.EMAIL_BACKEND = "tests.messaging.test_messaging.RefusingBackend"
         with caplog.at_level(logging.DEBUG):
             send(email_only)
         message = OutboundMessage.objects.get()
@@ -347,7 +347,7 @@ class TestFailures:
         assert EMAIL not in caplog.text and "pat.private" not in caplog.text
 
     def test_a_temporary_refusal_is_retried_then_marked_failed(self, send, email_only, settings, caplog):
-        settings.EMAIL_BACKEND = "tests.test_messaging.GreylistingBackend"
+        settings.EMAIL_BACKEND = "tests.messaging.test_messaging.GreylistingBackend"
         with caplog.at_level(logging.DEBUG):
             send(email_only)
         message = OutboundMessage.objects.get()
@@ -357,7 +357,7 @@ class TestFailures:
         assert EMAIL not in caplog.text
 
     def test_an_unreachable_mail_server_is_retried_until_it_works(self, send, email_only, settings, caplog):
-        settings.EMAIL_BACKEND = "tests.test_messaging.FlakyBackend"
+        settings.EMAIL_BACKEND = "tests.messaging.test_messaging.FlakyBackend"
         FlakyBackend.calls, FlakyBackend.failures = 0, 2
         with caplog.at_level(logging.DEBUG):
             send(email_only)
@@ -369,7 +369,7 @@ class TestFailures:
         assert EMAIL not in caplog.text
 
     def test_the_reason_shows_while_retrying(self, email_only, practice_a, manager_a, settings):
-        settings.EMAIL_BACKEND = "tests.test_messaging.GreylistingBackend"
+        settings.EMAIL_BACKEND = "tests.messaging.test_messaging.GreylistingBackend"
         queue(practice_a, manager_a, Invitation.objects.filter(pk=email_only.pk))
         message = OutboundMessage.objects.get()
         with pytest.raises(services.TransientSendError):

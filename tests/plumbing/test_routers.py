@@ -36,7 +36,7 @@ class RecordingRouter(ReplicaRouter):
 
 @pytest.fixture
 def recording_router(settings):
-    settings.DATABASE_ROUTERS = ["tests.test_routers.RecordingRouter"]
+    settings.DATABASE_ROUTERS = ["tests.plumbing.test_routers.RecordingRouter"]
     ROUTED.clear()
     yield ROUTED
     ROUTED.clear()
