@@ -70,6 +70,52 @@ class Suppression:
         return lambda key, n: suppression.is_suppressed(n, audience.min_n) or self.hides(key, clinician_id)
 
 
+def decide_period(
+    quarter: Mapping, monthly: Mapping, audience: Audience, *, outside: Mapping | None = None
+) -> tuple[Suppression, Suppression]:
+    """What a page about one reporting period hides: its figures (key: domain) and its months' (key: (month,
+    domain)), for the practice and each clinician, decided together (`measurement.suppression.hide_cells`).
+
+    Both inputs are {key: {clinician id: n}}; a practice's n is the sum of its clinicians' (a dyad has one
+    clinician). The groups: the practice and its clinicians, for the period and for each month; and the period
+    and its months, for the practice and for each clinician, so that no figure of the period minus the shown
+    months (or the practice minus the shown clinicians) gives back a hidden one. `outside`, for a page filtered
+    by instrument version, has the same shape and counts the dyads the filter leaves out: a figure whose
+    complement (the unfiltered figure minus this one) holds fewer than the minimum is hidden too.
+    """
+    if audience.sees_everything:
+        return Suppression({}, frozenset()), Suppression({}, frozenset())
+    counts: dict = {}
+    groups: list = []
+    for key, per_clinician in (*quarter.items(), *monthly.items()):
+        children = [("clinician", pk, key) for pk in per_clinician]
+        for pk, n in per_clinician.items():
+            counts[("clinician", pk, key)] = n
+        counts[("practice", key)] = sum(per_clinician.values())
+        groups.append((("practice", key), children))
+    months_of: dict = {}
+    for month, domain in monthly:
+        months_of.setdefault(domain, []).append(month)
+    for domain, months in months_of.items():
+        groups.append((("practice", domain), [("practice", (m, domain)) for m in months]))
+        for pk in quarter.get(domain, {}):
+            groups.append((("clinician", pk, domain), [("clinician", pk, (m, domain)) for m in months]))
+    thin_complement = set()
+    for key, per_clinician in (outside or {}).items():
+        thin_complement |= {("clinician", pk, key) for pk, n in per_clinician.items() if 0 < n < audience.min_n}
+        if 0 < sum(per_clinician.values()) < audience.min_n:
+            thin_complement.add(("practice", key))
+    hidden = suppression.hide_cells(counts, groups, audience.min_n, also_hidden=thin_complement)
+
+    def split(keys) -> Suppression:
+        return Suppression(
+            {key: {cell[1] for cell in hidden if cell[0] == "clinician" and cell[2] == key} for key in keys},
+            frozenset(key for key in keys if ("practice", key) in hidden),
+        )
+
+    return split(list(quarter)), split(list(monthly))
+
+
 def counts_by_key(by_clinician: Mapping[tuple, Summary]) -> dict:
     """{(clinician id, key): Summary} -> {key: {clinician id: n}}, what `Suppression.decide` takes."""
     counts: dict = {}

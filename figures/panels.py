@@ -23,7 +23,7 @@ from surveys.domains import COMPETENCY_DOMAINS, SHARED_DOMAINS, domain_label
 from surveys.models import Practice, Respondent
 
 from . import charts, queries
-from .disclosure import Audience, Suppression, counts_by_key
+from .disclosure import Audience, Suppression, counts_by_key, decide_period
 from .figure import HIDDEN, Figure, caution_note, release, suppression_note
 
 _JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
@@ -96,8 +96,7 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
     if focus:
         names = {pk: name for pk, name in names.items() if pk == focus}
     practice_level = queries.domain_summaries(practice, period)
-    by_domain = Suppression.decide(counts_by_key(by_clinician), audience)
-    by_month = Suppression.decide(queries.clinician_monthly_counts(practice, whole), audience)
+    by_domain, by_month = decide(practice, whole, audience)
     scope_hidden = by_domain.hider(focus, audience)
     any_hidden = any(scope_hidden(d, _n(practice_level.get(d))) for d in SHARED_DOMAINS)
     notes = [suppression_note(audience.min_n), caution_note()]
@@ -118,6 +117,28 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
         _concordance_panel(queries.concordance(practice, period), any_hidden, notes),
         _funnel_panel(tiles),
     ]
+
+
+def decide(practice: Practice, whole: Period, audience: Audience) -> tuple[Suppression, Suppression]:
+    """What every page about this period hides (`disclosure.decide_period`), from the practice's whole
+    per-clinician breakdown of the period and its months; with a version filter, also from the dyads it
+    leaves out."""
+    quarter = counts_by_key(queries.clinician_domain_summaries(practice, whole))
+    monthly = queries.clinician_monthly_counts(practice, whole)
+    outside = None
+    if whole.version_id:
+        every = Period(whole.start, whole.end)
+        outside = _minus(counts_by_key(queries.clinician_domain_summaries(practice, every)), quarter)
+        outside.update(_minus(queries.clinician_monthly_counts(practice, every), monthly))
+    return decide_period(quarter, monthly, audience, outside=outside)
+
+
+def _minus(every: dict, some: dict) -> dict:
+    """{key: {clinician: n}} of `every` less `some`: the dyads a filter left out."""
+    return {
+        key: {pk: n - some.get(key, {}).get(pk, 0) for pk, n in per_clinician.items()}
+        for key, per_clinician in every.items()
+    }
 
 
 def _n(summary: scoring.Summary | None) -> int:
@@ -330,14 +351,17 @@ def clinician_panels(practice: Practice, clinician, period: Period, audience: Au
     own = queries.domain_summaries(practice, own_period)
     overall = queries.domain_summaries(practice, practice_period)
     own_monthly = queries.monthly_summaries(practice, own_period)
+    # The same decision as the manager's dashboard: the practice figure beside one's own is shown only where
+    # it cannot give back a colleague's hidden figure.
+    by_domain, by_month = decide(practice, practice_period, audience)
     return [
-        _comparison_panel(own, overall, audience),
+        _comparison_panel(own, overall, by_domain, audience, clinician.pk),
         _trend_panel(
             "my_trend",
             _("My monthly trend"),
             own_monthly,
             SHARED_DOMAINS,
-            lambda key, n: audience.hides(own_monthly.get(key)),
+            by_month.hider(clinician.pk, audience),
             audience.min_n,
             [suppression_note(audience.min_n), caution_note()],
         ),
@@ -354,7 +378,7 @@ def clinician_panels(practice: Practice, clinician, period: Period, audience: Au
     ]
 
 
-def _comparison_panel(own, overall, audience: Audience) -> Panel:
+def _comparison_panel(own, overall, suppression: Suppression, audience: Audience, clinician_id: int) -> Panel:
     panel = Panel(
         "comparison",
         _("My scores beside the practice's"),
@@ -362,9 +386,12 @@ def _comparison_panel(own, overall, audience: Audience) -> Panel:
          _("Practice n"), _("Practice mean"), _("Practice 95% CI low"), _("Practice 95% CI high"), _("Note")],
     )
     mine, practice = [], []
+    mine_hidden, practice_hidden = suppression.hider(clinician_id, audience), suppression.hider(None, audience)
     for domain in SHARED_DOMAINS:
-        own_figure = release(own.get(domain), hidden=audience.hides(own.get(domain)), min_n=audience.min_n)
-        practice_figure = release(overall.get(domain), hidden=False, min_n=audience.min_n)
+        own_figure = release(own.get(domain), hidden=mine_hidden(domain, _n(own.get(domain))), min_n=audience.min_n)
+        practice_figure = release(
+            overall.get(domain), hidden=practice_hidden(domain, _n(overall.get(domain))), min_n=audience.min_n
+        )
         mine.append(own_figure)
         practice.append(practice_figure)
         panel.rows.append([domain_label(domain), *own_figure.cells(), *practice_figure.cells(), own_figure.note])

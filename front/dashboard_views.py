@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from figures import panels, queries
-from plumbing.period import Period
+from plumbing.period import Period, quarter_name
 from plumbing.routers import use_replica
 from surveys import selectors
 from surveys.models import Role
@@ -26,6 +26,14 @@ def _filters(request, practice, *, with_clinicians: bool):
     return form, period, clinicians
 
 
+def _period_context(form, period) -> dict:
+    asked = form.asked()
+    if asked:
+        asked = (asked[0] or asked[1], asked[1] or asked[0])
+        asked = None if asked == (period.start, period.end) else asked
+    return {"period": period, "period_name": quarter_name(period), "asked": asked}
+
+
 def _practice_dashboard(request, slug):
     # Who may see what is decided on the primary; the figures are read from the replica when there is one
     # (docs/scaling.md), each shared set of figures once (queries.shared_reads: the fast path).
@@ -40,7 +48,7 @@ def _practice_dashboard(request, slug):
 @login_required
 def practice_dashboard(request, slug):
     practice, form, period, tiles, panel_list = _practice_dashboard(request, slug)
-    context = {"practice": practice, "form": form, "period": period, "tiles": tiles, "panels": panel_list}
+    context = {"practice": practice, "form": form, **_period_context(form, period), "tiles": tiles, "panels": panel_list}
     template = "surveys/dashboard_panels.html" if request.headers.get("HX-Request") else "surveys/dashboard.html"
     return render(request, template, context)
 
@@ -64,7 +72,7 @@ def my_relationships(request, slug):
     practice, form, period, panel_list = _my_page(request, slug)
     with use_replica():
         dyads = queries.clinician_dyads(practice, request.user, period)
-    context = {"practice": practice, "form": form, "period": period, "panels": panel_list, "dyads": dyads}
+    context = {"practice": practice, "form": form, **_period_context(form, period), "panels": panel_list, "dyads": dyads}
     template = "surveys/my_panels.html" if request.headers.get("HX-Request") else "surveys/my_relationships.html"
     return render(request, template, context)
 

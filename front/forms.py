@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from measurement import scoring
 from measurement.instruments import DomainSpec, InstrumentSpec, localized
-from plumbing.period import Period, PeriodForm
+from plumbing.period import PeriodForm, calendar_quarter
 from surveys.domains import domain_label
 
 # Fields a questionnaire page posts besides the items themselves.
@@ -164,17 +164,20 @@ class DashboardFilterForm(PeriodForm):
             del self.fields["clinician"]
 
     def _default_period(self):
-        return Period.last_days(365, today=self.today)
+        return calendar_quarter(self.today)
+
+    def asked(self) -> tuple | None:
+        """The dates in the URL, when there are valid ones: the page says which reporting period it shows instead."""
+        if not self.is_bound or not self.is_valid():
+            return None
+        data = self.cleaned_data
+        return (data["start"], data["end"]) if data.get("start") or data.get("end") else None
 
     def period(self):
-        """The period asked for, or the last twelve months when the form is empty or wrong."""
-        default = self._default_period()
+        """The reporting period to show: the calendar quarter that holds the last day asked for (the current one
+        when nothing or something wrong was asked). Never an arbitrary span (docs/privacy.md)."""
         if not self.is_bound or not self.is_valid():
-            return default
+            return self._default_period()
         data = self.cleaned_data
-        return Period(
-            start=data.get("start") or default.start,
-            end=data.get("end") or default.end,
-            clinician_id=data.get("clinician"),
-            version_id=data.get("version"),
-        )
+        last_day = data.get("end") or data.get("start") or self.today
+        return calendar_quarter(last_day, clinician_id=data.get("clinician"), version_id=data.get("version"))

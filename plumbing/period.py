@@ -47,6 +47,23 @@ class Period:
         return cls(start=today - dt.timedelta(days=days - 1), end=today, **filters)
 
 
+def calendar_quarter(day: dt.date, **filters) -> Period:
+    """The calendar quarter that holds `day`: the reporting period of the dashboards (docs/privacy.md).
+
+    Figures are released per whole quarter, never for an arbitrary span: two spans a day apart would otherwise
+    differ by that day's few patients, and subtracting one figure from the other would give their answers back.
+    Quarters do not overlap, so no two of them can be subtracted."""
+    first_month = 3 * ((day.month - 1) // 3) + 1
+    start = dt.date(day.year, first_month, 1)
+    next_start = dt.date(day.year + 1, 1, 1) if first_month == 10 else dt.date(day.year, first_month + 3, 1)
+    return Period(start=start, end=next_start - dt.timedelta(days=1), **filters)
+
+
+def quarter_name(period: Period) -> str:
+    """"2026 Q3": how a reporting period is named on pages and in file names."""
+    return f"{period.start.year} Q{(period.start.month - 1) // 3 + 1}"
+
+
 def period_problem(start: dt.date, end: dt.date) -> str | None:
     """Why a period cannot be asked for, in words for the person who asked; None when it can.
 
