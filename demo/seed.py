@@ -67,7 +67,7 @@ INVITATION_FIELDS = (
 )
 RESPONSE_FIELDS = (
     "id", "invitation_id", "visit_id", "dyad_id", "practice_id", "respondent", "instrument_version_id", "language",
-    "comment", "started_at", "submitted_at", "process_index", "outcome_index",
+    "comment", "started_at", "submitted_at", "process_index", "outcome_index", "shared_with_clinician",
 )
 ANSWER_FIELDS = ("response_id", "item_id", "value")
 
@@ -346,6 +346,12 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
     return created
 
 
+def _shares(dyad_id: int) -> bool:
+    """Whether a demo patient chose to share their answers with their clinician: about two in five, the same
+    patient every time, and without drawing from the random stream (so seeds keep giving the same answers)."""
+    return dyad_id * 7919 % 5 < 2
+
+
 def _responses(rng, response_ids, pending: list[Planned], latest_ids: set[int], month_latest_ids: set[int]):
     """Answers drawn around each respondent's view of the relationship, scored like a real submission; each score
     row paired with the other respondent's score of its visit and flagged as its dyad's latest where it is."""
@@ -365,6 +371,7 @@ def _responses(rng, response_ids, pending: list[Planned], latest_ids: set[int], 
                 response_id, planned.invitation_id, planned.visit_id, planned.dyad_id, planned.practice_id,
                 side.respondent, side.version_id, "es" if rng.random() < 0.2 else "en", "", planned.started_at,
                 planned.submitted_at, index["process_index"], index["outcome_index"],
+                side.respondent == "patient" and _shares(planned.dyad_id),
             )
         )
         scored.append((response_id, planned, scores))

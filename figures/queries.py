@@ -294,8 +294,11 @@ class DyadRow:
 
 
 def clinician_dyads(practice: Practice, clinician, period: Period, limit: int = 500) -> list[DyadRow]:
-    """The clinician's dyads seen in the period, with the scores of their latest wave (two queries)."""
+    """The clinician's dyads seen in the period whose patient shared their latest answers with them, with the scores
+    of their latest wave (two queries). Blind pairing: a wave's patient scores are left out until the clinician
+    has sent their own view of that visit, so that neither view anchors the other (docs/privacy.md)."""
     from surveys.models import Dyad
+    from surveys.selectors import latest_patient_response_shared
 
     start, end = period.bounds
     dyads = list(
@@ -318,7 +321,9 @@ def clinician_dyads(practice: Practice, clinician, period: Period, limit: int = 
                 .order_by("-submitted_at", "-id")
                 .values("visit_id")[:1]
             ),
+            shared=latest_patient_response_shared(),
         )
+        .filter(shared=True)
         .values_list("pk", "patient__reference", "visit_count", "last_visit", "latest_visit_id")
         .order_by("-last_visit", "patient__reference")[:limit]
     )
@@ -334,8 +339,8 @@ def clinician_dyads(practice: Practice, clinician, period: Period, limit: int = 
         )
     rows = []
     for dyad_id, reference, visit_count, last_visit, visit_id in dyads:
-        patient_scores = scores.get((visit_id, Respondent.PATIENT), {})
         clinician_scores = scores.get((visit_id, Respondent.CLINICIAN), {})
+        patient_scores = scores.get((visit_id, Respondent.PATIENT), {}) if clinician_scores else {}
         flagged = [g for g in scoring.wave_gaps(clinician_scores, patient_scores) if g.flagged]
         rows.append(DyadRow(dyad_id, reference, visit_count, last_visit, patient_scores, clinician_scores, flagged))
     return rows
@@ -351,19 +356,23 @@ class Wave:
 
 
 def dyad_waves(dyad) -> list[Wave]:
-    """A dyad's history: every visit with its patient and clinician scores and gaps (two queries)."""
+    """A dyad's history for its clinician: every visit with the clinician's scores and, where the patient shared
+    that visit's answers and the clinician has sent their own view of it, the patient's and the gaps (two
+    queries)."""
     from surveys.models import Visit
 
     visits = list(Visit.objects.filter(dyad=dyad).order_by("date", "id").values_list("id", "date"))
     scores: dict[tuple[int, str], dict] = defaultdict(dict)
-    for visit_id, respondent, domain, score in DomainScore.objects.filter(response__dyad=dyad).values_list(
-        "response__visit_id", "response__respondent", "domain", "score"
+    for visit_id, respondent, domain, score, shared in DomainScore.objects.filter(response__dyad=dyad).values_list(
+        "response__visit_id", "response__respondent", "domain", "score", "response__shared_with_clinician"
     ):
+        if respondent == Respondent.PATIENT and not shared:
+            continue
         scores[(visit_id, respondent)][domain] = score
     waves = []
     for visit_id, date in visits:
-        patient_scores = scores.get((visit_id, Respondent.PATIENT), {})
         clinician_scores = scores.get((visit_id, Respondent.CLINICIAN), {})
+        patient_scores = scores.get((visit_id, Respondent.PATIENT), {}) if clinician_scores else {}
         waves.append(Wave(visit_id, date, patient_scores, clinician_scores, scoring.wave_gaps(clinician_scores, patient_scores)))
     return waves
 

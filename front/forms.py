@@ -19,7 +19,7 @@ from plumbing.period import PeriodForm, calendar_quarter
 from surveys.domains import domain_label
 
 # Fields a questionnaire page posts besides the items themselves.
-FORM_FIELDS = {"csrfmiddlewaretoken", "comment", "lang"}
+FORM_FIELDS = {"csrfmiddlewaretoken", "comment", "lang", "share"}
 MAX_COMMENT = 2000
 
 
@@ -35,12 +35,23 @@ class DomainSection:
 class QuestionnaireForm(forms.Form):
     """One radio group per item, grouped by domain when rendered; every item needs an answer."""
 
-    def __init__(self, spec: InstrumentSpec, language: str, *args, **kwargs):
+    def __init__(self, spec: InstrumentSpec, language: str, *args, clinician_name: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.spec, self.language = spec, language
         # Shallow copies of the cached fields: an attribute set on one form's field stays in that form; the
         # widgets, choices and messages they share are never changed in place (see _questionnaire_fields).
         self.fields = {name: copy.copy(field) for name, field in _questionnaire_fields(spec, language).items()}
+        if spec.respondent == "patient":
+            with translation.override(language):
+                # Off by default: sharing one's own answers by name is the patient's choice, made on each form.
+                self.fields["share"] = forms.BooleanField(
+                    required=False,
+                    label=_("Share my answers with %(name)s") % {"name": clinician_name or _("my clinician")},
+                )
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.cleaned_data.get("share")) if "share" in self.fields else False
 
     def clean(self):
         cleaned = super().clean()

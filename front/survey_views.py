@@ -100,13 +100,17 @@ def clinician_questionnaire(request, visit_id):
 
 def _questionnaire(request, invitation, language, success_url, context):
     spec = spec_for_version(invitation.instrument_version)
-    form = QuestionnaireForm(spec, language, data=request.POST if request.method == "POST" else None)
+    people = selectors.visit_people(invitation.visit)
+    form = QuestionnaireForm(
+        spec, language, data=request.POST if request.method == "POST" else None, clinician_name=people.clinician
+    )
     if request.method == "GET":
         services.mark_opened(invitation)
     elif form.is_valid():
         try:
             services.submit_response(
-                invitation, form.answers(), comment=form.cleaned_data["comment"], language=language
+                invitation, form.answers(), comment=form.cleaned_data["comment"], language=language,
+                shared=form.shared,
             )
         except services.InvitationUnavailable as exc:
             return _unavailable(request, exc.reason, language)
@@ -124,6 +128,8 @@ def _questionnaire(request, invitation, language, success_url, context):
         "intro": localized(spec.intro, language),
         "language": language,
         "other_language": "es" if language == "en" else "en",
+        "people": people,
+        "min_n": people.min_n,
     }
     return render(request, "surveys/questionnaire.html", context, status=status)
 

@@ -224,6 +224,12 @@ class Response(models.Model):
     submitted_at = models.DateTimeField()
     process_index = models.FloatField(null=True, blank=True)
     outcome_index = models.FloatField(null=True, blank=True)
+    shared_with_clinician = models.BooleanField(
+        default=False,
+        db_default=False,  # rows written without the ORM (the seed's COPY, raw baselines) are not shared either
+        help_text="The patient chose, on the form, to let their clinician see these answers by name "
+        "(off by default; responses saved before the choice existed count as not shared).",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["visit", "respondent"], name="one_response_per_visit_respondent")]

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from dataclasses import dataclass
 
 from django.db import connections, router
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -101,6 +102,22 @@ def _load(connection, db: str, parts, row) -> list:
     return instances
 
 
+@dataclass(frozen=True)
+class VisitPeople:
+    clinician: str
+    practice: str
+    min_n: int
+
+
+def visit_people(visit: Visit) -> VisitPeople:
+    """Who the questionnaire is about, named on the form: the clinician (display name) and the practice (one query)."""
+    first, last, username, practice, min_n = Dyad.objects.filter(pk=visit.dyad_id).values_list(
+        "clinician__first_name", "clinician__last_name", "clinician__username", "practice__name",
+        "practice__min_reporting_n",
+    ).get()
+    return VisitPeople(clinician=f"{first} {last}".strip() or username, practice=practice, min_n=min_n)
+
+
 def invitation_state(invitation: Invitation | None) -> str:
     if invitation is None:
         return "unknown"
@@ -137,9 +154,26 @@ def clinician_invitation(user, visit_id: int) -> Invitation:
     return invitation
 
 
+def latest_patient_response_shared() -> Subquery:
+    """Whether a dyad's most recent patient response was shared with the clinician (for annotating dyads):
+    only those dyads appear by name on the clinician's pages; a later unshared answer withdraws the consent."""
+    return Subquery(
+        Response.objects.filter(dyad_id=OuterRef("pk"), respondent=Respondent.PATIENT)
+        .order_by("-submitted_at", "-id")
+        .values("shared_with_clinician")[:1]
+    )
+
+
 def clinician_dyad(user, practice: Practice, dyad_id: int) -> Dyad:
-    """One of the signed-in clinician's own dyads in this practice (anyone else's: 404)."""
-    dyad = Dyad.objects.select_related("patient").filter(pk=dyad_id, practice=practice, clinician=user).first()
+    """One of the signed-in clinician's own dyads in this practice whose patient shared their latest answers with
+    them (docs/privacy.md). Anyone else's, and an unshared one: 404, the same answer."""
+    dyad = (
+        Dyad.objects.select_related("patient")
+        .filter(pk=dyad_id, practice=practice, clinician=user)
+        .annotate(shared=latest_patient_response_shared())
+        .filter(shared=True)
+        .first()
+    )
     if dyad is None:
         raise Http404("No such dyad for you.")
     return dyad

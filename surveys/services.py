@@ -318,8 +318,12 @@ def submit_response(
     comment: str = "",
     language: str = "en",
     started_at: dt.datetime | None = None,
+    shared: bool = False,
 ) -> Response:
     """Save a questionnaire and its scores exactly once.
+
+    `shared`: the patient chose to let their clinician see these answers by name (docs/privacy.md); only a
+    patient's response can be shared, and it is not unless they said so.
 
     The invitation is claimed with a conditional UPDATE (only one transaction can turn used_at from
     empty to set); the one-to-one response and its unique (visit, respondent) back that up in the
@@ -352,6 +356,7 @@ def submit_response(
                 submitted_at=now,
                 process_index=index["process_index"],
                 outcome_index=index["outcome_index"],
+                shared_with_clinician=shared and invitation.respondent == Respondent.PATIENT,
             )
             item_ids = _item_ids(invitation.instrument_version)
             _insert_rows(

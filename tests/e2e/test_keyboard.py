@@ -6,6 +6,8 @@ where the focus is, as a person would see it, and the focused radio shows a visi
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -117,6 +119,14 @@ def test_a_patient_completes_the_form_with_the_keyboard_alone(page, patient_link
     expect(page.get_by_role("textbox", name=localized(patient_link.spec.comment_label, "en"))).to_be_focused()
     assert_focus_visible(page)
     page.keyboard.type(COMMENT)
+    # The consent to share one's own answers with the clinician: off until the patient ticks it (Space).
+    page.keyboard.press("Tab")
+    share = page.get_by_role("checkbox", name=re.compile("Share my answers with"))
+    expect(share).to_be_focused()
+    expect(share).not_to_be_checked()
+    assert_focus_visible(page)
+    page.keyboard.press("Space")
+    expect(share).to_be_checked()
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Send my answers")).to_be_focused()
     assert_focus_visible(page)
@@ -130,5 +140,6 @@ def test_a_patient_completes_the_form_with_the_keyboard_alone(page, patient_link
     assert Response.objects.filter(visit=patient_link.visit).count() == 1
     saved = Response.objects.get(visit=patient_link.visit)
     assert saved.comment == COMMENT
+    assert saved.shared_with_clinician is True
     stored = {a.item.code: a.value for a in saved.answers.select_related("item")}
     assert stored == {code: (None if value == "na" else int(value)) for code, value in values.items()}

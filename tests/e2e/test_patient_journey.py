@@ -175,3 +175,28 @@ def test_a_used_link_says_already_completed(page, patient_link):
     expect(page.get_by_role("heading", name="This questionnaire is already completed")).to_be_visible()
     expect(page.locator("form[data-questionnaire]")).to_have_count(0)
     assert Response.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "share_label"),
+    [("en", "Who sees your answers", "Share my answers with"), ("es", "Quién ve sus respuestas", "Compartir mis respuestas con")],
+)
+def test_the_patient_is_told_who_sees_the_answers_and_shares_only_by_choice(page, patient_link, lang, heading, share_label):
+    """Before the first item, in the patient's language: who sees the answers. The share box names the clinician
+    and is off; left off, the response is not shared; a patient may tick it and untick it before sending."""
+    page.goto(f"{patient_link.url}?lang={lang}")
+    notice = page.locator("[data-who-sees]")
+    expect(notice.get_by_role("heading", name=heading)).to_be_visible()
+    first_item = page.locator("fieldset.item").first
+    assert notice.bounding_box()["y"] < first_item.bounding_box()["y"]
+    clinician = patient_link.visit.dyad.clinician.get_full_name() or patient_link.visit.dyad.clinician.username
+    share = page.get_by_role("checkbox", name=re.compile(share_label))
+    expect(page.locator("[data-share] label")).to_contain_text(clinician)
+    expect(share).not_to_be_checked()
+    answer_all(page, patient_link)
+    share.check()
+    share.uncheck()  # changed their mind: still theirs to decide until they send
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.locator("button[type=submit]").tap()
+    assert_redirected_to_thanks(posted.value)
+    assert Response.objects.get(visit=patient_link.visit).shared_with_clinician is False

@@ -589,7 +589,7 @@ def test_a_wave_gap_is_clinician_minus_patient_and_flagged_from_25_points(visit_
     patient = factories.patient_invitation(visit_a)
     clinician = factories.clinician_invitation(visit_a)
     # Every patient domain scores 50 (all items count 3).
-    services.submit_response(patient, answers_scoring(patient, {}, default=3))
+    services.submit_response(patient, answers_scoring(patient, {}, default=3), shared=True)
     services.submit_response(
         clinician,
         answers_scoring(
@@ -621,7 +621,7 @@ def test_a_wave_gap_is_clinician_minus_patient_and_flagged_from_25_points(visit_
 def test_competencies_are_left_out_of_the_gaps(visit_a):
     patient = factories.patient_invitation(visit_a)
     clinician = factories.clinician_invitation(visit_a)
-    services.submit_response(patient, factories.full_answers(patient))
+    services.submit_response(patient, factories.full_answers(patient), shared=True)
     services.submit_response(clinician, factories.full_answers(clinician))
 
     domains = {g.domain for g in gaps_of(visit_a.visit)}

@@ -309,7 +309,8 @@ def _answered_visit(practice, clinician, reference, value):
     new = factories.visit(practice, clinician, reference)
     for respondent in ("patient", "clinician"):
         invitation = new.visit.invitations.get(respondent=respondent)
-        services.submit_response(invitation, factories.full_answers(invitation, value))
+        # The patient shares their answers with the clinician, so the dyad's page exists to be checked.
+        services.submit_response(invitation, factories.full_answers(invitation, value), shared=respondent == "patient")
     return new.visit
 
 
