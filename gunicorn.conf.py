@@ -15,5 +15,5 @@ worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # A report or export request may take a while; past this a stuck worker is restarted.
 timeout = 60
-# The access log keeps patient links' paths but not their tokens (healing/redaction.py).
+# The access log keeps patient links' paths but not their tokens (plumbing/redaction.py).
 logger_class = "plumbing.redaction.AccessLogger"

@@ -1,6 +1,6 @@
 """Reading an API request body: bytes in, a checked visit request or an error per field out.
 
-Pure (no database), so it can be fuzzed. The rules are the visit import's (surveys/imports.py), so a visit
+Pure (no database), so it can be fuzzed. The rules are the visit import's (interchange/ehr/parse.py), so a visit
 is the same whether it comes in a file or over the API; what the database must answer (is this username a
 clinician of the practice?) is checked by the service.
 

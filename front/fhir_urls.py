@@ -1,4 +1,4 @@
-"""FHIR R4 reads, mounted at fhir/ by healing/urls.py (surveys/fhir_views.py)."""
+"""FHIR R4 reads, mounted at fhir/ by healing/urls.py (front/fhir_views.py)."""
 
 from django.urls import path
 

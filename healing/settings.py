@@ -198,7 +198,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # Patient link tokens never reach a log (healing/redaction.py): Django's request warnings and runserver's
+    # Patient link tokens never reach a log (plumbing/redaction.py): Django's request warnings and runserver's
     # request lines go through handlers that redact them, in every DEBUG setting.
     "filters": {"redact_tokens": {"()": "plumbing.redaction.RedactTokensFilter"}},
     "formatters": {
@@ -312,7 +312,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "healing"}}
 
 # Patient links: per client address, every request (generous: a waiting room shares one address) and links
-# that do not exist (strict: that is what guessing looks like). "0" turns a limit off. surveys/ratelimit.py.
+# that do not exist (strict: that is what guessing looks like). "0" turns a limit off. plumbing/ratelimit.py.
 SURVEY_RATE_LIMIT = os.environ.get("SURVEY_RATE_LIMIT", "120/m")
 SURVEY_MISS_LIMIT = os.environ.get("SURVEY_MISS_LIMIT", "20/10m")
 # Proxies in front of the app whose X-Forwarded-For may be believed (0: use REMOTE_ADDR).
@@ -329,7 +329,7 @@ AXES_CLIENT_IP_CALLABLE = "plumbing.ratelimit.client_address"
 AXES_LOCKOUT_CALLABLE = "plumbing.middleware.locked_out"
 
 # Request bodies. A questionnaire posts about 1 KB and the visit import's file is at most 2 MB; anything
-# larger gets the 413 page (surveys/middleware.py), too many fields a 400 page, never a 500.
+# larger gets the 413 page (plumbing/middleware.py), too many fields a 400 page, never a 500.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)  # form fields, files excluded
 FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)  # larger uploads go to a temp file
 DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000)  # the admin's bulk forms need hundreds

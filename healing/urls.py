@@ -17,5 +17,5 @@ urlpatterns = [
     path("", include("front.urls")),
 ]
 
-# Bodies too big or unreadable: a 413 or 400 page that says what to do (surveys/middleware.py).
+# Bodies too big or unreadable: a 413 or 400 page that says what to do (plumbing/middleware.py).
 handler400 = "plumbing.middleware.bad_request"

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from figures import charts, queries
-from figures.disclosure import Audience, Suppression, counts_by_key
+from figures.disclosure import Audience, Suppression, counts_by_key, decide_period
 from figures.figure import CAUTION, NO_RESPONSES, hidden_note, release
 from figures.panels import concordance_points, concordance_series
 from measurement import scoring
@@ -66,12 +66,19 @@ def decide_hiding(practice, start: dt.date, end: dt.date) -> Hiding:
     pairs: dict = defaultdict(lambda: defaultdict(int))
     for pair in queries.concordance(practice, whole):
         pairs[pair.domain][pair.clinician_id] += pair.waves
+    # The period's figures and its months', for the practice and each clinician, decided together as the
+    # dashboard decides them (figures.disclosure.decide_period).
+    patient, monthly = decide_period(
+        counts_by_key(queries.clinician_domain_summaries(practice, whole)),
+        queries.clinician_monthly_counts(practice, whole),
+        audience,
+    )
     return Hiding(
-        patient=Suppression.decide(counts_by_key(queries.clinician_domain_summaries(practice, whole)), audience),
+        patient=patient,
         clinician_view=Suppression.decide(
             counts_by_key(queries.clinician_domain_summaries(practice, whole, Respondent.CLINICIAN)), audience),
         gaps=Suppression.decide({domain: dict(c) for domain, c in pairs.items()}, audience),
-        monthly=Suppression.decide(queries.clinician_monthly_counts(practice, whole), audience),
+        monthly=monthly,
     )
 
 

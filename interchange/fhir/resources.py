@@ -1,6 +1,6 @@
 """FHIR R4 views of our instruments and responses (README.md): model objects and specs in, JSON-ready dicts out.
 
-No queries and no I/O: the views (surveys/fhir_views.py) fetch and scope, these functions only translate, so
+No queries and no I/O: the views (front/fhir_views.py) fetch and scope, these functions only translate, so
 they can be checked against the FHIR models in tests/interchange/test_fhir.py.
 
 Choices, so that consumers can rely on them:

@@ -237,7 +237,7 @@ ROWS: dict[str, Row] = {
     "research_responses_csv": Row(slug_kwargs, manager_page(200, **{MGR_A: 403})),
     "research_responses_sav": Row(slug_kwargs, manager_page(200, **{MGR_A: 403})),
     "research_zip": Row(slug_kwargs, manager_page(200, **{MGR_A: 403})),
-    # --- reports (reports/urls.py) ----------------------------------------------------------------------
+    # --- reports (front/report_urls.py) ----------------------------------------------------------------------
     # A clinician has a reports page of their own (their clinician reports); a practice report is managers'.
     "reports": Row(slug_kwargs, manager_page(200, **{CLIN_A: 200})),
     "report_detail": Row(lambda w, s, r: {"slug": s, "pk": w.report.pk}, manager_page(200), owned=True),
