@@ -43,6 +43,8 @@ WORKERS = 2  # the target's "2 cores": one worker per core
 PRODUCTION_LIKE = {
     "DEBUG": "0",
     "SECRET_KEY": "bench-" + secrets.token_urlsafe(24),
+    "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",  # nothing is sent in this benchmark
+    "SMS_BACKEND": "messaging.sms.LocmemSmsBackend",
     "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
     "SECURE_SSL_REDIRECT": "0",
     "SECURE_COOKIES": "0",

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from kombu import Queue
@@ -163,6 +164,12 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "healing@localhost")
+# SMTP, for EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 
 # Invitations: how long a questionnaire link stays valid.
 INVITATION_TTL_DAYS = envint("INVITATION_TTL_DAYS", 14)
@@ -381,3 +388,16 @@ CELERY_BEAT_SCHEDULE["invitation-reminders"] = {
     "task": "messaging.tasks.queue_reminders",
     "schedule": crontab(minute=5),  # hourly
 }
+
+# --- No secret in a log (docs/security.md) ---
+# The console backends print whole messages, patient links and password-reset links included, into the process's
+# log. In development that is the point; in production it would put every secret link in the logs. So with DEBUG
+# off they are refused, unless ALLOW_CONSOLE_BACKENDS=1 records that a person chose it.
+_CONSOLE_BACKENDS = [
+    name for name in (EMAIL_BACKEND, SMS_BACKEND) if ".console." in name or name.endswith(".ConsoleSmsBackend")
+]
+if _CONSOLE_BACKENDS and not DEBUG and not envbool("ALLOW_CONSOLE_BACKENDS", False):
+    raise ImproperlyConfigured(
+        f"{', '.join(_CONSOLE_BACKENDS)} would write patient links into the logs. With DEBUG=0 set EMAIL_BACKEND and "
+        "SMS_BACKEND to real backends (docs/messaging.md), or ALLOW_CONSOLE_BACKENDS=1 to accept it."
+    )

@@ -74,6 +74,8 @@ class Server:
             # The production configuration, minus what needs TLS on loopback.
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(64),
+            "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",  # nothing is sent here
+            "SMS_BACKEND": "messaging.sms.LocmemSmsBackend",
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_SSL_REDIRECT": "0",
             "SECURE_HSTS_SECONDS": "0",

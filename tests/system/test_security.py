@@ -35,6 +35,8 @@ PRODUCTION_ENV = {
     "SITE_URL": "https://healing.example.org",
     "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
     "REDIS_URL": "redis://redis.internal:6379/1",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "SMS_BACKEND": "messaging.sms.HttpSmsBackend",
 }
 # Variables that would loosen production defaults if the developer's shell happened to set them.
 LOOSENING = (
@@ -241,3 +243,22 @@ def test_the_plotly_stylesheet_matches_the_installed_plotly():
     ours = ours.split("*/", 1)[1].lstrip("\n")
     assert ours == plotly_csp.global_css()
     assert plotly_csp.injected_style_ids(), "no other injected <style> found: check tests/e2e/test_csp.py"
+
+
+# --- no secret in a log -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "backends",
+    [
+        {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"},
+        {"SMS_BACKEND": "messaging.sms.ConsoleSmsBackend"},
+    ],
+)
+def test_console_backends_are_refused_in_production_unless_allowed(tmp_path, backends):
+    env = {**PRODUCTION_ENV, "SECRET_KEY": secrets.token_urlsafe(64), **backends}
+    refused = manage("check", env=env, tmp_path=tmp_path)
+    assert refused.returncode != 0
+    assert "would write patient links into the logs" in refused.stderr
+    allowed = manage("check", env={**env, "ALLOW_CONSOLE_BACKENDS": "1"}, tmp_path=tmp_path)
+    assert allowed.returncode == 0, allowed.stderr
