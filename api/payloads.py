@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from interchange.ehr import parse as imports
+from plumbing.period import EARLIEST, LATEST
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_USERNAME = 150  # django.contrib.auth's username
@@ -101,6 +102,8 @@ def visit_request(data: dict) -> tuple[VisitRequest | None, dict[str, str]]:
         date = imports._date(values["date"])
         if date is None:
             errors["date"] = "Not a date written as YYYY-MM-DD."
+        elif not EARLIEST <= date <= LATEST:
+            errors["date"] = f"Not between {EARLIEST} and {LATEST}."
     if "email" in values and not imports._is_email(values["email"]):
         errors["email"] = "Not a valid email address."
     if "phone" in values and not imports._is_phone(values["phone"]):

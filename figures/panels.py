@@ -54,7 +54,7 @@ def release_table(panel: Panel, practice: Practice, period: Period, *, request=N
     """A panel's table as CSV lines, recorded in the audit trail (who took which chart's numbers, for when)."""
     audit.record(Action.EXPORT, request=request, practice=practice, chart=panel.key,
                  start=str(period.start), end=str(period.end))
-    return list(csvfile.lines([str(column) for column in panel.columns], panel.csv_rows()))
+    return list(csvfile.lines([str(column) for column in panel.columns], panel.csv_rows(), bom=True))
 
 
 # --- practice dashboard -----------------------------------------------------------------------

@@ -9,9 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -334,6 +334,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "plumbing.ratelimit.client_address"
 AXES_LOCKOUT_CALLABLE = "plumbing.middleware.locked_out"
+AXES_USERNAME_CALLABLE = "plumbing.middleware.axes_username"
 
 # Request bodies. A questionnaire posts about 1 KB and the visit import's file is at most 2 MB; anything
 # larger gets the 413 page (plumbing/middleware.py), too many fields a 400 page, never a 500.

@@ -5,7 +5,8 @@ One rule for cells, so no two files disagree on what a value looks like:
 - numbers keep full precision (repr): round for display only (docs/measurement.md);
 - text that a spreadsheet would run as a formula (starting with = + - @, or a tab or carriage return) is
   prefixed with an apostrophe (OWASP "CSV injection"). Numbers are never touched, so a gap of -3.5 stays a
-  number. A patient reference such as =HYPERLINK(...) arrives as text.
+  number. A patient reference such as =HYPERLINK(...) arrives as text;
+- line breaks inside text are LF, so the field is quoted and stays one cell.
 
 Files meant for spreadsheets start with a UTF-8 byte order mark (`bom=True`), without which Excel and
 LibreOffice read UTF-8 as Latin-1 ("muñoz" becomes "muÃ±oz").
@@ -28,7 +29,11 @@ def cell(value) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    if text.startswith(_FORMULA_STARTS):
+        text = "'" + text
+    # Line breaks inside a cell become LF: csv quotes a field holding the line terminator (LF here) but not a
+    # lone CR, which a reader would take for the end of the row (browsers send a comment's breaks as CRLF).
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class _Line:

@@ -82,3 +82,17 @@ def locked_out(request, original_response=None, credentials=None):
         "cooloff_minutes": max(1, math.ceil(cool_off.total_seconds() / 60)) if cool_off else None,
     }
     return render(request, "axes/lockout.html", context, status=settings.AXES_HTTP_RESPONSE_CODE)
+
+
+MAX_USERNAME = 150  # django.contrib.auth's own limit: no account has a longer name
+
+
+def axes_username(request, credentials=None) -> str | None:
+    """The user name django-axes records and locks out: at most MAX_USERNAME characters. Axes stores at most 255,
+    and a longer name typed at a sign-in page made PostgreSQL refuse the row (a 500); no account can have one, so
+    it is kept cut instead."""
+    if credentials:
+        name = credentials.get("username")
+    else:
+        name = getattr(request, "data", request.POST).get("username")
+    return None if name is None else str(name)[:MAX_USERNAME]

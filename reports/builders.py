@@ -558,8 +558,8 @@ def csv_files(practice_rows: dict[str, list[dict]], parts: list[dict]) -> dict[s
         rows = list(practice_rows.get(key, []))
         for part in parts:
             rows += part["rows"].get(key, [])
-        files[name] = csvfile.text(columns, rows)
-    files["codebook.csv"] = csvfile.text(["file", "column", "meaning", "unit_or_values"], codebook_rows())
+        files[name] = csvfile.text(columns, rows, bom=True)  # for spreadsheets: UTF-8 with a byte order mark
+    files["codebook.csv"] = csvfile.text(["file", "column", "meaning", "unit_or_values"], codebook_rows(), bom=True)
     return files
 
 

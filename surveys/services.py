@@ -17,6 +17,7 @@ from audit.models import Action
 from audit.services import record
 from measurement import scoring
 from measurement.instruments import InstrumentSpec, instrument_files, read_instrument_file, spec_for_version
+from plumbing.period import EARLIEST, LATEST
 
 from . import latest, selectors, signals
 from .models import (
@@ -211,10 +212,12 @@ def create_visits(practice: Practice, wanted: list[tuple]) -> list[NewVisit]:
     ones with ignore_conflicts, then read back, so a concurrent single visit for the same patient is harmless).
     """
     references = []
-    for _clinician, reference, _date in wanted:
+    for _clinician, reference, day in wanted:
         reference = reference.strip()
         if not reference or len(reference) > 64:
             raise ServiceError("A patient reference code of 1 to 64 characters is required.")
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise ServiceError(f"A visit date must be between {EARLIEST} and {LATEST}; {day} is not.")
         references.append(reference)
     patients = _get_or_create_all(
         Patient.objects.filter(practice=practice, reference__in=set(references)),

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from plumbing.period import EARLIEST, LATEST
+
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
 REQUIRED_COLUMNS = ("date", "clinician", "patient")
@@ -213,6 +215,8 @@ def _check(record: list[str], header: list[str], line: int) -> tuple[ImportRow |
         date = _date(get("date"))
         if date is None:
             errors.append(RowError(line, "bad_date", f"“{_short(get('date'))}” is not a date written as YYYY-MM-DD."))
+        elif not EARLIEST <= date <= LATEST:
+            errors.append(RowError(line, "date_out_of_range", f"The visit date {date} is not between {EARLIEST} and {LATEST}."))
 
     if not get("clinician"):
         errors.append(RowError(line, "missing_clinician", "The clinician's username is missing."))

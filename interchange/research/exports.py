@@ -93,8 +93,9 @@ def instrument_specs() -> list[InstrumentSpec]:
 # --- CSV ----------------------------------------------------------------------------------------------
 
 
-def csv_bytes(columns: list[str], rows: Iterable[dict], quoting: int = csv.QUOTE_MINIMAL) -> bytes:
-    return csvfile.text(columns, rows, quoting=quoting).encode("utf-8")
+def csv_bytes(columns: list[str], rows: Iterable[dict], quoting: int = csv.QUOTE_MINIMAL, *, bom: bool = True) -> bytes:
+    """A research CSV: opened in spreadsheets as often as in R or SPSS, so UTF-8 with a byte order mark."""
+    return csvfile.text(columns, rows, quoting=quoting, bom=bom).encode("utf-8")
 
 
 # --- answers.csv: one row per stored answer --------------------------------------------------------
@@ -423,7 +424,7 @@ def redcap_rows(spec: InstrumentSpec) -> list[dict]:
 
 def redcap_csv(spec: InstrumentSpec) -> bytes:
     # Every cell quoted, as REDCap writes its own dictionaries.
-    return csv_bytes(REDCAP_COLUMNS, redcap_rows(spec), csv.QUOTE_ALL)
+    return csv_bytes(REDCAP_COLUMNS, redcap_rows(spec), csv.QUOTE_ALL, bom=False)  # uploaded to REDCap as it is
 
 
 # --- everything for a period ---------------------------------------------------------------------------
@@ -482,7 +483,7 @@ def release_file(name: str, practice: Practice, period: Period, *, request=None)
     audit.record(Action.EXPORT, request=request, practice=practice, kind=name,
                  start=period.start.isoformat(), end=period.end.isoformat())
     if name == ANSWERS_FILE:
-        return csvfile.lines(ANSWER_COLUMNS, answer_rows(period_answers(practice, period)))
+        return csvfile.lines(ANSWER_COLUMNS, answer_rows(period_answers(practice, period)), bom=True)
     if name == RESPONSES_FILE:
         return responses_csv(period_responses(practice, period))
     if name == SAV_FILE:

@@ -175,7 +175,8 @@ def rows_as_dicts(table: list[list[str]]) -> list[dict]:
 def read_csv(response) -> list[dict]:
     assert response.status_code == 200, response.status_code
     assert response["Content-Type"].startswith("text/csv")
-    return list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response.content.startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte order mark, for spreadsheets
+    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 def of(rows: list[dict], column: str, value: str) -> list[dict]:

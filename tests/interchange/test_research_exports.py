@@ -89,11 +89,11 @@ def content(response) -> bytes:
 
 
 def csv_dicts(data: bytes) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
 
 def csv_header(data: bytes) -> list[str]:
-    return next(csv.reader(io.StringIO(data.decode("utf-8"))))
+    return next(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
 
 @pytest.fixture
@@ -352,9 +352,9 @@ def test_every_download_is_audited(as_admin, practice_a, data):
 
 def test_an_empty_period_gives_header_only_files(as_admin, practice_a, data, tmp_path):
     answers = content(get(as_admin, "research_answers_csv", practice_a, EMPTY))
-    assert answers.decode() == ",".join(research.ANSWER_COLUMNS) + "\n"
+    assert answers.decode() == "\ufeff" + ",".join(research.ANSWER_COLUMNS) + "\n"
     responses = content(get(as_admin, "research_responses_csv", practice_a, EMPTY))
-    assert responses.decode() == ",".join(SCORE_COLUMNS) + "\n"
+    assert responses.decode() == "\ufeff" + ",".join(SCORE_COLUMNS) + "\n"
     columns, meta = read_sav(tmp_path, content(get(as_admin, "research_responses_sav", practice_a, EMPTY)))
     assert meta.number_rows == 0 and "P01" in columns and "valuing" in columns
     archive = zipfile.ZipFile(io.BytesIO(content(get(as_admin, "research_zip", practice_a, EMPTY))))

@@ -53,7 +53,7 @@ def period() -> tuple[dt.date, dt.date]:
 
 def read_zip(report: Report) -> dict[str, list[dict]]:
     with zipfile.ZipFile(services.report_file(report, "zip")) as archive:
-        return {name: list(csv.DictReader(io.StringIO(archive.read(name).decode()))) for name in archive.namelist()}
+        return {name: list(csv.DictReader(io.StringIO(archive.read(name).decode("utf-8-sig")))) for name in archive.namelist()}
 
 
 def read_html(report: Report) -> str:

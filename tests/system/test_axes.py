@@ -109,3 +109,12 @@ def test_the_admin_sign_in_is_protected_too(client, db):
 def test_the_lockout_page_is_strict(client, staff):
     fail(client, staff.username, 5)
     assert_strict(sign_in(client, staff.username, WRONG))
+
+
+@pytest.mark.parametrize("url_name", ["login", "admin:login"])
+@pytest.mark.parametrize("length", [151, 256, 300, 5000])
+def test_an_overlong_user_name_is_refused_with_a_page_not_a_500(client, db, url_name, length):
+    """Axes stores at most 255 characters; on PostgreSQL a longer name used to be a 500 at both sign-in pages."""
+    response = sign_in(client, "x" * length, WRONG, url=reverse(url_name))
+    assert response.status_code in (200, 429)
+    assert AccessAttempt.objects.get().username == "x" * 150

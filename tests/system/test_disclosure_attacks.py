@@ -142,7 +142,7 @@ def test_the_chart_csvs_hold_the_same_rows_as_the_page(client, demo):
     for key, rows in tables.items():
         url = reverse("practice_chart_csv", args=[demo.slug, key])
         response = client.get(url, {"start": today.isoformat(), "end": today.isoformat()})
-        text = b"".join(response.streaming_content if response.streaming else [response.content]).decode()
+        text = b"".join(response.streaming_content if response.streaming else [response.content]).decode("utf-8-sig")
         assert list(csv.DictReader(io.StringIO(text))) == rows, key
 
 
