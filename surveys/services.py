@@ -16,7 +16,13 @@ from django.utils import timezone
 from audit.models import Action
 from audit.services import record
 from measurement import scoring
-from measurement.instruments import InstrumentSpec, instrument_files, read_instrument_file, spec_for_version
+from measurement.instruments import (
+    InstrumentSpec,
+    check_pairs,
+    instrument_files,
+    read_instrument_file,
+    spec_for_version,
+)
 from plumbing.period import EARLIEST, LATEST
 
 from . import latest, selectors, signals
@@ -135,17 +141,32 @@ def _mark_current_version(instrument: Instrument) -> None:
 
 
 def load_instruments(directory: Path = INSTRUMENTS_DIR) -> list[tuple[str, str]]:
-    """Load every instrument file in the folder; idempotent."""
-    results = []
-    for path in instrument_files(directory):
-        data, spec = read_instrument_file(path)
-        results.append((f"{spec.slug} {spec.version}", load_instrument(data, spec)))
-    return results
+    """Load every instrument file in the folder; idempotent.
+
+    Before anything is written, the newest per-visit clinician version that names mirrored items (`pair`) must
+    mirror the newest patient version item by item (`check_pairs`), since they become current together and
+    item-level gaps rely on the pairing."""
+    files = [read_instrument_file(path) for path in instrument_files(directory)]
+    newest = {}
+    for _data, spec in files:
+        if spec.slug in ("patient", "clinician") and (
+            spec.slug not in newest or _version_key(spec.version) > _version_key(newest[spec.slug].version)
+        ):
+            newest[spec.slug] = spec
+    clinician = newest.get("clinician")
+    if "patient" in newest and clinician is not None and any(item.pair for item in clinician.items):
+        check_pairs(newest["patient"], clinician)
+    return [(f"{spec.slug} {spec.version}", load_instrument(data, spec)) for data, spec in files]
 
 
 def current_version(respondent: str) -> InstrumentVersion:
+    """The version a new visit's questionnaire uses for `respondent`: the current version of the per-visit
+    instrument of that name ("patient" or "clinician"). Other instruments a respondent answers, such as the
+    clinicians' periodic competencies self-assessment, are never handed out with a visit."""
     version = (
-        InstrumentVersion.objects.filter(respondent=respondent, is_current=True).select_related("instrument").first()
+        InstrumentVersion.objects.filter(instrument__slug=respondent, respondent=respondent, is_current=True)
+        .select_related("instrument")
+        .first()
     )
     if version is None:
         raise ServiceError(f"No {respondent} instrument is loaded: run `manage.py load_instruments`.")

@@ -1,11 +1,13 @@
 """Fixtures shared by the suite: loaded instruments, and the standing people of two practices."""
 
+import shutil
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from surveys.services import load_instruments
+from surveys.services import INSTRUMENTS_DIR, load_instruments
 from tests import factories
 
 
@@ -51,8 +53,27 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session")
+def instruments_1_0_dir(tmp_path_factory):
+    """A folder holding only the 1.0 instrument files."""
+    folder = tmp_path_factory.mktemp("instruments-1.0")
+    for path in INSTRUMENTS_DIR.glob("*-1.0.json"):
+        if path.name != "competencies-1.0.json":
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
 @pytest.fixture
-def instruments(db):
+def instruments(db, instruments_1_0_dir):
+    """Patient and clinician 1.0. Most tests pin their answers to 1.0's items (codes, reverse keying, item counts),
+    and 1.0 answers keep being scored by 1.0's rules now that 1.1 is current; tests of what a fresh install
+    loads (1.1 current, the competencies self-assessment) use `current_instruments`."""
+    load_instruments(instruments_1_0_dir)
+
+
+@pytest.fixture
+def current_instruments(db):
+    """Every instrument file, as `manage.py load_instruments` loads them: patient and clinician 1.1 current."""
     load_instruments()
 
 

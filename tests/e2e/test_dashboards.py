@@ -155,7 +155,9 @@ def test_a_manager_reads_the_dashboard_filters_it_and_downloads_a_chart(desktop,
         domains.get_by_role("link", name=re.compile("CSV")).click()
     assert download.value.suggested_filename.startswith(f"{demo.practice.slug}-domains-")
     assert download.value.suggested_filename.endswith(".csv")
-    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    raw = Path(download.value.path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte order mark: spreadsheets read it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert len(rows) == 6
     assert {"Domain", "n", "Mean", "95% CI low", "95% CI high"} <= set(rows[0])
     assert all(float(row["Mean"]) for row in rows)

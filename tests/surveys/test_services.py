@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from figures import queries
 from measurement import scoring
-from measurement.instruments import spec_for_version
+from measurement.instruments import InstrumentError, spec_for_version
 from surveys import services
 from surveys.models import (
     Answer,
@@ -39,8 +39,10 @@ User = get_user_model()
 
 @pytest.fixture
 def instrument_dir(tmp_path):
-    """A private copy of the instrument files that a test may edit."""
-    for path in INSTRUMENTS_DIR.glob("*.json"):
+    """A private copy of the per-visit 1.0 instrument files that a test may edit, version and reload."""
+    for path in INSTRUMENTS_DIR.glob("*-1.0.json"):
+        if path.name == "competencies-1.0.json":
+            continue
         shutil.copy(path, tmp_path / path.name)
     return tmp_path
 
@@ -102,12 +104,31 @@ def test_it_loads_instruments_once_and_then_reports_them_unchanged():
 
     second = services.load_instruments()
 
-    assert first == [("clinician 1.0", "created"), ("patient 1.0", "created")]
-    assert second == [("clinician 1.0", "unchanged"), ("patient 1.0", "unchanged")]
+    names = ["clinician 1.0", "clinician 1.1", "competencies 1.0", "patient 1.0", "patient 1.1"]
+    assert first == [(name, "created") for name in names]
+    assert second == [(name, "unchanged") for name in names]
     assert (InstrumentVersion.objects.count(), Item.objects.count()) == counts
 
 
-def test_it_stores_every_domain_and_item_of_the_files(instruments):
+def test_a_fresh_install_hands_out_patient_and_clinician_1_1_and_never_the_competencies_form(current_instruments):
+    assert (services.current_version("patient").version, services.current_version("clinician").version) == ("1.1", "1.1")
+    assert services.current_version("clinician").instrument.slug == "clinician"
+    assert InstrumentVersion.objects.get(instrument__slug="competencies").is_current  # current, but not per visit
+
+
+def test_the_loader_refuses_a_clinician_version_that_does_not_mirror_the_patient_version(db, tmp_path):
+    for path in INSTRUMENTS_DIR.glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    data = read_json(tmp_path / "clinician-1.1.json")
+    data["items"][0]["pair"] = data["items"][1]["pair"]  # two mirrors of one patient item, none of another
+    write_json(tmp_path / "clinician-1.1.json", data)
+
+    with pytest.raises(InstrumentError, match="does not mirror"):
+        services.load_instruments(tmp_path)
+    assert not InstrumentVersion.objects.exists()  # checked before anything is written
+
+
+def test_it_stores_every_domain_and_item_of_the_files(current_instruments):
     for path in INSTRUMENTS_DIR.glob("*.json"):
         data = read_json(path)
         version = InstrumentVersion.objects.get(instrument__slug=data["slug"], version=data["version"])

@@ -480,8 +480,9 @@ def test_load_instruments_prints_created_then_unchanged():
     first = run("load_instruments")
     second = run("load_instruments")
 
-    assert first.splitlines() == ["clinician 1.0: created", "patient 1.0: created"]
-    assert second.splitlines() == ["clinician 1.0: unchanged", "patient 1.0: unchanged"]
+    names = ["clinician 1.0", "clinician 1.1", "competencies 1.0", "patient 1.0", "patient 1.1"]
+    assert first.splitlines() == [f"{name}: created" for name in names]
+    assert second.splitlines() == [f"{name}: unchanged" for name in names]
 
 
 def test_load_instruments_refuses_to_edit_an_answered_version(visit_a, tmp_path):
