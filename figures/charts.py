@@ -261,6 +261,61 @@ def means_with_intervals(
     return go.Figure(data=traces, layout=layout)
 
 
+def funnel_plot(domains: list[dict], *, title: str, x_title: str, y_title: str, unreliable: str) -> go.Figure:
+    """Clinicians as a funnel plot, one small plot per domain: each clinician's mean against their number of
+    patients, around the practice mean, with the 95% and 99.8% limits that chance alone stays inside
+    (Spiegelhalter 2005). A plot, not a ranked list: only a point outside the limits says more than chance.
+
+    A domain is {"label", "centre", "limits": [(n, lo95, hi95, lo998, hi998)...], "points": [{"name", "n",
+    "mean", "reliable"}...]}. Points not reliable enough to compare are drawn grey and hollow (no ranking colour)
+    and say so on hover (`unreliable`).
+    """
+    from plotly.subplots import make_subplots
+
+    columns = 3
+    rows = max(1, math.ceil(len(domains) / columns))
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[_plain(d["label"]) for d in domains],
+                        horizontal_spacing=0.06, vertical_spacing=0.16)
+    for i, domain in enumerate(domains):
+        row, col = i // columns + 1, i % columns + 1
+        sizes = [limit[0] for limit in domain["limits"]]
+        for index, dash in ((1, "dot"), (2, "dot"), (3, "dash"), (4, "dash")):
+            fig.add_trace(go.Scatter(x=sizes, y=[limit[index] for limit in domain["limits"]], mode="lines",
+                                     line={"color": _REFERENCE, "width": 1, "dash": dash}, hoverinfo="skip",
+                                     showlegend=False), row=row, col=col)
+        if sizes:
+            fig.add_trace(go.Scatter(x=[min(sizes), max(sizes)], y=[domain["centre"]] * 2, mode="lines",
+                                     line={"color": _REFERENCE, "width": 1}, hoverinfo="skip", showlegend=False),
+                          row=row, col=col)
+        points = domain["points"]
+        fig.add_trace(
+            go.Scatter(
+                x=[p["n"] for p in points],
+                y=[p["mean"] for p in points],
+                text=[_plain(p["name"]) + ("" if p["reliable"] else f" ({_plain(unreliable)})") for p in points],
+                mode="markers",
+                marker={
+                    "size": 9,
+                    "color": [PALETTE[0] if p["reliable"] else "#888888" for p in points],
+                    "symbol": ["circle" if p["reliable"] else "circle-open" for p in points],
+                    "line": {"width": 1.5, "color": [PALETTE[0] if p["reliable"] else "#888888" for p in points]},
+                },
+                hovertemplate="%{text}: %{y:.1f} (n = %{x})<extra></extra>",
+                showlegend=False,
+                cliponaxis=False,
+            ),
+            row=row,
+            col=col,
+        )
+        fig.update_yaxes(range=[0, 100], dtick=20, fixedrange=True, row=row, col=col,
+                         title_text=_plain(y_title) if col == 1 else "")
+        fig.update_xaxes(fixedrange=True, row=row, col=col, title_text=_plain(x_title) if row == rows else "")
+    # Room under the title for the small plots' own titles.
+    fig.update_layout(**_layout(title, height=HEIGHT + 160 * (rows - 1), legend=False,
+                                margin={"l": 10, "r": 10, "t": 84, "b": 10, "pad": 0}))
+    return fig
+
+
 def _month_dtick(n_months: int) -> str:
     return "M1" if n_months <= 12 else "M3" if n_months <= 36 else "M12"
 

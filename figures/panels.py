@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 from audit.models import Action
 from measurement import scoring
+from measurement.statistics import MIN_DYADS, compare_summaries, funnel_limits
 from plumbing import csvfile
 from plumbing.period import Period
 from surveys.domains import COMPETENCY_DOMAINS, SHARED_DOMAINS, domain_label
@@ -208,28 +209,92 @@ def _heatmap_panel(by_clinician, names, suppression: Suppression, audience: Audi
 
 
 def _means_panel(by_clinician, practice_level, names, suppression: Suppression, audience: Audience, focus, notes) -> Panel:
+    """Clinicians compared as a funnel plot (docs/measurement.md), with each figure's reliability beside it.
+
+    The comparisons come from every clinician's summary (ICC(1) over the whole breakdown), but only figures the
+    viewer may see are tabled or drawn. A figure whose reliability is below 0.70 says so, with the number of
+    patients that would make it reliable, and is drawn without ranking colour.
+    """
     panel = Panel(
         "means",
-        _("Domain means with 95% intervals by clinician"),
-        [_("Series"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Note")],
+        _("Clinicians compared: a funnel plot"),
+        [_("Series"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Reliability"),
+         _("Funnel"), _("Note")],
     )
-    series = []
+    compared = {
+        domain: compare_summaries(
+            {pk: (s.n, s.mean, s.sd) for (pk, d), s in by_clinician.items() if d == domain and s.n}
+        )
+        for domain in SHARED_DOMAINS
+    }
+    funnels = []
+    for domain in SHARED_DOMAINS:
+        icc, comparisons = compared[domain]
+        funnels.append({"label": domain_label(domain), "points": [], "icc": icc, "comparisons": comparisons})
     sources = [(_("Practice"), lambda d: practice_level.get(d), focus)]
     sources += [(name, (lambda d, pk=pk: by_clinician.get((pk, d))), pk) for pk, name in names.items()]
-    for name, lookup, clinician_id in sources:
+    for index, (name, lookup, clinician_id) in enumerate(sources):
         hidden = suppression.hider(clinician_id, audience)
-        figures = []
-        for domain in SHARED_DOMAINS:
+        for domain, funnel in zip(SHARED_DOMAINS, funnels):
             summary = lookup(domain)
             figure = release(summary, hidden=hidden(domain, _n(summary)), min_n=audience.min_n)
-            figures.append(figure)
-            panel.rows.append([name, domain_label(domain), *figure.cells(), figure.note])
-        series.append(_interval_series(name, figures))
-    panel.figure = charts.means_with_intervals(
-        series, [domain_label(d) for d in SHARED_DOMAINS], title=panel.title, y_title=_("Score (0–100)")
-    )
-    panel.notes = notes
+            # The first row is the practice (or, filtered, the clinician it is filtered to): not a comparison.
+            comparison = funnel["comparisons"].get(clinician_id) if index else None
+            reliability = funnel_position = None
+            note = figure.note
+            if figure.hidden:
+                reliability = funnel_position = HIDDEN
+            elif comparison is not None:
+                reliability, funnel_position = comparison.reliability, comparison.funnel
+                if not comparison.reliable:
+                    note = "; ".join(filter(None, [note, _unreliable_note(comparison.patients_needed)]))
+                funnel["points"].append(
+                    {"name": str(name), "n": figure.n, "mean": figure.mean, "reliable": comparison.reliable}
+                )
+            panel.rows.append([name, domain_label(domain), *figure.cells(), reliability, funnel_position, note])
+    _draw_funnels(panel, funnels, practice_level, by_clinician)
+    panel.notes = notes + [
+        _(
+            "Each dot is one clinician: their mean against their number of patients. The lines around the practice "
+            "mean are the limits that chance alone stays inside 95 and 99.8 times in 100; only a dot outside "
+            "them says more than chance. Hollow grey dots are not reliable enough to compare clinicians."
+        )
+    ]
     return panel
+
+
+def _unreliable_note(patients_needed: int | None) -> str:
+    if patients_needed is None:
+        return _("not reliable enough to compare clinicians")
+    return _("not reliable enough to compare clinicians: about %(n)s patients would make it reliable") % {
+        "n": patients_needed
+    }
+
+
+def _draw_funnels(panel: Panel, funnels: list[dict], practice_level, by_clinician) -> None:
+    """The funnel plot of the points the viewer may see, around the mean of the clinicians taking part."""
+    domains = []
+    for domain, funnel in zip(SHARED_DOMAINS, funnels):
+        taking = [s for (pk, d), s in by_clinician.items() if d == domain and s.n >= MIN_DYADS]
+        total = sum(s.n for s in taking)
+        if not funnel["points"] or not total:
+            continue
+        centre = sum(s.n * s.mean for s in taking) / total
+        within = sum((s.n - 1) * (s.sd or 0.0) ** 2 for s in taking) / max(1, total - len(taking))
+        largest = max(max(p["n"] for p in funnel["points"]), MIN_DYADS) + 5
+        limits = [
+            (limit.n, limit.lower_95, limit.upper_95, limit.lower_998, limit.upper_998)
+            for limit in funnel_limits(centre, within ** 0.5, range(MIN_DYADS, largest + 1))
+        ]
+        domains.append({"label": funnel["label"], "centre": centre, "limits": limits, "points": funnel["points"]})
+    if domains:
+        panel.figure = charts.funnel_plot(
+            domains,
+            title=panel.title,
+            x_title=_("Patients"),
+            y_title=_("Mean (0–100)"),
+            unreliable=_("not reliable enough to compare clinicians"),
+        )
 
 
 def _months(summaries) -> list[dt.date]:

@@ -355,3 +355,51 @@ def compare_clinicians(
         within_sd=within_sd,
         left_out=left_out,
     )
+
+
+def anova_from_summaries(groups: Mapping[Hashable, tuple[int, float, float | None]]) -> OneWayAnova:
+    """The same ANOVA from each group's (n, mean, sd) instead of its values, so a page that already has the
+    clinicians' summaries (sums in SQL) compares them without reading every dyad: SSW = sum of (n_j - 1) sd_j^2."""
+    sizes = [n for n, _mean, _sd in groups.values()]
+    if any(size <= 0 for size in sizes):
+        raise ValueError("every group needs at least one value")
+    j, n = len(sizes), sum(sizes)
+    if n == 0:
+        return OneWayAnova(0, 0, math.nan, math.nan, math.nan, math.nan)
+    grand_mean = math.fsum(size * mean for size, mean, _sd in groups.values()) / n
+    ss_between = math.fsum(size * (mean - grand_mean) ** 2 for size, mean, _sd in groups.values())
+    ss_within = math.fsum((size - 1) * (sd or 0.0) ** 2 for size, _mean, sd in groups.values())
+    ms_between = ss_between / (j - 1) if j >= 2 else math.nan
+    ms_within = ss_within / (n - j) if n > j else math.nan
+    n0 = (n - math.fsum(size * size for size in sizes) / n) / (j - 1) if j >= 2 else math.nan
+    return OneWayAnova(j, n, grand_mean, ms_between, ms_within, n0)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How far one clinician's figure can be compared with the others' in one domain (from summaries)."""
+
+    reliability: float | None
+    funnel: str | None
+    patients_needed: int | None
+
+    @property
+    def reliable(self) -> bool:
+        return self.reliability is not None and self.reliability >= RELIABILITY_TARGET
+
+
+def compare_summaries(groups: Mapping[Hashable, tuple[int, float, float | None]]) -> tuple[float | None, dict]:
+    """ICC(1) and, per clinician with at least MIN_DYADS dyads, their reliability, funnel position and the
+    patients that would make them reliable: the comparing-clinicians figures from (n, mean, sd) per clinician."""
+    taking_part = {key: value for key, value in groups.items() if value[0] >= MIN_DYADS}
+    if not taking_part:
+        return None, {}
+    anova = anova_from_summaries(taking_part)
+    icc = icc_from_anova(anova)
+    within_sd = math.sqrt(anova.ms_within) if anova.values > anova.groups else math.nan
+    needed = patients_for_reliability(icc)
+    comparisons = {}
+    for key, (n, mean, _sd) in taking_part.items():
+        funnel = funnel_position(mean, n, anova.grand_mean, within_sd) if not math.isnan(within_sd) else None
+        comparisons[key] = Comparison(spearman_brown(n, icc), funnel, needed)
+    return icc, comparisons

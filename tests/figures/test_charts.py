@@ -394,3 +394,24 @@ def test_no_chart_offers_to_send_its_data_to_plotlys_cloud():
     page_script = (Path(__file__).resolve().parents[2] / "static" / "js" / "charts.js").read_text()
     assert "showSendToCloud: false" in page_script
     assert "showEditInChartStudio: false" in page_script
+
+
+def test_the_funnel_plot_draws_each_domain_with_its_limits_and_no_ranking_colour_for_unreliable_points():
+    domains = [
+        {
+            "label": label,
+            "centre": 70.0,
+            "limits": [(n, 70 - 20 / n, 70 + 20 / n, 70 - 30 / n, 70 + 30 / n) for n in range(2, 12)],
+            "points": [{"name": "Ann", "n": 10, "mean": 75.0, "reliable": True},
+                       {"name": "Bob <b>", "n": 3, "mean": 60.0, "reliable": False}],
+        }
+        for label in ("Valuing", "Trust")
+    ]
+    fig = charts.funnel_plot(domains, title="Funnel", x_title="Patients", y_title="Mean", unreliable="not reliable")
+    points = [trace for trace in fig.data if trace.mode == "markers"]
+    assert len(points) == 2  # one small plot per domain
+    assert list(points[0].marker.symbol) == ["circle", "circle-open"]
+    assert points[0].marker.color[1] == "#888888"  # grey: no ranking colour
+    assert points[0].text[1] == "Bob &lt;b&gt; (not reliable)"  # names drawn literally
+    limit_lines = [trace for trace in fig.data if trace.mode == "lines"]
+    assert len(limit_lines) == 2 * 5  # four limits and the centre, per domain

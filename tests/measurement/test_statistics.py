@@ -7,6 +7,7 @@ hypothesis, and an independent numpy implementation that takes another road to t
 from __future__ import annotations
 
 import math
+import statistics
 from fractions import Fraction
 
 import numpy as np
@@ -23,8 +24,10 @@ from measurement.statistics import (
     INSIDE,
     Z_95,
     Z_998,
+    anova_from_summaries,
     ceiling_share,
     compare_clinicians,
+    compare_summaries,
     design_effect,
     funnel_limits,
     funnel_position,
@@ -419,3 +422,39 @@ def test_it_finds_real_looking_practices_spread_over_the_funnel():
     positions = {c.funnel for groups in FIXED_DATA for c in compare_clinicians("valuing", groups).clinicians}
 
     assert {INSIDE, ABOVE_95, BELOW_95, BELOW_998} <= positions
+
+
+# --- the same figures from summaries (what pages have: n, mean, sd per clinician) ----------------------
+
+
+def _summaries(groups):
+    return {
+        key: (len(values), statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None)
+        for key, values in groups.items()
+    }
+
+
+@given(
+    st.dictionaries(
+        st.integers(0, 20),
+        st.lists(st.integers(0, 100).map(float), min_size=2, max_size=12),
+        min_size=2,
+        max_size=6,
+    )
+)
+def test_the_anova_from_summaries_equals_the_anova_of_the_values(groups):
+    from_values = one_way_anova(groups)
+    from_summaries = anova_from_summaries(_summaries(groups))
+    for field in ("groups", "values", "grand_mean", "ms_between", "ms_within", "n0"):
+        assert getattr(from_summaries, field) == pytest.approx(getattr(from_values, field), rel=1e-9, abs=1e-9)
+
+
+def test_compare_summaries_gives_the_reliability_and_funnel_of_compare_clinicians():
+    groups = {"ann": [60.0, 70.0, 80.0, 75.0], "bob": [40.0, 55.0, 50.0], "cy": [90.0, 85.0, 95.0, 100.0, 80.0], "dee": [70.0]}
+    icc, comparisons = compare_summaries(_summaries(groups))
+    reference = compare_clinicians("valuing", groups)
+    assert icc == pytest.approx(reference.icc, abs=1e-12)
+    assert set(comparisons) == {c.clinician for c in reference.clinicians}  # one dyad: not compared
+    for clinician in reference.clinicians:
+        assert comparisons[clinician.clinician].reliability == pytest.approx(clinician.reliability, abs=1e-12)
+        assert comparisons[clinician.clinician].funnel == clinician.funnel
