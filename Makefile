@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Every link `make run` prints or sends (the fresh patient link, create_visit, QR cards) points at the site it
+# serves, whatever PORT is; set SITE_URL to override.
+SITE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test install migrate worker e2e-deps bench clean
 
@@ -20,6 +23,7 @@ migrate: install
 	$(PY) manage.py load_instruments
 
 # The site on http://127.0.0.1:8000 and a Celery worker (with beat) beside it: filesystem broker, no server to install.
+run: export SITE_URL := $(SITE_URL)
 run: migrate
 	$(PY) manage.py seed_demo --if-empty --fresh-link
 	@echo "\nStarting the worker and the site on http://$(HOST):$(PORT)/ (Ctrl-C stops both)."

@@ -140,6 +140,13 @@ def _unavailable(request, state, language):
 
 
 @survey_page
+def patient_link_without_slash(request, token):
+    """A patient link typed or pasted without its last slash: sent on to the questionnaire with the survey pages'
+    headers (never cached, no referrer), not by CommonMiddleware's plain redirect, which carried neither."""
+    return redirect("patient_questionnaire", token=token)
+
+
+@survey_page
 def survey_thanks(request):
     language = _survey_language(request)
     with translation.override(language):

@@ -7,6 +7,7 @@ urlpatterns = [
     path("s/thanks/", survey_views.survey_thanks, name="survey_thanks"),
     path("s/<str:token>/", survey_views.patient_questionnaire, name="patient_questionnaire"),
     path("s/<str:token>/qr.svg", survey_views.patient_qr, name="patient_qr"),
+    path("s/<str:token>", survey_views.patient_link_without_slash, name="patient_link_without_slash"),
     path("clinician/", survey_views.clinician_home, name="clinician_home"),
     path("clinician/visits/<int:visit_id>/questionnaire/", survey_views.clinician_questionnaire, name="clinician_questionnaire"),
     path("practice/<slug:slug>/", dashboard_views.practice_dashboard, name="practice_dashboard"),

@@ -17,13 +17,14 @@ def cell(value):
     if value is HIDDEN:
         return str(HIDDEN)
     if isinstance(value, float):
-        return number_format(value, 1)  # "80.3" in English, "80,3" in Spanish
+        # Rounded, not cut: number_format truncates the digits it drops (2/3 of 100 would read 66.6).
+        return number_format(round(value, 1), 1)  # "80.3" in English, "80,3" in Spanish
     return value
 
 
 @register.filter
 def percent(value):
-    return "–" if value is None else f"{number_format(100 * value, 0)}%"
+    return "–" if value is None else f"{number_format(round(100 * value), 0)}%"
 
 
 @register.filter

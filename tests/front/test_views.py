@@ -297,3 +297,11 @@ class TestStaticFiles:
         response = client.get(path)
         assert response.status_code == 200
         assert b"".join(response.streaming_content)[:1]
+
+
+def test_a_patient_link_without_its_slash_goes_on_with_the_survey_headers(client, visit_a):
+    response = client.get(f"/s/{visit_a.patient_token}")
+    assert response.status_code == 302
+    assert response["Location"] == f"/s/{visit_a.patient_token}/"
+    assert "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "no-referrer"

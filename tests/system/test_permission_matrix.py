@@ -206,6 +206,7 @@ ROWS: dict[str, Row] = {
     "survey_thanks": Row(lambda w, s, r: {}, public(200)),
     "patient_questionnaire": Row(token_kwargs, public(404, **{PATIENT: 200})),
     "patient_qr": Row(token_kwargs, public(404, **{PATIENT: 200})),
+    "patient_link_without_slash": Row(token_kwargs, public(302)),  # on to the questionnaire, which checks the token
     # --- clinicians ------------------------------------------------------------------------------------
     "clinician_home": Row(lambda w, s, r: {}, signed_in(200)),
     "clinician_questionnaire": Row(lambda w, s, r: {"visit_id": w.open_visit.pk}, clinician_page(200)),
