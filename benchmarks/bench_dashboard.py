@@ -238,7 +238,7 @@ def main():
 
         bench.log("dashboard: timing")
         with_figures = bench.timed(dashboard, repeat, warmup=2)
-        builders = ("means_with_intervals", "heatmap", "trend", "distribution", "concordance", "funnel")
+        builders = ("means_with_intervals", "heatmap", "trend", "distribution", "concordance", "funnel", "funnel_plot")
         saved = {name: getattr(charts, name) for name in builders}
         for name in builders:
             setattr(charts, name, lambda *a, **k: None)

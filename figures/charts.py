@@ -270,50 +270,57 @@ def funnel_plot(domains: list[dict], *, title: str, x_title: str, y_title: str, 
     "mean", "reliable"}...]}. Points not reliable enough to compare are drawn grey and hollow (no ranking colour)
     and say so on hover (`unreliable`).
     """
-    from plotly.subplots import make_subplots
-
     columns = 3
     rows = max(1, math.ceil(len(domains) / columns))
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[_plain(d["label"]) for d in domains],
-                        horizontal_spacing=0.06, vertical_spacing=0.16)
+    gap_x, gap_y = 0.06, 0.16
+    width, height = (1 - gap_x * (columns - 1)) / columns, (1 - gap_y * (rows - 1)) / rows
+    traces, layout_axes, titles = [], {}, []
+    # One figure built from plain dicts in one go: plotly validates every value it is handed, and adding the
+    # traces one by one to a subplot figure cost about 0.15 s for six small plots.
     for i, domain in enumerate(domains):
-        row, col = i // columns + 1, i % columns + 1
+        row, col = i // columns, i % columns
+        suffix = "" if i == 0 else str(i + 1)
+        x_ref, y_ref = "x" + suffix, "y" + suffix
+        left, top = col * (width + gap_x), 1 - row * (height + gap_y)
+        layout_axes["xaxis" + suffix] = {
+            "domain": [left, left + width], "anchor": y_ref, "fixedrange": True,
+            "title": {"text": _plain(x_title) if row == rows - 1 else ""},
+        }
+        layout_axes["yaxis" + suffix] = {
+            "domain": [top - height, top], "anchor": x_ref, "range": [0, 100], "dtick": 20, "fixedrange": True,
+            "title": {"text": _plain(y_title) if col == 0 else ""},
+        }
+        titles.append({"text": _plain(domain["label"]), "xref": "paper", "yref": "paper", "x": left + width / 2,
+                       "y": top, "yanchor": "bottom", "xanchor": "center", "showarrow": False})
         sizes = [limit[0] for limit in domain["limits"]]
         for index, dash in ((1, "dot"), (2, "dot"), (3, "dash"), (4, "dash")):
-            fig.add_trace(go.Scatter(x=sizes, y=[limit[index] for limit in domain["limits"]], mode="lines",
-                                     line={"color": _REFERENCE, "width": 1, "dash": dash}, hoverinfo="skip",
-                                     showlegend=False), row=row, col=col)
+            traces.append({"type": "scatter", "x": sizes, "y": [limit[index] for limit in domain["limits"]],
+                           "mode": "lines", "line": {"color": _REFERENCE, "width": 1, "dash": dash},
+                           "hoverinfo": "skip", "showlegend": False, "xaxis": x_ref, "yaxis": y_ref})
         if sizes:
-            fig.add_trace(go.Scatter(x=[min(sizes), max(sizes)], y=[domain["centre"]] * 2, mode="lines",
-                                     line={"color": _REFERENCE, "width": 1}, hoverinfo="skip", showlegend=False),
-                          row=row, col=col)
+            traces.append({"type": "scatter", "x": [min(sizes), max(sizes)], "y": [domain["centre"]] * 2,
+                           "mode": "lines", "line": {"color": _REFERENCE, "width": 1}, "hoverinfo": "skip",
+                           "showlegend": False, "xaxis": x_ref, "yaxis": y_ref})
         points = domain["points"]
-        fig.add_trace(
-            go.Scatter(
-                x=[p["n"] for p in points],
-                y=[p["mean"] for p in points],
-                text=[_plain(p["name"]) + ("" if p["reliable"] else f" ({_plain(unreliable)})") for p in points],
-                mode="markers",
-                marker={
-                    "size": 9,
-                    "color": [PALETTE[0] if p["reliable"] else "#888888" for p in points],
-                    "symbol": ["circle" if p["reliable"] else "circle-open" for p in points],
-                    "line": {"width": 1.5, "color": [PALETTE[0] if p["reliable"] else "#888888" for p in points]},
-                },
-                hovertemplate="%{text}: %{y:.1f} (n = %{x})<extra></extra>",
-                showlegend=False,
-                cliponaxis=False,
-            ),
-            row=row,
-            col=col,
-        )
-        fig.update_yaxes(range=[0, 100], dtick=20, fixedrange=True, row=row, col=col,
-                         title_text=_plain(y_title) if col == 1 else "")
-        fig.update_xaxes(fixedrange=True, row=row, col=col, title_text=_plain(x_title) if row == rows else "")
+        colours = [PALETTE[0] if p["reliable"] else "#888888" for p in points]
+        traces.append({
+            "type": "scatter",
+            "x": [p["n"] for p in points],
+            "y": [p["mean"] for p in points],
+            "text": [_plain(p["name"]) + ("" if p["reliable"] else f" ({_plain(unreliable)})") for p in points],
+            "mode": "markers",
+            "marker": {"size": 9, "color": colours, "line": {"width": 1.5, "color": colours},
+                       "symbol": ["circle" if p["reliable"] else "circle-open" for p in points]},
+            "hovertemplate": "%{text}: %{y:.1f} (n = %{x})<extra></extra>",
+            "showlegend": False,
+            "cliponaxis": False,
+            "xaxis": x_ref,
+            "yaxis": y_ref,
+        })
     # Room under the title for the small plots' own titles.
-    fig.update_layout(**_layout(title, height=HEIGHT + 160 * (rows - 1), legend=False,
-                                margin={"l": 10, "r": 10, "t": 84, "b": 10, "pad": 0}))
-    return fig
+    layout = _layout(title, height=HEIGHT + 160 * (rows - 1), legend=False,
+                     margin={"l": 10, "r": 10, "t": 84, "b": 10, "pad": 0}, annotations=titles, **layout_axes)
+    return go.Figure(data=traces, layout=layout)
 
 
 def _month_dtick(n_months: int) -> str:

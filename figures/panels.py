@@ -263,6 +263,17 @@ def _means_panel(by_clinician, practice_level, names, suppression: Suppression, 
     return panel
 
 
+def _curve_sizes(largest: int, points: int = 40) -> list[int]:
+    """Numbers of patients to draw the funnel's curves at: every one at first, then spaced out geometrically, so a
+    clinician with 1,300 patients costs 40 points per curve, not 1,300 (plotly validates every value it is given)."""
+    sizes, ratio = [], (largest / MIN_DYADS) ** (1 / points) if largest > MIN_DYADS else 1
+    size = float(MIN_DYADS)
+    while size < largest:
+        sizes.append(round(size))
+        size = max(size * ratio, size + 1)
+    return sorted(set(sizes + [largest]))
+
+
 def _unreliable_note(patients_needed: int | None) -> str:
     if patients_needed is None:
         return _("not reliable enough to compare clinicians")
@@ -284,7 +295,7 @@ def _draw_funnels(panel: Panel, funnels: list[dict], practice_level, by_clinicia
         largest = max(max(p["n"] for p in funnel["points"]), MIN_DYADS) + 5
         limits = [
             (limit.n, limit.lower_95, limit.upper_95, limit.lower_998, limit.upper_998)
-            for limit in funnel_limits(centre, within ** 0.5, range(MIN_DYADS, largest + 1))
+            for limit in funnel_limits(centre, within ** 0.5, _curve_sizes(largest))
         ]
         domains.append({"label": funnel["label"], "centre": centre, "limits": limits, "points": funnel["points"]})
     if domains:

@@ -35,19 +35,23 @@ class DomainSection:
 class QuestionnaireForm(forms.Form):
     """One radio group per item, grouped by domain when rendered; every item needs an answer."""
 
-    def __init__(self, spec: InstrumentSpec, language: str, *args, clinician_name: str = "", **kwargs):
+    def __init__(self, spec: InstrumentSpec, language: str, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.spec, self.language = spec, language
         # Shallow copies of the cached fields: an attribute set on one form's field stays in that form; the
         # widgets, choices and messages they share are never changed in place (see _questionnaire_fields).
         self.fields = {name: copy.copy(field) for name, field in _questionnaire_fields(spec, language).items()}
         if spec.respondent == "patient":
-            with translation.override(language):
-                # Off by default: sharing one's own answers by name is the patient's choice, made on each form.
-                self.fields["share"] = forms.BooleanField(
-                    required=False,
-                    label=_("Share my answers with %(name)s") % {"name": clinician_name or _("my clinician")},
-                )
+            # Off by default: sharing one's own answers by name is the patient's choice, made on each form.
+            self.fields["share"] = forms.BooleanField(required=False)
+            self.name_clinician("")
+
+    def name_clinician(self, name: str) -> None:
+        """Put the clinician's name in the share box's label. Called only when the form is shown: a successful
+        POST never needs it, so the submit path does not pay the query for it."""
+        if "share" in self.fields:
+            with translation.override(self.language):
+                self.fields["share"].label = _("Share my answers with %(name)s") % {"name": name or _("my clinician")}
 
     @property
     def shared(self) -> bool:

@@ -100,10 +100,7 @@ def clinician_questionnaire(request, visit_id):
 
 def _questionnaire(request, invitation, language, success_url, context):
     spec = spec_for_version(invitation.instrument_version)
-    people = selectors.visit_people(invitation.visit)
-    form = QuestionnaireForm(
-        spec, language, data=request.POST if request.method == "POST" else None, clinician_name=people.clinician
-    )
+    form = QuestionnaireForm(spec, language, data=request.POST if request.method == "POST" else None)
     if request.method == "GET":
         services.mark_opened(invitation)
     elif form.is_valid():
@@ -120,6 +117,8 @@ def _questionnaire(request, invitation, language, success_url, context):
         else:
             return redirect(success_url)
     status = 400 if form.is_bound else 200
+    people = selectors.visit_people(invitation.visit)  # named on the page, not needed to save
+    form.name_clinician(people.clinician)
     context = {
         **context,
         "form": form,
