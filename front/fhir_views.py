@@ -82,6 +82,14 @@ def _outcome(status: int, code: str, diagnostics: str) -> HttpResponse:
     return fhir_json(fhir.operation_outcome(code, diagnostics), status=status)
 
 
+def _asks_for_xml_only(accept: str) -> bool:
+    """An Accept header that names FHIR or plain XML and no JSON (or */*): the client cannot read what we send."""
+    kinds = {part.split(";")[0].strip().lower() for part in accept.split(",") if part.strip()}
+    return bool(kinds & {"application/fhir+xml", "application/xml", "text/xml", "application/xml+fhir"}) and not (
+        kinds & (JSON_FORMATS | {"*/*", "application/*"})
+    )
+
+
 def fhir_endpoint(*, public: bool = False):
     """GET/HEAD only, signed-in users only (unless public), and every error as an OperationOutcome."""
 
@@ -93,6 +101,8 @@ def fhir_endpoint(*, public: bool = False):
                 response["Allow"] = "GET, HEAD"
                 return response
             asked = request.GET.get("_format")
+            if asked is None and _asks_for_xml_only(request.headers.get("Accept", "")):
+                asked = "xml"
             if asked is not None and asked.strip().lower() not in JSON_FORMATS:
                 return _outcome(406, "not-supported", "Only JSON is supported (_format=json).")
             if not public and not request.user.is_authenticated:

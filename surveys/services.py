@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -193,6 +194,10 @@ def add_member(practice: Practice, username: str, role: str, password: str | Non
     if role not in Role.values:
         raise ServiceError(f"Unknown role {role!r}: use one of {', '.join(Role.values)}.")
     User = get_user_model()
+    try:  # Django's own rules for a user name (letters, digits and @.+-_, at most 150): the sign-in form's too
+        User._meta.get_field(User.USERNAME_FIELD).run_validators(username)
+    except ValidationError as error:
+        raise ServiceError(f"Not a valid user name: {' '.join(error.messages)}") from error
     user, user_created = User.objects.get_or_create(username=username)
     if password:
         user.set_password(password)

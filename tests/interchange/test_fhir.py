@@ -412,3 +412,17 @@ def test_the_mapping_is_pure_and_follows_site_url(settings, instruments):
     assert resource["url"] == "https://example.org/fhir/Questionnaire/patient"
     assert resource["meta"]["lastUpdated"] == "2026-01-02T00:00:00+00:00"
     assert fhir.parse_questionnaire_id("my-instrument-2.1") == ("my-instrument", "2.1")
+
+
+@pytest.mark.parametrize("accept", ["application/fhir+xml", "application/xml;q=0.9, text/xml"])
+def test_asking_for_xml_in_the_accept_header_is_406(client, manager_a, instruments, accept):
+    client.force_login(manager_a)
+    response = client.get("/fhir/Questionnaire/patient-1.0", HTTP_ACCEPT=accept)
+    assert response.status_code == 406
+    assert response["Content-Type"].startswith("application/fhir+json")
+
+
+def test_json_or_anything_in_the_accept_header_is_served(client, manager_a, instruments):
+    client.force_login(manager_a)
+    for accept in ("application/fhir+json", "application/fhir+xml, application/fhir+json;q=0.5", "*/*"):
+        assert client.get("/fhir/Questionnaire/patient-1.0", HTTP_ACCEPT=accept).status_code == 200

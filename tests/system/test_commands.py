@@ -501,3 +501,10 @@ def test_load_instruments_refuses_a_broken_file(instruments, tmp_path):
     (tmp_path / "patient-1.1.json").write_text("{not json", encoding="utf-8")
 
     assert "patient-1.1.json" in str(usage_error("load_instruments", "--dir", str(tmp_path)))
+
+
+@pytest.mark.parametrize("username", ["<script>", '=HYPERLINK("http://x.example","y")', "a" * 151])
+def test_add_member_refuses_a_user_name_django_would_refuse(practice_a, username):
+    error = usage_error("add_member", "--practice", practice_a.slug, "--username", username, "--role", "clinician")
+    assert "Not a valid user name" in str(error)
+    assert not get_user_model().objects.filter(username=username).exists()

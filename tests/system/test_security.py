@@ -262,3 +262,10 @@ def test_console_backends_are_refused_in_production_unless_allowed(tmp_path, bac
     assert "would write patient links into the logs" in refused.stderr
     allowed = manage("check", env={**env, "ALLOW_CONSOLE_BACKENDS": "1"}, tmp_path=tmp_path)
     assert allowed.returncode == 0, allowed.stderr
+
+
+def test_a_post_to_the_openapi_document_is_405_not_a_csrf_page(db):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/api/v1/openapi.json", {})
+    assert response.status_code == 405

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 
 from surveys.cli import fail, practice_or_fail
 from surveys.models import Role
-from surveys.services import add_member
+from surveys.services import ServiceError, add_member
 
 
 class Command(BaseCommand):
@@ -18,9 +18,12 @@ class Command(BaseCommand):
         practice = practice_or_fail(options["practice"])
         if not options["username"].strip():
             raise fail("A username is required.")
-        membership, created, user_created = add_member(
-            practice, options["username"].strip(), options["role"], options["password"]
-        )
+        try:
+            membership, created, user_created = add_member(
+                practice, options["username"].strip(), options["role"], options["password"]
+            )
+        except ServiceError as error:
+            raise fail(str(error)) from error
         self.stdout.write(
             f"{'Added' if created else 'Already'} {membership.user.username} as {membership.role} of {practice.slug}"
             f"{' (new account)' if user_created else ''}."
