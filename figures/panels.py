@@ -221,16 +221,16 @@ def _means_panel(by_clinician, practice_level, names, suppression: Suppression, 
         [_("Series"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Reliability"),
          _("Funnel"), _("Note")],
     )
-    compared = {
-        domain: compare_summaries(
-            {pk: (s.n, s.mean, s.sd) for (pk, d), s in by_clinician.items() if d == domain and s.n}
-        )
+    funnels = [
+        {
+            "label": domain_label(domain),
+            "points": [],
+            "compared": compare_summaries(
+                {pk: (s.n, s.mean, s.sd) for (pk, d), s in by_clinician.items() if d == domain and s.n}
+            ),
+        }
         for domain in SHARED_DOMAINS
-    }
-    funnels = []
-    for domain in SHARED_DOMAINS:
-        icc, comparisons = compared[domain]
-        funnels.append({"label": domain_label(domain), "points": [], "icc": icc, "comparisons": comparisons})
+    ]
     sources = [(_("Practice"), lambda d: practice_level.get(d), focus)]
     sources += [(name, (lambda d, pk=pk: by_clinician.get((pk, d))), pk) for pk, name in names.items()]
     for index, (name, lookup, clinician_id) in enumerate(sources):
@@ -239,7 +239,7 @@ def _means_panel(by_clinician, practice_level, names, suppression: Suppression, 
             summary = lookup(domain)
             figure = release(summary, hidden=hidden(domain, _n(summary)), min_n=audience.min_n)
             # The first row is the practice (or, filtered, the clinician it is filtered to): not a comparison.
-            comparison = funnel["comparisons"].get(clinician_id) if index else None
+            comparison = funnel["compared"].clinicians.get(clinician_id) if index else None
             reliability = funnel_position = None
             note = figure.note
             if figure.hidden:
@@ -252,7 +252,7 @@ def _means_panel(by_clinician, practice_level, names, suppression: Suppression, 
                     {"name": str(name), "n": figure.n, "mean": figure.mean, "reliable": comparison.reliable}
                 )
             panel.rows.append([name, domain_label(domain), *figure.cells(), reliability, funnel_position, note])
-    _draw_funnels(panel, funnels, practice_level, by_clinician)
+    _draw_funnels(panel, funnels)
     panel.notes = notes + [
         _(
             "Each dot is one clinician: their mean against their number of patients. The lines around the practice "
@@ -282,22 +282,21 @@ def _unreliable_note(patients_needed: int | None) -> str:
     }
 
 
-def _draw_funnels(panel: Panel, funnels: list[dict], practice_level, by_clinician) -> None:
+def _draw_funnels(panel: Panel, funnels: list[dict]) -> None:
     """The funnel plot of the points the viewer may see, around the mean of the clinicians taking part."""
     domains = []
-    for domain, funnel in zip(SHARED_DOMAINS, funnels):
-        taking = [s for (pk, d), s in by_clinician.items() if d == domain and s.n >= MIN_DYADS]
-        total = sum(s.n for s in taking)
-        if not funnel["points"] or not total:
+    for funnel in funnels:
+        compared = funnel["compared"]
+        if not funnel["points"] or compared.within_sd is None:
             continue
-        centre = sum(s.n * s.mean for s in taking) / total
-        within = sum((s.n - 1) * (s.sd or 0.0) ** 2 for s in taking) / max(1, total - len(taking))
         largest = max(max(p["n"] for p in funnel["points"]), MIN_DYADS) + 5
         limits = [
             (limit.n, limit.lower_95, limit.upper_95, limit.lower_998, limit.upper_998)
-            for limit in funnel_limits(centre, within ** 0.5, _curve_sizes(largest))
+            for limit in funnel_limits(compared.centre, compared.within_sd, _curve_sizes(largest))
         ]
-        domains.append({"label": funnel["label"], "centre": centre, "limits": limits, "points": funnel["points"]})
+        domains.append(
+            {"label": funnel["label"], "centre": compared.centre, "limits": limits, "points": funnel["points"]}
+        )
     if domains:
         panel.figure = charts.funnel_plot(
             domains,

@@ -388,18 +388,29 @@ class Comparison:
         return self.reliability is not None and self.reliability >= RELIABILITY_TARGET
 
 
-def compare_summaries(groups: Mapping[Hashable, tuple[int, float, float | None]]) -> tuple[float | None, dict]:
+@dataclass(frozen=True)
+class SummaryComparison:
+    """One domain's comparing-clinicians figures from summaries: ICC(1), the funnel's centre (the mean of the
+    dyads taking part) and within-clinician SD (None when they cannot be estimated), and each clinician's."""
+
+    icc: float | None
+    centre: float | None
+    within_sd: float | None
+    clinicians: dict  # clinician -> Comparison, for those with at least MIN_DYADS dyads
+
+
+def compare_summaries(groups: Mapping[Hashable, tuple[int, float, float | None]]) -> SummaryComparison:
     """ICC(1) and, per clinician with at least MIN_DYADS dyads, their reliability, funnel position and the
     patients that would make them reliable: the comparing-clinicians figures from (n, mean, sd) per clinician."""
     taking_part = {key: value for key, value in groups.items() if value[0] >= MIN_DYADS}
     if not taking_part:
-        return None, {}
+        return SummaryComparison(None, None, None, {})
     anova = anova_from_summaries(taking_part)
     icc = icc_from_anova(anova)
-    within_sd = math.sqrt(anova.ms_within) if anova.values > anova.groups else math.nan
+    within_sd = math.sqrt(anova.ms_within) if anova.values > anova.groups else None
     needed = patients_for_reliability(icc)
     comparisons = {}
     for key, (n, mean, _sd) in taking_part.items():
-        funnel = funnel_position(mean, n, anova.grand_mean, within_sd) if not math.isnan(within_sd) else None
+        funnel = funnel_position(mean, n, anova.grand_mean, within_sd) if within_sd is not None else None
         comparisons[key] = Comparison(spearman_brown(n, icc), funnel, needed)
-    return icc, comparisons
+    return SummaryComparison(icc, anova.grand_mean, within_sd, comparisons)

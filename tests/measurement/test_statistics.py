@@ -451,7 +451,8 @@ def test_the_anova_from_summaries_equals_the_anova_of_the_values(groups):
 
 def test_compare_summaries_gives_the_reliability_and_funnel_of_compare_clinicians():
     groups = {"ann": [60.0, 70.0, 80.0, 75.0], "bob": [40.0, 55.0, 50.0], "cy": [90.0, 85.0, 95.0, 100.0, 80.0], "dee": [70.0]}
-    icc, comparisons = compare_summaries(_summaries(groups))
+    compared = compare_summaries(_summaries(groups))
+    icc, comparisons = compared.icc, compared.clinicians
     reference = compare_clinicians("valuing", groups)
     assert icc == pytest.approx(reference.icc, abs=1e-12)
     assert set(comparisons) == {c.clinician for c in reference.clinicians}  # one dyad: not compared
