@@ -10,15 +10,12 @@ scale, so some scores sit at the ceiling.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import random
 from unittest import mock
 
 import numpy as np
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent
@@ -26,23 +23,11 @@ from measurement import scoring
 from measurement.instruments import spec_for_version
 from surveys import services
 from tests import factories
+from tests.cli import run, usage_error
 
 START, END = dt.date(2025, 3, 1), dt.date(2025, 3, 31)
 PERIOD = ["--start", START.isoformat(), "--end", END.isoformat()]
 Z_95, Z_998 = 1.959964, 3.090232
-
-
-def run(*args) -> str:
-    out = io.StringIO()
-    call_command(*args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
-
-
-def usage_error(*args) -> CommandError:
-    with pytest.raises(CommandError) as excinfo:
-        run(*args)
-    assert excinfo.value.returncode == 2
-    return excinfo.value
 
 
 def at(day: dt.date, hour: int = 12) -> dt.datetime:

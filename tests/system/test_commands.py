@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -35,6 +34,7 @@ from surveys.models import (
     Visit,
 )
 from tests import factories
+from tests.cli import run, usage_error
 
 User = get_user_model()
 
@@ -43,19 +43,6 @@ EXPORT_HEADER = (
     "self_confidence,emotional_self_management,mindfulness,knowledge,process_index,outcome_index"
 )
 COMPETENCIES = ["self_confidence", "emotional_self_management", "mindfulness", "knowledge"]
-
-
-def run(*args) -> str:
-    out = io.StringIO()
-    call_command(*args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
-
-
-def usage_error(*args) -> CommandError:
-    with pytest.raises(CommandError) as excinfo:
-        run(*args)
-    assert excinfo.value.returncode == 2
-    return excinfo.value
 
 
 # --- create_practice ---------------------------------------------------------------------------
