@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from figures import panels, queries
-from plumbing.period import Period, quarter_name
+from plumbing.period import Period, next_release, quarter_name
 from plumbing.routers import use_replica
 from surveys import selectors
 from surveys.models import Role
@@ -31,7 +31,7 @@ def _period_context(form, period) -> dict:
     if asked:
         asked = (asked[0] or asked[1], asked[1] or asked[0])
         asked = None if asked == (period.start, period.end) else asked
-    return {"period": period, "period_name": quarter_name(period), "asked": asked}
+    return {"period": period, "period_name": quarter_name(period), "asked": asked, "next_release": next_release(form.today)}
 
 
 def _practice_dashboard(request, slug):
@@ -71,7 +71,9 @@ def _my_page(request, slug):
 def my_relationships(request, slug):
     practice, form, period, panel_list = _my_page(request, slug)
     with use_replica():
-        dyads = queries.clinician_dyads(practice, request.user, period)
+        # Patients who chose to share are listed as they answer, not with the quarter's figures: their consent
+        # covers it, and no figure of others can be worked out from them (docs/privacy.md).
+        dyads = queries.clinician_dyads(practice, request.user, Period.last_days(365))
     context = {"practice": practice, "form": form, **_period_context(form, period), "panels": panel_list, "dyads": dyads}
     template = "surveys/my_panels.html" if request.headers.get("HX-Request") else "surveys/my_relationships.html"
     return render(request, template, context)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from measurement import scoring
 from measurement.instruments import DomainSpec, InstrumentSpec, localized
-from plumbing.period import PeriodForm, calendar_quarter
+from plumbing.period import PeriodForm, released_quarter
 from surveys.domains import domain_label
 
 # Fields a questionnaire page posts besides the items themselves.
@@ -179,7 +179,7 @@ class DashboardFilterForm(PeriodForm):
             del self.fields["clinician"]
 
     def _default_period(self):
-        return calendar_quarter(self.today)
+        return released_quarter(self.today, self.today)
 
     def asked(self) -> tuple | None:
         """The dates in the URL, when there are valid ones: the page says which reporting period it shows instead."""
@@ -189,10 +189,13 @@ class DashboardFilterForm(PeriodForm):
         return (data["start"], data["end"]) if data.get("start") or data.get("end") else None
 
     def period(self):
-        """The reporting period to show: the calendar quarter that holds the last day asked for (the current one
-        when nothing or something wrong was asked). Never an arbitrary span (docs/privacy.md)."""
+        """The reporting period to show: the calendar quarter that holds the last day asked for, once it has
+        ended; else the latest quarter that has (also when nothing or something wrong was asked). Never an
+        arbitrary span, never a quarter still under way (docs/privacy.md)."""
         if not self.is_bound or not self.is_valid():
             return self._default_period()
         data = self.cleaned_data
         last_day = data.get("end") or data.get("start") or self.today
-        return calendar_quarter(last_day, clinician_id=data.get("clinician"), version_id=data.get("version"))
+        return released_quarter(
+            last_day, self.today, clinician_id=data.get("clinician"), version_id=data.get("version")
+        )

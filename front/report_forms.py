@@ -6,13 +6,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from plumbing.period import PeriodForm
+from plumbing.period import PeriodForm, released_quarter
 from reports.models import Report
-
-
-def last_month(today):
-    end = today.replace(day=1) - timezone.timedelta(days=1)
-    return end.replace(day=1), end
 
 
 class ReportRequestForm(PeriodForm):
@@ -25,8 +20,9 @@ class ReportRequestForm(PeriodForm):
     def __init__(self, *args, clinicians=(), own_only=False, today=None, **kwargs):
         """own_only: a clinician asks for their own report, so there is nothing to choose but the period."""
         super().__init__(*args, **kwargs)
-        start, end = last_month(today or timezone.localdate())
-        self.fields["start"].initial, self.fields["end"].initial = start, end
+        today = today or timezone.localdate()
+        quarter = released_quarter(today, today)  # what the report will cover: the latest closed quarter
+        self.fields["start"].initial, self.fields["end"].initial = quarter.start, quarter.end
         self.clinicians = {c.pk: c for c in clinicians}
         if own_only:
             del self.fields["kind"], self.fields["clinician"]

@@ -59,6 +59,24 @@ def calendar_quarter(day: dt.date, **filters) -> Period:
     return Period(start=start, end=next_start - dt.timedelta(days=1), **filters)
 
 
+def released_quarter(day: dt.date, today: dt.date, **filters) -> Period:
+    """The reporting period shown for `day`: its calendar quarter once that quarter has ended, else the latest
+    quarter that has (docs/privacy.md, "Closed quarters only").
+
+    A quarter still under way changes whenever a patient answers: reading its figure before and after one
+    answer would give that answer back. A quarter that has ended no longer changes, so each of its figures is
+    released once, decided together with every other figure of the quarter."""
+    quarter = calendar_quarter(day, **filters)
+    if quarter.end < today:
+        return quarter
+    return calendar_quarter(calendar_quarter(today).start - dt.timedelta(days=1), **filters)
+
+
+def next_release(today: dt.date) -> dt.date:
+    """The day the quarter under way is released: the day after it ends."""
+    return calendar_quarter(today).end + dt.timedelta(days=1)
+
+
 def quarter_name(period: Period) -> str:
     """"2026 Q3": how a reporting period is named on pages and in file names."""
     return f"{period.start.year} Q{(period.start.month - 1) // 3 + 1}"

@@ -34,7 +34,7 @@ from django.utils import timezone
 from audit import services as audit
 from audit.models import Action
 from figures import queries
-from plumbing.period import period_problem
+from plumbing.period import period_problem, released_quarter
 from plumbing.routers import use_replica
 from plumbing.tasks import task
 from surveys.models import Membership, Practice, Role
@@ -79,12 +79,18 @@ def request_report(
     force: bool = False,
     actor_name: str | None = None,
 ) -> Report:
-    """The one report for this practice, kind and period, queued for building when it is new.
+    """The one report for this practice, kind and reporting period, queued for building when it is new.
 
-    An existing report is returned as it is, unless `force` (or it failed): then the same row is rebuilt.
-    actor_name names who asked when no one signed in did (the command line, the monthly schedule).
+    A report covers the reporting period the dashboards show for the same dates: the calendar quarter that
+    holds `end` once it has ended, else the latest quarter that has (`plumbing.period.released_quarter`). So
+    two requests a day apart get the same report, and no report holds a quarter still under way: nothing to
+    subtract (docs/privacy.md). An existing report is returned as it is, unless `force` (or it failed): then
+    the same row is rebuilt. actor_name names who asked when no one signed in did (the command line, the
+    schedule).
     """
     validate_request(practice, start, end, kind, clinician)
+    period = released_quarter(end, timezone.localdate())
+    start, end = period.start, period.end
     now = timezone.now()
     with transaction.atomic():
         report, created = Report.objects.get_or_create(
@@ -162,14 +168,13 @@ def _enqueue(report: Report) -> None:
     task("reports.tasks.build_report").delay_on_commit(report.pk, report.attempt)
 
 
-def previous_month(today: dt.date) -> tuple[dt.date, dt.date]:
-    end = today.replace(day=1) - dt.timedelta(days=1)
-    return end.replace(day=1), end
-
-
 def request_monthly_reports(today: dt.date | None = None) -> list[Report]:
-    """Last month's report for every practice (and each clinician's own, when configured): safe to run twice."""
-    start, end = previous_month(today or timezone.localdate())
+    """Each month, the report of the latest closed quarter for every practice (and each clinician's own, when
+    configured): built once, on the first run after the quarter ends; the other runs find it there. Safe to
+    run twice."""
+    today = today or timezone.localdate()
+    quarter = released_quarter(today, today)
+    start, end = quarter.start, quarter.end
     reports = []
     for practice in Practice.objects.order_by("pk"):
         reports.append(request_report(practice, start, end, actor_name="monthly schedule"))

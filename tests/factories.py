@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
+
+import time_machine
+from django.utils import timezone
 
 from measurement.instruments import spec_for_version
+from plumbing.period import released_quarter
 from surveys import services
 
 PASSWORD = "correct horse battery staple"
@@ -34,3 +39,14 @@ def patient_invitation(new_visit: services.NewVisit):
 
 def clinician_invitation(new_visit: services.NewVisit):
     return new_visit.visit.invitations.get(respondent="clinician")
+
+
+@contextmanager
+def in_closed_quarter():
+    """What is made inside happens on a day of the latest closed quarter: the one pages and reports show, since
+    a quarter under way is never released (docs/privacy.md). The clock runs on from that day."""
+    today = timezone.localdate()
+    quarter = released_quarter(today, today)
+    moment = dt.datetime.combine(quarter.start + dt.timedelta(days=30), dt.time(12), tzinfo=timezone.get_current_timezone())
+    with time_machine.travel(moment, tick=True):
+        yield

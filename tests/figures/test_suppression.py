@@ -38,13 +38,15 @@ DOMAINS = [str(domain_label(d)) for d in SHARED_DOMAINS]
 
 
 def answered_dyad(practice, clinician, reference: str, rng: random.Random):
-    """A visit with both questionnaires answered, each item its own value."""
-    new = factories.visit(practice, clinician, reference)
-    for respondent in ("patient", "clinician"):
-        invitation = new.visit.invitations.get(respondent=respondent)
-        base = rng.randint(2, 4)
-        answers = {code: str(min(5, max(1, base + rng.choice((-1, 0, 1))))) for code in factories.full_answers(invitation)}
-        services.submit_response(invitation, answers)
+    """A visit with both questionnaires answered, each item its own value, in the latest closed quarter (the one
+    the pages show)."""
+    with factories.in_closed_quarter():
+        new = factories.visit(practice, clinician, reference)
+        for respondent in ("patient", "clinician"):
+            invitation = new.visit.invitations.get(respondent=respondent)
+            base = rng.randint(2, 4)
+            answers = {code: str(min(5, max(1, base + rng.choice((-1, 0, 1))))) for code in factories.full_answers(invitation)}
+            services.submit_response(invitation, answers)
     return new.visit
 
 

@@ -23,26 +23,30 @@ CAUTION = "few responses: interpret with care"
 
 
 def answered_dyad(practice, clinician, reference: str, value: int, clinician_value: int | None = None):
-    """A visit whose patient (and optionally clinician) questionnaire is answered: every item `value`."""
-    new = factories.visit(practice, clinician, reference)
-    invitation = factories.patient_invitation(new)
-    survey_services.submit_response(invitation, factories.full_answers(invitation, value))
-    if clinician_value is not None:
-        own = factories.clinician_invitation(new)
-        survey_services.submit_response(own, factories.full_answers(own, clinician_value))
+    """A visit whose patient (and optionally clinician) questionnaire is answered: every item `value`, in the
+    latest closed quarter (the one reports cover)."""
+    with factories.in_closed_quarter():
+        new = factories.visit(practice, clinician, reference)
+        invitation = factories.patient_invitation(new)
+        survey_services.submit_response(invitation, factories.full_answers(invitation, value))
+        if clinician_value is not None:
+            own = factories.clinician_invitation(new)
+            survey_services.submit_response(own, factories.full_answers(own, clinician_value))
     return new.visit
 
 
 def varied_dyad(practice, clinician, reference: str, rng: random.Random, clinician_value: int | None = None):
-    """A visit whose patient answers differ item by item (for spread, Cronbach's alpha, unround means)."""
-    new = factories.visit(practice, clinician, reference)
-    invitation = factories.patient_invitation(new)
-    base = rng.randint(2, 4)
-    answers = {code: str(min(5, max(1, base + rng.choice((-1, 0, 0, 1))))) for code in factories.full_answers(invitation)}
-    survey_services.submit_response(invitation, answers)
-    if clinician_value is not None:
-        own = factories.clinician_invitation(new)
-        survey_services.submit_response(own, factories.full_answers(own, clinician_value))
+    """A visit whose patient answers differ item by item (for spread, Cronbach's alpha, unround means), in the
+    latest closed quarter."""
+    with factories.in_closed_quarter():
+        new = factories.visit(practice, clinician, reference)
+        invitation = factories.patient_invitation(new)
+        base = rng.randint(2, 4)
+        answers = {code: str(min(5, max(1, base + rng.choice((-1, 0, 0, 1))))) for code in factories.full_answers(invitation)}
+        survey_services.submit_response(invitation, answers)
+        if clinician_value is not None:
+            own = factories.clinician_invitation(new)
+            survey_services.submit_response(own, factories.full_answers(own, clinician_value))
     return new.visit
 
 

@@ -57,6 +57,10 @@ def test_the_scheduled_task_purges(visit_a, settings):
 @pytest.fixture
 def answered_dyads(practice_a, clinician_a):
     """Two patients of clinician A, each with a patient and a clinician response."""
+    return answer_two_patients(practice_a, clinician_a)
+
+
+def answer_two_patients(practice_a, clinician_a):
     visits = []
     for reference in ("FORGET-ME", "KEEP-ME"):
         new_visit = factories.visit(practice_a, clinician_a, reference)
@@ -108,11 +112,13 @@ def test_the_command_refuses_an_unknown_patient(practice_a):
 
 
 def test_reports_that_held_the_patient_are_rebuilt_without_them(
-    practice_a, answered_dyads, eager_tasks, django_capture_on_commit_callbacks
+    practice_a, clinician_a, eager_tasks, django_capture_on_commit_callbacks
 ):
     from reports import services as reports
     from reports.models import Report
 
+    with factories.in_closed_quarter():  # a report covers a closed quarter
+        answer_two_patients(practice_a, clinician_a)
     today = dt.date.today()
     with django_capture_on_commit_callbacks(execute=True):
         report = reports.request_report(practice_a, today - dt.timedelta(days=7), today + dt.timedelta(days=1))

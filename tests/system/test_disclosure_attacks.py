@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from demo.seed import practice_slug, seed_demo
+from surveys import services
 from surveys.models import Dyad, Practice, Response
 from surveys.selectors import latest_patient_response_shared
 from tests import factories
@@ -217,3 +218,42 @@ def test_a_clinician_sees_by_name_only_the_patients_who_shared(client, demo):
     assert unshared is not None
     assert client.get(reverse("my_dyad", args=[demo.slug, unshared.pk])).status_code == 404
     assert "appear only in the figures above" in response.content.decode()
+
+
+# --- 6. watching a figure move: the same page before and after one patient answers ----------------------
+
+
+def one_more_patient_answers(practice, username: str = "clinician1a") -> None:
+    clinician = get_user_model().objects.get(username=username)
+    new = factories.visit(practice, clinician, "WATCHED-1")
+    invitation = factories.patient_invitation(new)
+    services.submit_response(invitation, factories.full_answers(invitation, 1))
+
+
+@pytest.mark.parametrize(
+    ("username", "page"), [("clinician1a", "my_relationships"), ("manager1", "practice_dashboard")]
+)
+def test_reading_a_page_before_and_after_one_answer_gives_nothing_back(client, demo, username, page):
+    signed_in(client, username)
+    url = reverse(page, args=[demo.slug])
+    today = timezone.localdate()
+    asked = [(today, today), (today - dt.timedelta(days=30), today), (dt.date(today.year, 1, 1), today)]
+    before = [panels_of(client, url, start, end) for start, end in asked]
+    one_more_patient_answers(demo)
+    after = [panels_of(client, url, start, end) for start, end in asked]
+    for (start, end), (served, tables), (served_after, tables_after) in zip(asked, before, after):
+        assert served == served_after
+        assert tables == tables_after, f"{page} {start}..{end} moved with one patient's answers"
+
+
+def test_reports_for_nested_periods_are_the_same_report(demo):
+    from reports import services as reports
+
+    today = timezone.localdate()
+    month_start = today.replace(day=1)
+    manager = get_user_model().objects.get(username="manager1")
+    shorter = reports.request_report(demo, month_start, today - dt.timedelta(days=1), requested_by=manager)
+    longer = reports.request_report(demo, month_start, today, requested_by=manager)
+    quarter = reports.request_report(demo, month_start - dt.timedelta(days=80), today, requested_by=manager)
+    assert shorter.pk == longer.pk == quarter.pk  # one reporting period: one report, nothing to subtract
+    assert longer.end < today  # never a period still under way, whose figures move with each answer
