@@ -6,9 +6,10 @@ and with the chart builders stubbed out (the data path: queries, summaries, tabl
 <= 1.5x raw) are checked on the data path; the figures' cost is reported beside it.
 Baseline: one hand-written SQL statement returning the same numbers (tiles, funnel, practice, clinician and
 monthly summaries, distribution, concordance) from the responses and their scores, checked equal to ours before
-anything is timed; docs/performance.md ratio is taken against it. Beside it, the same statement reading the read model
-our path reads (the latest flags and paired scores on the score rows, surveys/latest.py), so the cost of
-Django and Python over the database is visible too (`ratio_vs_read_model`).
+anything is timed; docs/performance.md ratio is taken against it. Beside it, for a period that runs to today, the
+same statement reading the read model our path then reads (the latest flags and paired scores on the score rows,
+surveys/latest.py), so the cost of Django and Python over the database is visible too (`ratio_vs_read_model`). A
+closed quarter, the page's default, reads through the window like the raw statement, so there it is left out.
 Also: the number of queries at 2,000 and at 20,000 visits (they must be equal).
 """
 
@@ -224,7 +225,7 @@ def main():
         params = {"practice": practice.pk, "start": start, "end": end, "tz": settings.TIME_ZONE}
         with connection.cursor() as cursor:
             raw = raw_numbers(cursor, params)
-            raw_read_model = raw_numbers(cursor, params, READ_MODEL_SQL)
+            raw_read_model = raw_numbers(cursor, params, READ_MODEL_SQL) if period.reaches_today else None
         with queries.shared_reads():
             ours = {
                 "tiles": panels.practice_tiles(practice, period),
@@ -234,7 +235,9 @@ def main():
                 "distribution": queries.score_distribution(practice, period),
                 "pairs": queries.concordance(practice, period),
             }
-        problems = check_equal(ours, raw) + [f"read model: {p}" for p in check_equal(ours, raw_read_model)]
+        problems = check_equal(ours, raw)
+        if raw_read_model is not None:
+            problems += [f"read model: {p}" for p in check_equal(ours, raw_read_model)]
         for problem in problems:
             bench.log("dashboard: MISMATCH", problem)
 
@@ -260,7 +263,7 @@ def main():
             with connection.cursor() as cursor:
                 raw_numbers(cursor, params, READ_MODEL_SQL)
 
-        baseline_read_model = bench.timed(read_model_query, repeat, warmup=2)
+        baseline_read_model = bench.timed(read_model_query, repeat, warmup=2) if period.reaches_today else None
         sizes = {
             "practices": 1,
             "clinicians": len(clinicians),
@@ -270,25 +273,27 @@ def main():
             "concordance_distinct_pairs": len(ours["pairs"]),
         }
 
-    ours_p50, raw_p50, figures_p50, read_model_p50 = (
-        bench.percentile(t, 50) for t in (data_path, baseline, with_figures, baseline_read_model)
-    )
+    ours_p50, raw_p50, figures_p50 = (bench.percentile(t, 50) for t in (data_path, baseline, with_figures))
+    read_model_p50 = bench.percentile(baseline_read_model, 50) if baseline_read_model else None
     data_ratio = bench.ratio(ours_p50, raw_p50)
+    read_model_ratio = bench.ratio(ours_p50, read_model_p50) if read_model_p50 else None
     bench.emit(
         {
             "bench": "dashboard",
             "small": args.small,
             "data": sizes,
             "ours_s": round(ours_p50, 4),
+            "period": f"{period.start}..{period.end}",
             "ours": "p50 of practice_tiles + practice_panels in shared_reads(), chart builders stubbed (data path)",
             "ours_with_figures_s": round(figures_p50, 4),
             "ours_p90_s": round(bench.percentile(data_path, 90), 4),
             "baseline_s": round(raw_p50, 4),
             "baseline": "p50 of one hand-written SQL statement returning the same numbers from responses and scores",
-            "baseline_read_model_s": round(read_model_p50, 4),
-            "baseline_read_model": "p50 of the same statement over the read model our path reads (latest flags, paired scores)",
+            "baseline_read_model_s": round(read_model_p50, 4) if read_model_p50 else None,
+            "baseline_read_model": "p50 of the same statement over the read model our path reads (latest flags, paired "
+            "scores); none for a closed quarter, which reads through the window",
             "ratio": data_ratio,
-            "ratio_vs_read_model": bench.ratio(ours_p50, read_model_p50),
+            "ratio_vs_read_model": read_model_ratio,
             "ratio_with_figures": bench.ratio(figures_p50, raw_p50),
             "same_numbers": not problems,
             "mismatches": problems[:10],
@@ -297,7 +302,7 @@ def main():
             "met": {
                 "p50": ours_p50 <= TARGET_P50_S,
                 "ratio": data_ratio is not None and data_ratio <= TARGET_RATIO,
-                "ratio_vs_read_model": bench.ratio(ours_p50, read_model_p50) <= TARGET_RATIO,
+                **({"ratio_vs_read_model": read_model_ratio <= TARGET_RATIO} if read_model_ratio else {}),
                 "queries": queries_small == queries_large,
             },
             "repeat": repeat,
