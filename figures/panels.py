@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 from audit.models import Action
 from measurement import scoring
-from measurement.statistics import MIN_DYADS, compare_summaries, funnel_limits
+from measurement.statistics import CEILING_NOTE_SHARE, MIN_DYADS, compare_summaries, funnel_limits, widened
 from plumbing import csvfile
 from plumbing.period import Period
 from surveys.domains import COMPETENCY_DOMAINS, SHARED_DOMAINS, domain_label
@@ -101,10 +101,22 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
     scope_hidden = by_domain.hider(focus, audience)
     any_hidden = any(scope_hidden(d, _n(practice_level.get(d))) for d in SHARED_DOMAINS)
     notes = [suppression_note(audience.min_n), caution_note()]
+    # The comparing-clinicians figures of each domain, from every clinician's summary (ICC(1) over the whole
+    # breakdown); only figures the viewer may see are tabled or drawn.
+    compared = {
+        domain: compare_summaries(
+            {pk: (s.n, s.mean, s.sd) for (pk, d), s in by_clinician.items() if d == domain and s.n}
+        )
+        for domain in SHARED_DOMAINS
+    }
+    # A practice mean is over dyads that cluster within clinicians: its interval is widened by the design effect.
+    # Filtered to one clinician, the figure is that clinician's: one cluster, nothing to widen.
+    design_effects = {} if focus else {domain: compared[domain].design_effect for domain in SHARED_DOMAINS}
+    ceilings = queries.ceiling_counts(practice, period)
     return [
-        _domain_panel(practice_level, scope_hidden, audience.min_n, notes),
+        _domain_panel(practice_level, scope_hidden, audience.min_n, notes, design_effects, ceilings),
         _heatmap_panel(by_clinician, names, by_domain, audience, notes),
-        _means_panel(by_clinician, practice_level, names, by_domain, audience, focus, notes),
+        _means_panel(by_clinician, practice_level, names, by_domain, audience, focus, notes, compared),
         _trend_panel(
             "trends",
             _("Monthly trend by domain"),
@@ -156,18 +168,31 @@ def _interval_series(name: str, figures: list[Figure]) -> dict:
     }
 
 
-def _domain_panel(summaries, hidden, min_n: int, notes) -> Panel:
+def _domain_panel(summaries, hidden, min_n: int, notes, design_effects: dict, ceilings: dict) -> Panel:
+    """The practice's figure per domain, its interval widened by the design effect, and the share of patients at
+    the top of the scale (at 100) beside the mean, flagged above CEILING_NOTE_SHARE (docs/measurement.md)."""
     panel = Panel(
         "domains",
         _("Domain scores"),
-        [_("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("SD"), _("Note")],
+        [_("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("SD"), _("Design effect"),
+         _("% at 100"), _("Note")],
     )
     figures = []
     for domain in SHARED_DOMAINS:
         summary = summaries.get(domain)
-        figure = release(summary, hidden=hidden(domain, _n(summary)), min_n=min_n)
+        deff = design_effects.get(domain)
+        shown_summary = widened(summary, deff) if summary else summary
+        figure = release(shown_summary, hidden=hidden(domain, _n(summary)), min_n=min_n)
         figures.append(figure)
-        panel.rows.append([domain_label(domain), *figure.cells(), HIDDEN if figure.hidden else figure.sd, figure.note])
+        at_top = ceilings.get(domain, 0) / summary.n if figure.shown and summary.n else None
+        note = figure.note
+        if at_top is not None and at_top > CEILING_NOTE_SHARE:
+            note = "; ".join(filter(None, [note, _ceiling_note(at_top)]))
+        if figure.hidden:
+            extra = [HIDDEN, HIDDEN, HIDDEN]
+        else:
+            extra = [figure.sd, deff if figure.shown else None, None if at_top is None else 100 * at_top]
+        panel.rows.append([domain_label(domain), *figure.cells(), *extra, note])
     if any(f.shown for f in figures):
         panel.figure = charts.means_with_intervals(
             [_interval_series(_("Practice"), figures)],
@@ -175,8 +200,22 @@ def _domain_panel(summaries, hidden, min_n: int, notes) -> Panel:
             title=panel.title,
             y_title=_("Score (0–100)"),
         )
-    panel.notes = notes
+    panel.notes = notes + [
+        _(
+            "Scores run from 0 (every answer at the bottom of the scale) to 100 (every answer at the top). Patients of "
+            "one clinician answer alike, so a practice interval is widened by the square root of the design effect: "
+            "1 means no such clustering, 2 means the practice's patients carry the information of half as many "
+            "independent ones. The share at 100 counts the patients who gave every answer at the top; above 15 in "
+            "100 the scale can no longer show how much better some relationships are."
+        )
+    ]
     return panel
+
+
+def _ceiling_note(share: float) -> str:
+    return _("%(share)s%% of patients at 100: the mean cannot show how much better some relationships are") % {
+        "share": f"{100 * share:.0f}"
+    }
 
 
 def _heatmap_panel(by_clinician, names, suppression: Suppression, audience: Audience, notes) -> Panel:
@@ -208,11 +247,13 @@ def _heatmap_panel(by_clinician, names, suppression: Suppression, audience: Audi
     return panel
 
 
-def _means_panel(by_clinician, practice_level, names, suppression: Suppression, audience: Audience, focus, notes) -> Panel:
+def _means_panel(
+    by_clinician, practice_level, names, suppression: Suppression, audience: Audience, focus, notes, compared: dict
+) -> Panel:
     """Clinicians compared as a funnel plot (docs/measurement.md), with each figure's reliability beside it.
 
-    The comparisons come from every clinician's summary (ICC(1) over the whole breakdown), but only figures the
-    viewer may see are tabled or drawn. A figure whose reliability is below 0.70 says so, with the number of
+    `compared`: the comparisons per domain, from every clinician's summary; only figures the viewer may see are
+    tabled or drawn. A figure whose reliability is below 0.70 says so, with the number of
     patients that would make it reliable, and is drawn without ranking colour.
     """
     panel = Panel(
@@ -221,16 +262,7 @@ def _means_panel(by_clinician, practice_level, names, suppression: Suppression, 
         [_("Series"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Reliability"),
          _("Funnel"), _("Note")],
     )
-    funnels = [
-        {
-            "label": domain_label(domain),
-            "points": [],
-            "compared": compare_summaries(
-                {pk: (s.n, s.mean, s.sd) for (pk, d), s in by_clinician.items() if d == domain and s.n}
-            ),
-        }
-        for domain in SHARED_DOMAINS
-    ]
+    funnels = [{"label": domain_label(domain), "points": [], "compared": compared[domain]} for domain in SHARED_DOMAINS]
     sources = [(_("Practice"), lambda d: practice_level.get(d), focus)]
     sources += [(name, (lambda d, pk=pk: by_clinician.get((pk, d))), pk) for pk, name in names.items()]
     for index, (name, lookup, clinician_id) in enumerate(sources):

@@ -172,6 +172,16 @@ def monthly_summaries(
     return _summed(_latest_monthly_moments(practice, period, respondent), key=lambda row: (row[0], row[1]))
 
 
+def ceiling_counts(practice: Practice, period: Period) -> dict[str, int]:
+    """{domain: dyads whose latest score is exactly 100}, from the same rows as the summaries (a score of 100 is
+    the only one in its bin), for the ceiling share beside each practice mean (docs/measurement.md)."""
+    counts: dict[str, int] = defaultdict(int)
+    for _clinician, domain, score_bin, n, _total, _total_sq in _latest_moments(practice, period, Respondent.PATIENT):
+        if int(score_bin) * BIN_WIDTH >= 100:
+            counts[domain] += n
+    return dict(counts)
+
+
 def score_distribution(practice: Practice, period: Period) -> dict[str, dict[int, int]]:
     """{domain: {bin start (0, 10, ... 90): count}}; 100 falls in the 90 bin."""
     distribution: dict[str, dict[int, int]] = defaultdict(lambda: {b: 0 for b in range(0, 100, BIN_WIDTH)})

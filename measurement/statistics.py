@@ -25,6 +25,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from .scoring import Summary
+
 RELIABILITY_TARGET = 0.70
 """A clinician's mean below this reliability is "not reliable enough to compare clinicians"."""
 
@@ -266,6 +268,22 @@ def design_effect(mean_cluster_size: float, icc: float | None) -> float | None:
     return 1.0 + (mean_cluster_size - 1.0) * icc
 
 
+def widened(summary: Summary, deff: float | None) -> Summary:
+    """`summary` with its 95% interval widened by sqrt(deff) around the mean: a practice figure whose dyads
+    cluster within clinicians (DESIGN: practice intervals are widened by the design effect). Unchanged when the
+    design effect is unknown or at most 1, or when there is no interval."""
+    if deff is None or deff <= 1.0 or summary.ci_low is None or summary.ci_high is None or summary.mean is None:
+        return summary
+    factor = math.sqrt(deff)
+    return Summary(
+        n=summary.n,
+        mean=summary.mean,
+        sd=summary.sd,
+        ci_low=summary.mean - (summary.mean - summary.ci_low) * factor,
+        ci_high=summary.mean + (summary.ci_high - summary.mean) * factor,
+    )
+
+
 # --- One domain, all clinicians -------------------------------------------------------------------------------
 
 
@@ -397,6 +415,7 @@ class SummaryComparison:
     centre: float | None
     within_sd: float | None
     clinicians: dict  # clinician -> Comparison, for those with at least MIN_DYADS dyads
+    design_effect: float | None = None  # over the clinicians taking part; None when the ICC is
 
 
 def compare_summaries(groups: Mapping[Hashable, tuple[int, float, float | None]]) -> SummaryComparison:
@@ -413,4 +432,5 @@ def compare_summaries(groups: Mapping[Hashable, tuple[int, float, float | None]]
     for key, (n, mean, _sd) in taking_part.items():
         funnel = funnel_position(mean, n, anova.grand_mean, within_sd) if within_sd is not None else None
         comparisons[key] = Comparison(spearman_brown(n, icc), funnel, needed)
-    return SummaryComparison(icc, anova.grand_mean, within_sd, comparisons)
+    deff = design_effect(anova.values / anova.groups, icc)
+    return SummaryComparison(icc, anova.grand_mean, within_sd, comparisons, deff)

@@ -35,7 +35,9 @@ from measurement.statistics import (
     one_way_anova,
     patients_for_reliability,
     spearman_brown,
+    widened,
 )
+from measurement.scoring import summarize
 
 # Shrout PE, Fleiss JL. Psychol Bull 1979;86:420-428, Table 2: six targets rated by four judges. With targets
 # as groups, the one-way ANOVA has BMS 11.24 and WMS 6.26, and ICC(1,1) = 0.17.
@@ -283,6 +285,27 @@ def test_it_gives_kishs_design_effect():
     assert design_effect(1.0, 0.3) == 1.0
     assert design_effect(25.0, 0.0) == 1.0
     assert design_effect(25.0, None) is None
+
+
+def test_it_widens_an_interval_by_the_root_of_the_design_effect_around_the_mean():
+    plain = summarize([40.0, 55.0, 70.0, 85.0, 100.0])
+    wide = widened(plain, 2.25)
+    assert (wide.n, wide.mean, wide.sd) == (plain.n, plain.mean, plain.sd)
+    assert wide.ci_high - wide.mean == pytest.approx(1.5 * (plain.ci_high - plain.mean), rel=1e-15)
+    assert wide.mean - wide.ci_low == pytest.approx(1.5 * (plain.mean - plain.ci_low), rel=1e-15)
+
+
+@pytest.mark.parametrize("deff", [None, 1.0, 0.9])
+def test_it_leaves_an_interval_alone_without_clustering(deff):
+    plain = summarize([40.0, 55.0, 70.0])
+    assert widened(plain, deff) == plain
+    assert widened(summarize([70.0]), 3.0) == summarize([70.0])  # no interval to widen
+
+
+def test_it_gives_the_design_effect_from_summaries_over_the_clinicians_taking_part():
+    groups = {key: summarize(values) for key, values in UNEQUAL.items()}
+    compared = compare_summaries({key: (g.n, g.mean, g.sd) for key, g in groups.items()} | {"dan": (1, 100.0, None)})
+    assert compared.design_effect == pytest.approx(1 + (9 / 3 - 1) * 19 / 123, rel=1e-12)
 
 
 # --- One domain -----------------------------------------------------------------------------------------------
