@@ -161,25 +161,42 @@ def heatmap(
     title: str,
     hidden_text: str = "hidden",
     colorbar_title: str = "",
+    uncoloured: list[list[bool]] | None = None,
+    uncoloured_text: str = "",
 ) -> go.Figure:
     """Clinician x domain means. None cells are suppressed figures: left blank and marked `hidden_text`.
 
+    `uncoloured` cells (figures not reliable enough to compare clinicians) show their mean in grey on no colour:
+    a colour would rank them. The colour scale spans the coloured means (to the next 5 below and above), so the
+    differences that are there can be seen; with none, 0 to 100.
     Rows and columns are placed by index with the labels as tick text, so two clinicians with the same
     display name stay two rows instead of being merged into one category.
     """
     if len(values) != len(row_labels) or any(len(row) != len(column_labels) for row in values):
         raise ValueError("values must have one row per row label and one column per column label")
     rows, cols = range(len(row_labels)), range(len(column_labels))
+    grey = [[bool(uncoloured and uncoloured[i][j]) for j in cols] for i in rows]
     text = [[_one_decimal(v) for v in row] for row in values]
     hover = [
-        [f"{_plain(row_labels[i])}<br>{_plain(column_labels[j])}: {text[i][j]}" for j in cols] for i in rows
+        [
+            f"{_plain(row_labels[i])}<br>{_plain(column_labels[j])}: {text[i][j]}"
+            + (f" ({_plain(uncoloured_text)})" if grey[i][j] else "")
+            for j in cols
+        ]
+        for i in rows
     ]
+    coloured = [[None if grey[i][j] else values[i][j] for j in cols] for i in rows]
+    present = [v for row in coloured for v in row if v is not None]
+    low, high = (5 * math.floor(min(present) / 5), 5 * math.ceil(max(present) / 5)) if present else (0, 100)
+    if high - low < 10:  # a scale at least ten points wide: nearly equal means should look nearly equal
+        high = min(100, low + 10)
+        low = high - 10
     trace = go.Heatmap(
         x=list(cols),
         y=list(rows),
-        z=[list(row) for row in values],
-        zmin=0,
-        zmax=100,
+        z=coloured,
+        zmin=low,
+        zmax=high,
         colorscale="Cividis",
         text=text,
         texttemplate="%{text}",
@@ -188,13 +205,16 @@ def heatmap(
         hoverongaps=False,
         xgap=2,
         ygap=2,
-        colorbar={"title": {"text": _plain(colorbar_title)}, "thickness": 12, "tick0": 0, "dtick": 20,
-                  "outlinewidth": 0},
+        colorbar={"title": {"text": _plain(colorbar_title)}, "thickness": 12, "outlinewidth": 0},
     )
     annotations = [
         {"x": j, "y": i, "xref": "x", "yref": "y", "text": _plain(hidden_text), "showarrow": False,
          "font": {"color": _REFERENCE, "size": 12, "style": "italic"}}
         for i in rows for j in cols if values[i][j] is None
+    ] + [
+        {"x": j, "y": i, "xref": "x", "yref": "y", "text": text[i][j], "showarrow": False,
+         "font": {"color": _REFERENCE, "size": 12}}
+        for i in rows for j in cols if values[i][j] is not None and grey[i][j]
     ]
     tick_axis = {"showgrid": False, "showline": False, "ticks": "", "fixedrange": True}
     layout = _layout(

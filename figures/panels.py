@@ -17,7 +17,14 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 from audit.models import Action
 from measurement import scoring
-from measurement.statistics import CEILING_NOTE_SHARE, MIN_DYADS, compare_summaries, funnel_limits, widened
+from measurement.statistics import (
+    CEILING_NOTE_SHARE,
+    MIN_DYADS,
+    compare_summaries,
+    funnel_limits,
+    patients_for_reliability,
+    widened,
+)
 from plumbing import csvfile
 from plumbing.period import Period
 from surveys.domains import COMPETENCY_DOMAINS, SHARED_DOMAINS, domain_label
@@ -115,7 +122,7 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
     ceilings = queries.ceiling_counts(practice, period)
     return [
         _domain_panel(practice_level, scope_hidden, audience.min_n, notes, design_effects, ceilings),
-        _heatmap_panel(by_clinician, names, by_domain, audience, notes),
+        _heatmap_panel(by_clinician, names, by_domain, audience, notes, compared),
         _means_panel(by_clinician, practice_level, names, by_domain, audience, focus, notes, compared),
         _trend_panel(
             "trends",
@@ -218,22 +225,34 @@ def _ceiling_note(share: float) -> str:
     }
 
 
-def _heatmap_panel(by_clinician, names, suppression: Suppression, audience: Audience, notes) -> Panel:
+def _heatmap_panel(by_clinician, names, suppression: Suppression, audience: Audience, notes, compared: dict) -> Panel:
+    """Clinicians by domain, each figure with its reliability: one below 0.70 shows its mean without colour (a
+    colour would rank it) and says how many patients would make it reliable (docs/measurement.md)."""
     panel = Panel(
         "heatmap",
         _("Clinicians by domain"),
-        [_("Clinician"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Note")],
+        [_("Clinician"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Reliability"),
+         _("Note")],
     )
-    matrix = []
+    matrix, greyed = [], []
     for pk, name in names.items():
         hidden = suppression.hider(pk, audience)
-        line = []
+        line, grey_line = [], []
         for domain in SHARED_DOMAINS:
             summary = by_clinician.get((pk, domain))
             figure = release(summary, hidden=hidden(domain, _n(summary)), min_n=audience.min_n)
-            panel.rows.append([name, domain_label(domain), *figure.cells(), figure.note])
+            comparison = None if figure.hidden else compared[domain].clinicians.get(pk)
+            reliability, note = (HIDDEN if figure.hidden else None), figure.note
+            if comparison is not None:
+                reliability = comparison.reliability
+            unreliable = figure.shown and not (comparison is not None and comparison.reliable)
+            if unreliable:
+                note = "; ".join(filter(None, [note, _unreliable_note(patients_for_reliability(compared[domain].icc))]))
+            panel.rows.append([name, domain_label(domain), *figure.cells(), reliability, note])
             line.append(figure.mean if figure.shown else None)
+            grey_line.append(unreliable)
         matrix.append(line)
+        greyed.append(grey_line)
     if names:
         panel.figure = charts.heatmap(
             list(names.values()),
@@ -242,8 +261,16 @@ def _heatmap_panel(by_clinician, names, suppression: Suppression, audience: Audi
             title=panel.title,
             hidden_text=_("hidden"),
             colorbar_title=_("Mean (0–100)"),
+            uncoloured=greyed,
+            uncoloured_text=_("not reliable enough to compare clinicians"),
         )
-    panel.notes = notes
+    panel.notes = notes + [
+        _(
+            "Colours compare only figures reliable enough to compare clinicians (0.70 or more); the others show their "
+            "mean in grey. Reliability is how far a clinician's mean would come out the same with other patients: "
+            "it grows with the number of patients and with how much clinicians really differ."
+        )
+    ]
     return panel
 
 

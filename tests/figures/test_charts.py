@@ -168,9 +168,25 @@ def test_heatmap_passes_values_through_with_none_preserved():
     (trace,) = fig.data
     assert trace.type == "heatmap"
     assert [list(row) for row in trace.z] == [[81.25, None, 50.0], [None, 20.0, 0.0]]
-    assert (trace.zmin, trace.zmax) == (0, 100)
+    # The colour scale spans the means there are (to the next 5), so their differences show.
+    assert (trace.zmin, trace.zmax) == (0, 85)
     assert list(fig.layout.yaxis.ticktext) == ["Dra. Ruiz", "Dr. Pérez"]
     assert list(fig.layout.xaxis.ticktext) == DOMAINS_ES[:3]
+
+
+def test_heatmap_shows_uncoloured_cells_in_grey_text_and_scales_colour_to_the_others():
+    fig = heatmap_fig(uncoloured=[[True, False, False], [False, False, False]], uncoloured_text="poco fiable")
+    (trace,) = fig.data
+    assert [list(row) for row in trace.z] == [[None, None, 50.0], [None, 20.0, 0.0]]
+    assert (trace.zmin, trace.zmax) == (0, 50)
+    grey = [a for a in fig.layout.annotations if a.text == "81.2" or a.text == "81.3"]
+    assert [(a.x, a.y) for a in grey] == [(0, 0)]
+    assert "poco fiable" in trace.hovertext[0][0]
+
+
+def test_heatmap_keeps_nearly_equal_means_on_a_scale_ten_points_wide():
+    fig = charts.heatmap(["a", "b"], ["x"], [[71.0], [72.0]], title="t")
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (70, 80)
 
 
 def test_heatmap_marks_exactly_the_hidden_cells():
