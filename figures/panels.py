@@ -110,12 +110,7 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
     notes = [suppression_note(audience.min_n), caution_note()]
     # The comparing-clinicians figures of each domain, from every clinician's summary (ICC(1) over the whole
     # breakdown); only figures the viewer may see are tabled or drawn.
-    compared = {
-        domain: compare_summaries(
-            {pk: (s.n, s.mean, s.sd) for (pk, d), s in by_clinician.items() if d == domain and s.n}
-        )
-        for domain in SHARED_DOMAINS
-    }
+    compared = compare_by_domain(by_clinician)
     # A practice mean is over dyads that cluster within clinicians: its interval is widened by the design effect.
     # Filtered to one clinician, the figure is that clinician's: one cluster, nothing to widen.
     design_effects = {} if focus else {domain: compared[domain].design_effect for domain in SHARED_DOMAINS}
@@ -137,6 +132,18 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
         _concordance_panel(queries.concordance(practice, period), any_hidden, notes),
         _funnel_panel(tiles),
     ]
+
+
+def compare_by_domain(by_clinician: dict) -> dict:
+    """{domain: SummaryComparison} from {(clinician id, domain): Summary}: ICC(1), design effect, funnel and each
+    clinician's reliability, over every clinician's figure (hidden ones too: they are not shown, but the
+    practice's clinicians are what the ICC describes)."""
+    return {
+        domain: compare_summaries(
+            {pk: (s.n, s.mean, s.sd) for (pk, d), s in by_clinician.items() if d == domain and s.n}
+        )
+        for domain in SHARED_DOMAINS
+    }
 
 
 def decide(practice: Practice, whole: Period, audience: Audience) -> tuple[Suppression, Suppression]:
@@ -311,14 +318,8 @@ def _means_panel(
                     {"name": str(name), "n": figure.n, "mean": figure.mean, "reliable": comparison.reliable}
                 )
             panel.rows.append([name, domain_label(domain), *figure.cells(), reliability, funnel_position, note])
-    _draw_funnels(panel, funnels)
-    panel.notes = notes + [
-        _(
-            "Each dot is one clinician: their mean against their number of patients. The lines around the practice "
-            "mean are the limits that chance alone stays inside 95 and 99.8 times in 100; only a dot outside "
-            "them says more than chance. Hollow grey dots are not reliable enough to compare clinicians."
-        )
-    ]
+    panel.figure = funnel_figure(funnels, title=panel.title)
+    panel.notes = notes + [funnel_explanation()]
     return panel
 
 
@@ -341,8 +342,12 @@ def _unreliable_note(patients_needed: int | None) -> str:
     }
 
 
-def _draw_funnels(panel: Panel, funnels: list[dict]) -> None:
-    """The funnel plot of the points the viewer may see, around the mean of the clinicians taking part."""
+def funnel_figure(funnels: list[dict], *, title: str):
+    """The funnel plot (dashboard and report alike) of the points the viewer may see, around the mean of the
+    clinicians taking part; None when no domain has a point to draw.
+
+    `funnels`: per domain, {"label", "compared": SummaryComparison, "points": [{"name", "n", "mean", "reliable"}]}.
+    """
     domains = []
     for funnel in funnels:
         compared = funnel["compared"]
@@ -356,14 +361,24 @@ def _draw_funnels(panel: Panel, funnels: list[dict]) -> None:
         domains.append(
             {"label": funnel["label"], "centre": compared.centre, "limits": limits, "points": funnel["points"]}
         )
-    if domains:
-        panel.figure = charts.funnel_plot(
-            domains,
-            title=panel.title,
-            x_title=_("Patients"),
-            y_title=_("Mean (0–100)"),
-            unreliable=_("not reliable enough to compare clinicians"),
-        )
+    if not domains:
+        return None
+    return charts.funnel_plot(
+        domains,
+        title=title,
+        x_title=_("Patients"),
+        y_title=_("Mean (0–100)"),
+        unreliable=_("not reliable enough to compare clinicians"),
+    )
+
+
+def funnel_explanation() -> str:
+    """What a funnel plot shows, in a sentence under it (dashboard and report)."""
+    return _(
+        "Each dot is one clinician: their mean against their number of patients. The lines around the practice "
+        "mean are the limits that chance alone stays inside 95 and 99.8 times in 100; only a dot outside "
+        "them says more than chance. Hollow grey dots are not reliable enough to compare clinicians."
+    )
 
 
 def _months(summaries) -> list[dt.date]:

@@ -29,7 +29,7 @@ from django.utils.text import slugify
 from figures import charts, queries
 from figures.disclosure import Audience, Suppression, counts_by_key, decide_period
 from figures.figure import CAUTION, NO_RESPONSES, hidden_note, release
-from figures.panels import concordance_points, concordance_series
+from figures.panels import compare_by_domain, concordance_points, concordance_series, funnel_explanation, funnel_figure
 from measurement import scoring
 from plumbing import csvfile
 from plumbing.period import Period
@@ -391,10 +391,20 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     })
 
     names = [p["clinician"]["name"] for p in parts]
-    matrix, heat_table = [], []
+    compared = compare_by_domain(queries.clinician_domain_summaries(practice, whole))
+    funnels = {d: {"label": domain_label(d), "compared": compared[d], "points": []} for d in SHARED}
+    matrix, greyed, heat_table = [], [], []
     for part in parts:
         by_domain = {r["domain"]: r for r in part["rows"]["domains"] if r["respondent"] == Respondent.PATIENT}
         matrix.append([None if by_domain[d]["suppressed"] else by_domain[d]["mean"] for d in SHARED])
+        reliable = {}
+        for d in SHARED:
+            comparison = compared[d].clinicians.get(part["clinician"]["id"])
+            reliable[d] = comparison is not None and comparison.reliable
+            if comparison is not None and not by_domain[d]["suppressed"] and by_domain[d]["mean"] is not None:
+                funnels[d]["points"].append({"name": part["clinician"]["name"], "n": by_domain[d]["n"],
+                                             "mean": by_domain[d]["mean"], "reliable": reliable[d]})
+        greyed.append([not reliable[d] and not by_domain[d]["suppressed"] for d in SHARED])
         heat_table.append({
             "name": part["clinician"]["name"],
             "cells": [{"hidden": by_domain[d]["suppressed"], "mean": fmt(by_domain[d]["mean"]),
@@ -404,10 +414,22 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
         sections.append({
             "anchor": "clinicians", "title": "Clinicians by domain",
             "figures": [_figure(charts.heatmap(names, labels, matrix, title="Mean score by clinician and domain",
-                                               hidden_text="hidden", colorbar_title="Mean (0–100)"), "p-heatmap")],
+                                               hidden_text="hidden", colorbar_title="Mean (0–100)",
+                                               uncoloured=greyed,
+                                               uncoloured_text="not reliable enough to compare clinicians"),
+                                "p-heatmap")],
             "heatmap": {"labels": labels, "rows": heat_table},
-            "notes": [f"“hidden”: {hidden_note(min_n)}. Cells marked * have fewer than 30 dyads: {CAUTION}."],
+            "notes": [f"“hidden”: {hidden_note(min_n)}. Cells marked * have fewer than 30 dyads: {CAUTION}. "
+                      "Means in grey are not reliable enough to compare clinicians (below 0.70), so they get no "
+                      "ranking colour."],
         })
+        funnel_plot = funnel_figure(list(funnels.values()), title="Clinicians compared: a funnel plot")
+        if funnel_plot is not None:
+            sections.append({
+                "anchor": "funnel-plot", "title": "Clinicians compared",
+                "figures": [_figure(funnel_plot, "p-funnel-plot")],
+                "notes": [funnel_explanation()],
+            })
 
     trend = _trend_figure(rows["monthly"], "Monthly trend by domain (patients' view)", "p-trend")
     sections.append({

@@ -595,3 +595,21 @@ def test_with_a_third_clinician_only_the_small_and_the_smallest_other_are_hidden
     html = read_html(report)
     assert "(n 8)" in heatmap_row(html, "clin-a3")
     assert "fewer than 5 dyads" not in section_of(html, third)
+
+
+def test_the_report_compares_clinicians_as_a_funnel_plot_of_the_figures_it_may_show(build, scored_practice,
+                                                                                      clinician_a, clinician_a2):
+    third = factories.member(scored_practice, "clin-a3", "clinician")
+    for i in range(5):
+        answered_dyad(scored_practice, third, f"A3-{i}", 4)
+    report = build(scored_practice)
+    html = read_html(report)
+    start = html.index('<section id="funnel-plot">')
+    section = html[start:html.index("</section>", start)]
+    assert "Clinicians compared" in section and "99.8" in section
+    points = re.findall(r'"text":\[([^\]]*)\]', section)
+    drawn = " ".join(points)
+    assert builders.display_name(clinician_a) in drawn
+    assert builders.display_name(clinician_a2) not in drawn and "clin-a3" not in drawn  # hidden figures are not drawn
+    heatmap = html[html.index('<section id="clinicians">'):html.index('<section id="funnel-plot">')]
+    assert "not reliable enough to compare clinicians" in heatmap
