@@ -53,8 +53,19 @@ def _bearer_key(request) -> str:
     return credentials.strip() if scheme.lower() == "bearer" else ""
 
 
+DEFAULT_KEY_LIMIT = "300/m"
+
+
 def _miss_rate():
     return ratelimit.Rate.parse(getattr(settings, "API_KEY_MISS_LIMIT", DEFAULT_MISS_LIMIT))
+
+
+def _key_rate():
+    return ratelimit.Rate.parse(getattr(settings, "API_KEY_RATE_LIMIT", DEFAULT_KEY_LIMIT))
+
+
+def _too_many(message: str, count) -> JsonResponse:
+    return _json({"error": message}, 429, Retry_After=str(count.reset_in))
 
 
 @csrf_exempt
@@ -62,26 +73,25 @@ def create_visit(request, slug):
     if request.method != "POST":
         return _json({"error": "Use POST."}, 405, Allow="POST")
     request.user = AnonymousUser()  # the key is the only credential here
-    address, rate = ratelimit.client_address(request), _miss_rate()
-    if rate:
-        misses = ratelimit.peek("api-key-miss", address, rate)
-        if misses.count >= rate.limit:
-            error = {"error": "Too many requests with bad keys. Try again later."}
-            return _json(error, 429, Retry_After=str(misses.reset_in))
+    # Limits per key, not per address: bad keys from a shared address (an EHR gateway, a clinic's NAT) get 429
+    # once over API_KEY_MISS_LIMIT, but never lock out a live key; each live key has its own API_KEY_RATE_LIMIT.
+    address, rate = ratelimit.client_address(request) or "unknown", _miss_rate()
     raw_key = _bearer_key(request)
     try:
         key = services.authenticate(slug, raw_key) if raw_key else None
     except Http404:
         return _json({"error": "No such practice for this key."}, 404)
     if key is None:
-        if rate:
-            ratelimit.hit("api-key-miss", address, rate)
+        if rate and (misses := ratelimit.hit("api-key-miss", address, rate)).exceeded:
+            return _too_many("Too many requests with bad keys. Try again later.", misses)
         problem = "invalid_token" if raw_key else "invalid_request"
         return _json(
             {"error": "Send a live API key of this practice as 'Authorization: Bearer <key>'."},
             401,
             WWW_Authenticate=f'Bearer realm="Healing API", error="{problem}"',
         )
+    if (key_rate := _key_rate()) and (used := ratelimit.hit("api-key", str(key.pk), key_rate)).exceeded:
+        return _too_many("Too many requests with this key. Try again later.", used)
 
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -322,6 +322,12 @@ else:
 # that do not exist (strict: that is what guessing looks like). "0" turns a limit off. plumbing/ratelimit.py.
 SURVEY_RATE_LIMIT = os.environ.get("SURVEY_RATE_LIMIT", "120/m")
 SURVEY_MISS_LIMIT = os.environ.get("SURVEY_MISS_LIMIT", "20/10m")
+# Password-reset requests per client address and per e-mail address (each one sends a mail).
+PASSWORD_RESET_LIMIT = os.environ.get("PASSWORD_RESET_LIMIT", "5/h")
+# The EHR API: bad keys per client address (past it, 429 for bad keys only: a live key is never locked out), and
+# requests per key (each integration its own allowance). api/views.py.
+API_KEY_MISS_LIMIT = os.environ.get("API_KEY_MISS_LIMIT", "20/10m")
+API_KEY_RATE_LIMIT = os.environ.get("API_KEY_RATE_LIMIT", "300/m")
 # Proxies in front of the app whose X-Forwarded-For may be believed (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 

@@ -3,10 +3,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from front.forms import SignInForm
+from plumbing.ratelimit import limit_password_resets
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
-    # Sign-out, password change and password reset: Django's own views with our templates.
+    # Password reset requests send mail: limited per client and per address asked for.
+    path(
+        "accounts/password_reset/",
+        limit_password_resets(auth_views.PasswordResetView.as_view()),
+        name="password_reset",
+    ),
+    # Sign-out, password change and the rest of password reset: Django's own views with our templates.
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     # set_language: the interface language chosen from the navigation bar (a cookie; the browser's by default).

@@ -6,7 +6,11 @@ space or flood the questionnaire pages from one address. Two counters per client
 - every request to a link (SURVEY_RATE_LIMIT, generous: a waiting room's phones often share one public
   address behind the practice's wifi), and
 - links that do not exist (SURVEY_MISS_LIMIT, strict: a real patient mistypes a link once or twice, a
-  guesser does nothing else). An address over either limit gets a friendly 429 page until its window ends.
+  guesser does nothing else). An address over it gets the 429 page for each further link that does not exist,
+  until its window ends; a real link from the same address still opens, so a guesser on the waiting room's
+  wifi locks no patient out (a hit is one chance in 2^256, so refusing real links would add no safety).
+
+An address over the first limit gets a friendly 429 page until its window ends.
 
 Fixed windows: the first request of a window creates its counter with `cache.add` (set only if missing),
 the others `cache.incr` it. On Redis both are single atomic commands (SET NX, INCRBY), so gunicorn workers
@@ -140,7 +144,8 @@ def too_many_requests(request, retry_after: int):
 def limit_patient_links(view):
     """Rate-limit a patient-link view per client address (see the module docstring).
 
-    A link that does not exist answers 404 from the view; those answers are what the miss counter counts.
+    A link that does not exist answers 404 from the view; those answers are what the miss counter counts, and
+    past its limit they become 429. The view's lookup of an unknown link reads nothing but an index.
     """
 
     @functools.wraps(view)
@@ -148,17 +153,33 @@ def limit_patient_links(view):
         requests_rate = Rate.parse(getattr(settings, "SURVEY_RATE_LIMIT", None))
         misses_rate = Rate.parse(getattr(settings, "SURVEY_MISS_LIMIT", None))
         address = client_address(request) or "unknown"
-        if misses_rate:
-            misses = peek("link-miss", address, misses_rate)
-            if misses.count >= misses_rate.limit:
-                return too_many_requests(request, misses.reset_in)
         if requests_rate:
             requests = hit("link", address, requests_rate)
             if requests.exceeded:
                 return too_many_requests(request, requests.reset_in)
         response = view(request, *args, **kwargs)
         if misses_rate and response.status_code == 404:
-            hit("link-miss", address, misses_rate)
+            misses = hit("link-miss", address, misses_rate)
+            if misses.exceeded:
+                return too_many_requests(request, misses.reset_in)
         return response
+
+    return wrapped
+
+
+def limit_password_resets(view):
+    """Password-reset requests (POST) per client address and per e-mail address asked for (PASSWORD_RESET_LIMIT):
+    each sends a mail, so without a limit one client could flood a colleague's inbox or the mail server."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        rate = Rate.parse(getattr(settings, "PASSWORD_RESET_LIMIT", None))
+        if rate and request.method == "POST":
+            email = str(request.POST.get("email", "")).strip().lower()[:254]
+            for scope, who in (("reset", client_address(request) or "unknown"), ("reset-email", email)):
+                count = hit(scope, who, rate)
+                if count.exceeded:
+                    return too_many_requests(request, count.reset_in)
+        return view(request, *args, **kwargs)
 
     return wrapped

@@ -1,7 +1,8 @@
-"""Keep patient link tokens out of logs.
+"""Keep patient link and password-reset tokens out of logs.
 
-A link's token is the patient's key to their questionnaire (only its hash is stored), so neither the access log
-nor Django's request warnings ("Not Found: /s/<token>/") may write it down. Both pass through `redact`.
+A link's token is the patient's key to their questionnaire (only its hash is stored), and a reset link's token
+opens the set-password form, so neither the access log nor Django's request warnings ("Not Found: /s/<token>/")
+may write them down. Both pass through `redact`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import re
 from gunicorn.glogging import Logger
 
 _PATIENT_LINK = re.compile(r"(/s/)(?!thanks/)[^/?#\s\"]+")
+# Django's reset link, /accounts/reset/<uidb64>/<token>/; it then moves on to .../set-password/ (no token).
+_RESET_LINK = re.compile(r"(/reset/[^/?#\s\"]+/)(?!set-password/)[^/?#\s\"]+")
 
 
 def redact(text: str) -> str:
-    """`/s/<anything>/...` becomes `/s/<token>/...` (the thank-you page keeps its name)."""
-    return _PATIENT_LINK.sub(r"\1<token>", text)
+    """`/s/<anything>/...` becomes `/s/<token>/...` (the thank-you page keeps its name), and a reset link's
+    token becomes `<token>` too."""
+    return _RESET_LINK.sub(r"\1<token>", _PATIENT_LINK.sub(r"\1<token>", text))
 
 
 class RedactTokensFilter(logging.Filter):

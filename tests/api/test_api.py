@@ -225,15 +225,27 @@ class TestKeysOnTheApi:
         assert response["Allow"] == "POST"
         assert_matches(response.json(), "Error")
 
-    def test_too_many_bad_keys_from_one_address_is_429(self, client, settings, key_a, clinician_a):
+    def test_too_many_bad_keys_from_one_address_is_429_but_a_live_key_still_works(self, client, settings, key_a,
+                                                                                   clinician_a):
         settings.API_KEY_MISS_LIMIT = "3/m"
         for _ in range(3):
             assert post(client, {}, "hk_" + "B" * 43).status_code == 401
-        limited = post(client, {"clinician": "clin-a", "patient": "PT-1"}, key_a[1])
+        limited = post(client, {}, "hk_" + "C" * 43)
         assert limited.status_code == 429
         assert int(limited["Retry-After"]) > 0
         assert_matches(limited.json(), "Error")
-        assert post(client, {"clinician": "clin-a", "patient": "PT-1"}, key_a[1], REMOTE_ADDR="10.0.0.2").status_code == 201
+        # Bad keys from a shared address (an EHR gateway, a clinic's NAT) do not lock out the practice's own key.
+        assert post(client, {"clinician": "clin-a", "patient": "PT-1"}, key_a[1]).status_code == 201
+
+    def test_each_key_has_its_own_request_limit(self, client, settings, key_a, practice_a, manager_a, clinician_a):
+        settings.API_KEY_RATE_LIMIT = "2/m"
+        other = services.create_key(practice_a, "Second system", manager_a)[1]
+        assert post(client, {"clinician": "clin-a", "patient": "PT-1"}, key_a[1]).status_code == 201
+        assert post(client, {"clinician": "clin-a", "patient": "PT-2"}, key_a[1]).status_code == 201
+        limited = post(client, {"clinician": "clin-a", "patient": "PT-3"}, key_a[1])
+        assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
+        assert_matches(limited.json(), "Error")
+        assert post(client, {"clinician": "clin-a", "patient": "PT-3"}, other).status_code == 201
 
     def test_the_raw_key_is_never_stored(self, key_a):
         key, raw = key_a

@@ -163,12 +163,19 @@ class TestPatientLinks:
     def test_guessing_links_is_stopped_sooner(self, client, visit_a, limits, now):
         assert client.get(unknown_link()).status_code == 404
         assert client.get(unknown_link()).status_code == 404
-        # Two misses used up the address's allowance: even a real link waits for the window to end.
-        response = client.get(link(visit_a))
+        # Two misses used up the address's allowance: the next guess waits for the window to end.
+        response = client.get(unknown_link())
         assert response.status_code == 429
         assert response["Retry-After"] == "600"
-        assert client.get(link(visit_a), REMOTE_ADDR="192.0.2.7").status_code == 200
         now.t += 600
+        assert client.get(unknown_link()).status_code == 404
+
+    def test_a_guesser_behind_the_waiting_rooms_address_locks_no_patient_out(self, client, visit_a, limits, now):
+        # Patients on the practice's wifi share one address with whoever guesses links from it.
+        limits.SURVEY_RATE_LIMIT = "100/m"
+        for _ in range(3):
+            client.get(unknown_link())
+        assert client.get(unknown_link()).status_code == 429
         assert client.get(link(visit_a)).status_code == 200
 
     def test_used_and_expired_links_are_not_misses(self, client, visit_a, limits, now):
@@ -222,3 +229,17 @@ def test_it_counts_exactly_on_redis_under_concurrency():
             thread.join(timeout=30)
         # Keys expire with their window; the prefix is this run's own, so nothing else is touched.
         assert sorted(counts) == list(range(1, 201))
+
+
+class TestPasswordReset:
+    def test_requests_are_limited_per_client_and_per_address_asked_for(self, client, settings, now, db):
+        settings.PASSWORD_RESET_LIMIT = "2/h"
+        url = reverse("password_reset")
+        for _ in range(2):
+            assert client.post(url, {"email": "someone@example.org"}).status_code == 302
+        refused = client.post(url, {"email": "someone@example.org"})
+        assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+        # Another client asking for the same inbox is refused too; asking for another is not.
+        assert client.post(url, {"email": "someone@example.org"}, REMOTE_ADDR="192.0.2.9").status_code == 429
+        assert client.post(url, {"email": "other@example.org"}, REMOTE_ADDR="192.0.2.9").status_code == 302
+        assert client.get(url).status_code == 200  # the form itself is never refused

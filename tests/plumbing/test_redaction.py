@@ -20,6 +20,14 @@ def test_redact_hides_the_token_of_every_patient_link_form():
     assert redact("/practice/demo-1/") == "/practice/demo-1/"
 
 
+def test_redact_hides_the_token_of_a_password_reset_link():
+    assert redact("GET /accounts/reset/MQ/cxk2pb-5e1f0c1f6a2d3b4c5d6e7f8a9b0c1d2e/ HTTP/1.1") == (
+        "GET /accounts/reset/MQ/<token>/ HTTP/1.1"
+    )
+    assert redact("/accounts/reset/MQ/set-password/") == "/accounts/reset/MQ/set-password/"
+    assert redact("/accounts/password_reset/done/") == "/accounts/password_reset/done/"
+
+
 def test_djangos_request_warning_is_redacted_by_the_console_handlers_filter():
     for name in ("django", "django.request", "django.server"):
         logger = logging.getLogger(name)

@@ -104,12 +104,24 @@ def test_reports_live_on_a_volume_the_web_and_the_worker_share(compose, services
 
 def test_the_dockerfile_builds_one_slim_image_with_pip(services):
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
+    assert re.search(r"^FROM python:3\.11\.\d+-slim-bookworm$", dockerfile, re.M)  # a pinned release
     assert re.search(r"pip install (--no-deps )?\.", dockerfile)
     assert "collectstatic --noinput" in dockerfile
     assert re.search(r"^USER healing$", dockerfile, re.M)  # not root
+    assert re.search(r"^HEALTHCHECK ", dockerfile, re.M)
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert {".git", ".venv", "var"} <= set(ignored)
+    assert {".git", ".venv", "var", "tests", "benchmarks", "docs"} <= set(ignored)
+
+
+def test_every_image_is_a_pinned_release(services):
+    for name in ("db", "redis"):
+        assert re.fullmatch(r"[a-z]+:\d+\.\d+(\.\d+)?-bookworm", services[name]["image"]), name
+
+
+def test_behind_its_proxy_each_client_keeps_its_own_address(services):
+    assert services["web"]["ports"] == ["127.0.0.1:8000:8000"]  # only the proxy on this host reaches gunicorn
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["TRUSTED_PROXY_COUNT"] == "${TRUSTED_PROXY_COUNT:-1}"
 
 
 def test_gunicorn_is_a_dependency():
