@@ -60,12 +60,12 @@ RESPONDENT_COLOURS = {"patient": PALETTE[0], "clinician": PALETTE[3]}
 _SERIES_COLOURS = PALETTE[:6] + (PALETTE[7], PALETTE[6])
 
 # The same in static/js/charts.js. Selection tools select nothing useful here: all axes are fixed.
-# Never offer to send a chart to plotly's cloud: patient data stays on our servers (showSendToCloud, showEditInChartStudio).
+# Never offer to send a chart to plotly's cloud: patient data stays on our servers (showSendToCloud; the plotly.js we
+# ship has no Chart Studio button left, and plotly warns about its old option, so it is not set).
 CONFIG = {
     "displaylogo": False,
     "responsive": True,
     "showSendToCloud": False,
-    "showEditInChartStudio": False,
     "modeBarButtonsToRemove": ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio"],
 }
 

@@ -322,6 +322,8 @@ else:
 # that do not exist (strict: that is what guessing looks like). "0" turns a limit off. plumbing/ratelimit.py.
 SURVEY_RATE_LIMIT = os.environ.get("SURVEY_RATE_LIMIT", "120/m")
 SURVEY_MISS_LIMIT = os.environ.get("SURVEY_MISS_LIMIT", "20/10m")
+# New reports one person may ask for in 24 hours (the command line and the schedule are not limited); 0: no limit.
+REPORT_REQUESTS_PER_DAY = envint("REPORT_REQUESTS_PER_DAY", 20)
 # Password-reset requests per client address and per e-mail address (each one sends a mail).
 PASSWORD_RESET_LIMIT = os.environ.get("PASSWORD_RESET_LIMIT", "5/h")
 # The EHR API: bad keys per client address (past it, 429 for bad keys only: a live key is never locked out), and

@@ -92,6 +92,8 @@ def request_report(
     period = released_quarter(end, timezone.localdate())
     start, end = period.start, period.end
     now = timezone.now()
+    if requested_by is not None:
+        _check_daily_allowance(requested_by, now, practice=practice, kind=kind, clinician=clinician, start=start, end=end)
     with transaction.atomic():
         report, created = Report.objects.get_or_create(
             practice=practice,
@@ -108,6 +110,20 @@ def request_report(
     if force or report.status == Report.Status.FAILED:
         return rebuild_report(report, requested_by, actor_name=actor_name)
     return report
+
+
+def _check_daily_allowance(user, now: dt.datetime, **report) -> None:
+    """A person may ask for REPORT_REQUESTS_PER_DAY new reports in 24 hours (each one is files on disk and
+    minutes of a worker); asking again for a report that exists costs nothing. The command line and the
+    schedule are not limited."""
+    allowance = settings.REPORT_REQUESTS_PER_DAY
+    if not allowance or Report.objects.filter(clinician=report.pop("clinician"), **report).exists():
+        return
+    if Report.objects.filter(requested_by=user, requested_at__gte=now - dt.timedelta(days=1)).count() >= allowance:
+        raise ReportError(
+            f"You have asked for {allowance} reports in the last 24 hours, the most a day allows. "
+            "The reports you asked for are listed below; please ask for more tomorrow."
+        )
 
 
 def _audit(report: Report, actor, actor_name: str | None, *, rebuild: bool) -> None:

@@ -12,7 +12,7 @@
   // The same as figures.charts.CONFIG.
   // Never offer to send a chart to plotly's cloud: patient data stays on our servers.
   var CONFIG = {
-    displaylogo: false, responsive: true, showSendToCloud: false, showEditInChartStudio: false,
+    displaylogo: false, responsive: true, showSendToCloud: false,
     modeBarButtonsToRemove: ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio"]
   };
   var drawn = [];

@@ -405,11 +405,23 @@ def test_plotly_js_is_the_bundled_library():
 def test_no_chart_offers_to_send_its_data_to_plotlys_cloud():
     from pathlib import Path
 
+    import plotly
+
     assert charts.CONFIG["showSendToCloud"] is False
-    assert charts.CONFIG["showEditInChartStudio"] is False
     page_script = (Path(__file__).resolve().parents[2] / "static" / "js" / "charts.js").read_text()
     assert "showSendToCloud: false" in page_script
-    assert "showEditInChartStudio: false" in page_script
+    # The plotly.js we ship has no Chart Studio button to offer (so no option to turn it off).
+    bundle = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text()
+    assert "showEditInChartStudio" not in bundle and "showEditInChartStudio" not in page_script
+
+
+def test_building_a_report_figure_warns_about_no_unknown_plotly_option():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        html = charts.figure_html(charts.heatmap(["a"], ["x"], [[50.0]], title="t"), "w-test")
+    assert "w-test" in html
 
 
 def test_the_funnel_plot_draws_each_domain_with_its_limits_and_no_ranking_colour_for_unreliable_points():

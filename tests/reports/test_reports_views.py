@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zipfile
 from io import BytesIO
@@ -229,3 +230,19 @@ def test_requests_and_downloads_are_audit_logged(client, practice_report, manage
     assert (requested.object_id, requested.practice_id) == (str(practice_report.pk), practice_report.practice_id)
     downloaded = AuditEvent.objects.get(action=Action.REPORT_DOWNLOAD)
     assert (downloaded.actor, downloaded.object_id, downloaded.detail["format"]) == (manager_a, str(practice_report.pk), "zip")
+
+
+def test_a_person_may_ask_for_a_limited_number_of_new_reports_a_day(client, settings, scored_practice, clinician_a):
+    settings.REPORT_REQUESTS_PER_DAY = 2
+    url = reverse("reports", args=["a"])
+    signed_in(client, clinician_a)
+    for year in (2024, 2025):
+        assert client.post(url, {"start": f"{year}-01-01", "end": f"{year}-03-31"}).status_code == 302
+    refused = client.post(url, {"start": "2023-01-01", "end": "2023-03-31"})
+    assert refused.status_code == 400
+    assert "2 reports in the last 24 hours" in refused.content.decode()
+    assert Report.objects.count() == 2
+    # Asking again for a report that exists costs nothing; the command line is not limited.
+    assert client.post(url, {"start": "2024-02-01", "end": "2024-02-02"}).status_code == 302
+    services.request_report(scored_practice, dt.date(2023, 1, 1), dt.date(2023, 3, 31), actor_name="command line")
+    assert Report.objects.count() == 3
