@@ -1,7 +1,8 @@
 """bench dashboard: everything the practice dashboard computes, for a practice with 20,000 visits.
 
 Ours: `practice_tiles` + `practice_panels` inside `queries.shared_reads()`, as the view runs them, for the
-page's default period (the latest closed quarter: docs/privacy.md), timed twice: with the Plotly figures built (the page's real cost)
+page's default period (the latest closed quarter: docs/privacy.md), timed twice: with the Plotly figures built
+(the page's real cost)
 and with the chart builders stubbed out (the data path: queries, summaries, tables). The targets (p50 <= 150 ms,
 <= 1.5x raw) are checked on the data path; the figures' cost is reported beside it.
 Baseline: one hand-written SQL statement returning the same numbers (tiles, funnel, practice, clinician and
@@ -191,11 +192,10 @@ def main():
         from django.conf import settings
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
+        from django.utils import timezone
 
         from demo.seed import add_demo_visits, seed_demo
         from figures import charts, panels, queries
-        from django.utils import timezone
-
         from plumbing.period import released_quarter
 
         result = seed_demo(practices=1, clinicians=10, visits=small_visits, seed=5)

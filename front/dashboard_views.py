@@ -31,7 +31,12 @@ def _period_context(form, period) -> dict:
     if asked:
         asked = (asked[0] or asked[1], asked[1] or asked[0])
         asked = None if asked == (period.start, period.end) else asked
-    return {"period": period, "period_name": quarter_name(period), "asked": asked, "next_release": next_release(form.today)}
+    return {
+        "period": period,
+        "period_name": quarter_name(period),
+        "asked": asked,
+        "next_release": next_release(form.today),
+    }
 
 
 def _practice_dashboard(request, slug):

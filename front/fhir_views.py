@@ -1,5 +1,7 @@
-"""FHIR R4 read endpoints (README.md): GET /fhir/Questionnaire/<slug>-<version>, /fhir/QuestionnaireResponse/<id>
-and /fhir/metadata.
+"""FHIR R4 read endpoints (README.md): GET /fhir/Questionnaire/<slug>-<version> (and /Questionnaire/<slug>, its
+current version: the canonical URL resolves), GET /fhir/Questionnaire?url=...[&version=...] (a searchset Bundle),
+/fhir/QuestionnaireResponse/<id>, /fhir/CodeSystem/<domains|answers>, /fhir/StructureDefinition/<extension> and
+/fhir/metadata.
 
 Every answer is FHIR JSON (`application/fhir+json`), errors included, as an OperationOutcome:
 - not signed in: 401, not a redirect to the sign-in page. FHIR clients are programs that expect JSON; a 302 to
@@ -34,17 +36,35 @@ MAX_RESPONSE_ID = 2**63 - 1  # the largest BigAutoField value: a longer number i
 
 
 def instrument_version_for(resource_id: str) -> InstrumentVersion:
-    """The loaded instrument version behind a Questionnaire id ("patient-1.0"); Http404 for anything else."""
+    """The loaded instrument version behind a Questionnaire id ("patient-1.0"), or behind an instrument's slug
+    ("patient", the last part of its canonical URL) its current version; Http404 for anything else."""
     parsed = fhir.parse_questionnaire_id(resource_id)
+    versions = InstrumentVersion.objects.select_related("instrument")
     version = None
     if parsed is not None:
         slug, number = parsed
-        version = (
-            InstrumentVersion.objects.filter(instrument__slug=slug, version=number).select_related("instrument").first()
-        )
+        version = versions.filter(instrument__slug=slug, version=number).first()
+    if version is None and len(resource_id) <= 64:
+        version = versions.filter(instrument__slug=resource_id, is_current=True).first()
     if version is None:
         raise Http404("No such Questionnaire.")
     return version
+
+
+def versions_matching(url: str | None, number: str | None) -> list[InstrumentVersion]:
+    """The versions a Questionnaire search asks for: by canonical URL (a `|version` suffix, or `version`, picks
+    one version), every loaded version when neither is given."""
+    versions = InstrumentVersion.objects.select_related("instrument").order_by("instrument__slug", "version")
+    if url:
+        url, _bar, suffix = url.partition("|")
+        prefix = fhir.questionnaire_url("")
+        if not url.startswith(prefix) or "/" in url[len(prefix):]:
+            return []
+        versions = versions.filter(instrument__slug=url[len(prefix):])
+        number = number or suffix or None
+    if number:
+        versions = versions.filter(version=number)
+    return list(versions)
 
 
 def visible_response(request, resource_id: str) -> Response:
@@ -129,11 +149,43 @@ def capability_statement(request):
     return fhir_json(fhir.capability_statement())
 
 
+def _questionnaire_of(version: InstrumentVersion) -> dict:
+    return fhir.questionnaire(spec_for_version(version), current=version.is_current, last_updated=version.loaded_at)
+
+
 @fhir_endpoint()
 def questionnaire(request, resource_id):
-    version = instrument_version_for(resource_id)
-    spec = spec_for_version(version)
-    return fhir_json(fhir.questionnaire(spec, current=version.is_current, last_updated=version.loaded_at))
+    return fhir_json(_questionnaire_of(instrument_version_for(resource_id)))
+
+
+@fhir_endpoint()
+def questionnaire_search(request):
+    unknown = set(request.GET) - {"url", "version", "_format"}
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        return _outcome(400, "not-supported", f"Unknown search parameter: {names}. Use url or version.")
+    found = versions_matching(request.GET.get("url"), request.GET.get("version"))
+    return fhir_json(fhir.questionnaire_bundle([_questionnaire_of(v) for v in found], request.build_absolute_uri()))
+
+
+@fhir_endpoint()
+def code_system(request, name):
+    spec = None
+    if name == "answers":
+        current = InstrumentVersion.objects.filter(instrument__slug="patient", is_current=True).first()
+        spec = spec_for_version(current) if current else None
+    resource = fhir.code_system(name, spec)
+    if resource is None:
+        raise Http404("No such CodeSystem: there are CodeSystem/domains and CodeSystem/answers.")
+    return fhir_json(resource)
+
+
+@fhir_endpoint()
+def structure_definition(request, name):
+    resource = fhir.structure_definition(name)
+    if resource is None:
+        raise Http404("No such StructureDefinition.")
+    return fhir_json(resource)
 
 
 @fhir_endpoint()

@@ -93,7 +93,9 @@ def request_report(
     start, end = period.start, period.end
     now = timezone.now()
     if requested_by is not None:
-        _check_daily_allowance(requested_by, now, practice=practice, kind=kind, clinician=clinician, start=start, end=end)
+        _check_daily_allowance(
+            requested_by, now, practice=practice, kind=kind, clinician=clinician, start=start, end=end
+        )
     with transaction.atomic():
         report, created = Report.objects.get_or_create(
             practice=practice,

@@ -47,6 +47,7 @@ def in_closed_quarter():
     a quarter under way is never released (docs/privacy.md). The clock runs on from that day."""
     today = timezone.localdate()
     quarter = released_quarter(today, today)
-    moment = dt.datetime.combine(quarter.start + dt.timedelta(days=30), dt.time(12), tzinfo=timezone.get_current_timezone())
+    zone = timezone.get_current_timezone()
+    moment = dt.datetime.combine(quarter.start + dt.timedelta(days=30), dt.time(12), tzinfo=zone)
     with time_machine.travel(moment, tick=True):
         yield

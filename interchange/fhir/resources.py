@@ -29,7 +29,7 @@ from django.conf import settings
 from audit import services as audit
 from audit.models import Action
 from measurement.instruments import LANGUAGES, InstrumentSpec, spec_for_version
-from surveys.domains import domain_labels
+from surveys.domains import DOMAIN_LABELS, domain_labels
 from surveys.models import Response
 
 FHIR_JSON = "application/fhir+json"
@@ -39,7 +39,21 @@ TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 NA_CODE = "na"
 PROCESS_INDEX, OUTCOME_INDEX = "process-index", "outcome-index"
 # When what the server can do last changed (CapabilityStatement.date): bump it with the capabilities.
-CAPABILITY_DATE = "2026-11-25"
+CAPABILITY_DATE = "2026-12-04"
+DOMAIN_CODES = tuple(DOMAIN_LABELS)
+# The extensions our resources carry: name -> (the elements they sit on, their value type or None when complex).
+EXTENSIONS = {
+    "domain-kind": ("Questionnaire.item", "code", "Whether a domain group is a process, an outcome or a competency."),
+    "reverse-keyed": ("Questionnaire.item.item", "boolean",
+                      "The item is scored as min + max - answer (docs/measurement.md)."),
+    "clinician": ("QuestionnaireResponse", "Reference", "The clinician of the dyad the response is about."),
+    "domain-score": ("QuestionnaireResponse", None,
+                     "One domain's score from 0 to 100: `domain` (a Coding of CodeSystem/domains) and `score` "
+                     "(a decimal, absent when too few items were answered)."),
+    PROCESS_INDEX: ("QuestionnaireResponse", "decimal", "The mean of the valuing, power and abiding scores."),
+    OUTCOME_INDEX: ("QuestionnaireResponse", "decimal", "The mean of the trust, hope and known scores."),
+}
+CODE_SYSTEMS = ("domains", "answers")
 
 
 # --- where things live -------------------------------------------------------------------------
@@ -276,8 +290,104 @@ def _index_extension(name: str, value: float | None) -> list[dict]:
     return [] if value is None else [{"url": extension_url(name), "valueDecimal": value}]
 
 
+def questionnaire_bundle(questionnaires: list[dict], self_url: str) -> dict:
+    """A search's answer: a searchset Bundle of the Questionnaires found (none is an empty Bundle, not a 404)."""
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(questionnaires),
+        "link": [{"relation": "self", "url": self_url}],
+        "entry": [
+            {"fullUrl": f"{base_url()}/Questionnaire/{q['id']}", "resource": q, "search": {"mode": "match"}}
+            for q in questionnaires
+        ],
+    }
+
+
+def _definition(resource_type: str, resource_id: str, title: str) -> dict:
+    return {
+        "resourceType": resource_type,
+        "id": resource_id,
+        "url": f"{base_url()}/{resource_type}/{resource_id}",
+        "name": _computable_name(resource_id),
+        "title": title,
+        "status": "active",
+        "date": CAPABILITY_DATE,
+        "publisher": "Healing",
+    }
+
+
+def code_system(name: str, spec: InstrumentSpec | None = None) -> dict | None:
+    """CodeSystem/domains (every domain and index, named in every language) or CodeSystem/answers (the answer
+    codes of `spec`, the current patient instrument: 1 to 5 and "na"); None for any other name."""
+    if name == "domains":
+        codes = [(code, domain_labels(code)) for code in DOMAIN_CODES]
+        title = "Healing relationship domains"
+    elif name == "answers" and spec is not None:
+        codes = [(code, _answer_label(spec, code)) for code in answer_codes(spec, allow_na=True)]
+        title = "Healing questionnaire answers"
+    else:
+        return None
+    return {
+        **_definition("CodeSystem", name, title),
+        "caseSensitive": True,
+        "content": "complete",
+        "count": len(codes),
+        "concept": [
+            {
+                "code": code,
+                "display": labels.get(BASE_LANGUAGE, code),
+                **(
+                    {"designation": [{"language": lang, "value": text} for lang, text in labels.items()
+                                     if lang != BASE_LANGUAGE and text]}
+                    if any(lang != BASE_LANGUAGE and text for lang, text in labels.items()) else {}
+                ),
+            }
+            for code, labels in codes
+        ],
+    }
+
+
+def structure_definition(name: str) -> dict | None:
+    """The StructureDefinition of one of our extensions (EXTENSIONS); None for any other name."""
+    if name not in EXTENSIONS:
+        return None
+    context, value_type, description = EXTENSIONS[name]
+    url = extension_url(name)
+    elements = [{"id": "Extension", "path": "Extension", "short": description, "definition": description}]
+    if value_type is None:  # complex: a domain coding and its score
+        for part, part_type in (("domain", "Coding"), ("score", "decimal")):
+            elements += [
+                {"id": f"Extension.extension:{part}", "path": "Extension.extension", "sliceName": part,
+                 "min": 1 if part == "domain" else 0, "max": "1"},
+                {"id": f"Extension.extension:{part}.url", "path": "Extension.extension.url", "fixedUri": part},
+                {"id": f"Extension.extension:{part}.value[x]", "path": "Extension.extension.value[x]",
+                 "type": [{"code": part_type}]},
+            ]
+        elements += [{"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
+                     {"id": "Extension.value[x]", "path": "Extension.value[x]", "max": "0"}]
+    else:
+        elements += [{"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
+                     {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
+                     {"id": "Extension.value[x]", "path": "Extension.value[x]", "min": 1,
+                      "type": [{"code": value_type}]}]
+    return {
+        **_definition("StructureDefinition", name, f"Healing extension: {name}"),
+        "description": description,
+        "fhirVersion": FHIR_VERSION,
+        "kind": "complex-type",
+        "abstract": False,
+        "context": [{"type": "element", "expression": context}],
+        "type": "Extension",
+        "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
+        "derivation": "constraint",
+        "differential": {"element": elements},
+    }
+
+
 def capability_statement(software_version: str = "") -> dict:
-    """What this server does: read two resource types, JSON only, for signed-in users."""
+    """What this server does: read and search Questionnaires, read QuestionnaireResponses and our definitions
+    (CodeSystems, StructureDefinitions); JSON only, for signed-in users."""
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -299,8 +409,18 @@ def capability_statement(software_version: str = "") -> dict:
                     )
                 },
                 "resource": [
-                    {"type": "Questionnaire", "interaction": [{"code": "read"}]},
+                    {
+                        "type": "Questionnaire",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [
+                            {"name": "url", "type": "uri",
+                             "documentation": "The canonical URL; a `|version` suffix selects one version."},
+                            {"name": "version", "type": "token"},
+                        ],
+                    },
                     {"type": "QuestionnaireResponse", "interaction": [{"code": "read"}]},
+                    {"type": "CodeSystem", "interaction": [{"code": "read"}]},
+                    {"type": "StructureDefinition", "interaction": [{"code": "read"}]},
                 ],
             }
         ],

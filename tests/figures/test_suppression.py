@@ -45,7 +45,9 @@ def answered_dyad(practice, clinician, reference: str, rng: random.Random):
         for respondent in ("patient", "clinician"):
             invitation = new.visit.invitations.get(respondent=respondent)
             base = rng.randint(2, 4)
-            answers = {code: str(min(5, max(1, base + rng.choice((-1, 0, 1))))) for code in factories.full_answers(invitation)}
+            answers = {
+                code: str(min(5, max(1, base + rng.choice((-1, 0, 1))))) for code in factories.full_answers(invitation)
+            }
             services.submit_response(invitation, answers)
     return new.visit
 

@@ -11,10 +11,13 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth import get_user_model
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.codesystem import CodeSystem
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from fhir.resources.R4B.structuredefinition import StructureDefinition
 
 from audit.models import Action, AuditEvent
 from interchange.fhir import resources as fhir
@@ -36,6 +39,18 @@ def site_url(settings):
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+def walk_codings(node):
+    """Every Coding (a dict with system and code) anywhere in a resource."""
+    if isinstance(node, dict):
+        if "system" in node and "code" in node:
+            yield node
+        for value in node.values():
+            yield from walk_codings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk_codings(value)
 
 
 def leaves(items, parent=None):
@@ -76,8 +91,8 @@ def assert_extensions_are_well_formed(resource):
         assert (len(values) == 1) != bool(ext.get("extension")), ext
 
 
-def get_fhir(client, path):
-    response = client.get(path)
+def get_fhir(client, path, query=None):
+    response = client.get(path, query or {})
     assert response["Content-Type"] == "application/fhir+json", response["Content-Type"]
     return response, response.json()
 
@@ -194,7 +209,7 @@ class TestQuestionnaire:
         assert body["status"] == "retired"
 
     @pytest.mark.parametrize(
-        "resource_id", ["patient-9.9", "nobody-1.0", "patient", "patient-", "-1.0", "x" * 300, "patient-1.0-1.0"]
+        "resource_id", ["patient-9.9", "nobody-1.0", "nobody", "patient-", "-1.0", "x" * 300, "patient-1.0-1.0"]
     )
     def test_an_unknown_id_is_404_as_an_operation_outcome(self, client, clinician_a, resource_id):
         client.force_login(clinician_a)
@@ -399,7 +414,81 @@ def test_the_capability_statement_is_public_and_valid(client, db):
     assert response.status_code == 200
     statement = CapabilityStatement.model_validate(body)
     assert statement.fhirVersion == "4.0.1"
-    assert {r.type for r in statement.rest[0].resource} == {"Questionnaire", "QuestionnaireResponse"}
+    resources = {r.type: r for r in statement.rest[0].resource}
+    assert set(resources) == {"Questionnaire", "QuestionnaireResponse", "CodeSystem", "StructureDefinition"}
+    assert {i.code for i in resources["Questionnaire"].interaction} == {"read", "search-type"}
+    assert {p.name for p in resources["Questionnaire"].searchParam} == {"url", "version"}
+
+
+# --- what a response's references point at resolves ------------------------------------------------
+
+
+class TestCanonicalReferences:
+    def test_the_questionnaire_canonical_of_a_response_resolves_by_search(self, client, platform_admin,
+                                                                          patient_response):
+        client.force_login(platform_admin)
+        _response, body = get_fhir(client, f"/fhir/QuestionnaireResponse/{patient_response.pk}")
+        canonical = body["questionnaire"]
+        found, bundle = get_fhir(client, "/fhir/Questionnaire", {"url": canonical})
+        assert found.status_code == 200
+        Bundle.model_validate(bundle)
+        assert bundle["type"] == "searchset" and bundle["total"] == 1
+        questionnaire = bundle["entry"][0]["resource"]
+        assert f"{questionnaire['url']}|{questionnaire['version']}" == canonical
+        Questionnaire.model_validate(questionnaire)
+
+    def test_a_search_by_url_gives_every_version_and_version_picks_one(self, client, clinician_a, instruments):
+        client.force_login(clinician_a)
+        url = fhir.questionnaire_url("patient")
+        _r, every = get_fhir(client, "/fhir/Questionnaire", {"url": url})
+        versions = {e["resource"]["version"] for e in every["entry"]}
+        assert versions and all(e["resource"]["url"] == url for e in every["entry"])
+        one = sorted(versions)[0]
+        _r, picked = get_fhir(client, "/fhir/Questionnaire", {"url": url, "version": one})
+        assert [e["resource"]["version"] for e in picked["entry"]] == [one]
+        _r, nothing = get_fhir(client, "/fhir/Questionnaire", {"url": SITE + "/elsewhere/Questionnaire/patient"})
+        assert nothing["total"] == 0 and nothing["entry"] == []
+        refused, outcome = get_fhir(client, "/fhir/Questionnaire", {"title": "x"})
+        assert refused.status_code == 400 and OperationOutcome.model_validate(outcome)
+
+    def test_the_canonical_url_itself_reads_the_current_version(self, client, clinician_a, instruments):
+        client.force_login(clinician_a)
+        response, body = get_fhir(client, "/fhir/Questionnaire/patient")
+        assert response.status_code == 200
+        current = InstrumentVersion.objects.get(instrument__slug="patient", is_current=True)
+        assert body["version"] == current.version and body["status"] == "active"
+
+    def test_the_code_systems_hold_every_code_our_resources_use(self, client, clinician_a, instruments):
+        client.force_login(clinician_a)
+        _r, questionnaire = get_fhir(client, questionnaire_path())
+        used: dict[str, set] = {}
+        for node in walk_codings(questionnaire):
+            used.setdefault(node["system"], set()).add(node["code"])
+        for name in ("domains", "answers"):
+            response, body = get_fhir(client, f"/fhir/CodeSystem/{name}")
+            assert response.status_code == 200
+            system = CodeSystem.model_validate(body)
+            assert system.url == f"{SITE}/fhir/CodeSystem/{name}"
+            assert used[system.url] <= {c.code for c in system.concept}
+        _r, domains = get_fhir(client, "/fhir/CodeSystem/domains")
+        power = next(c for c in domains["concept"] if c["code"] == "power")
+        assert power["display"] == "Sharing power" and power["designation"][0]["language"] == "es"
+        missing, _body = get_fhir(client, "/fhir/CodeSystem/other")
+        assert missing.status_code == 404
+
+    def test_every_extension_url_resolves_to_a_valid_structure_definition(self, client, platform_admin,
+                                                                            patient_response):
+        client.force_login(platform_admin)
+        _r, questionnaire = get_fhir(client, questionnaire_path())
+        _r, answer = get_fhir(client, f"/fhir/QuestionnaireResponse/{patient_response.pk}")
+        ours = {ext["url"] for ext in [*walk_extensions(questionnaire), *walk_extensions(answer)]
+                if ext["url"].startswith(SITE + "/fhir/StructureDefinition/")}
+        assert len(ours) >= 5
+        for url in ours:
+            response, body = get_fhir(client, url.removeprefix(SITE))
+            assert response.status_code == 200, url
+            definition = StructureDefinition.model_validate(body)
+            assert definition.url == url and definition.type == "Extension"
 
 
 def test_the_mapping_is_pure_and_follows_site_url(settings, instruments):

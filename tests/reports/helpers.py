@@ -42,7 +42,9 @@ def varied_dyad(practice, clinician, reference: str, rng: random.Random, clinici
         new = factories.visit(practice, clinician, reference)
         invitation = factories.patient_invitation(new)
         base = rng.randint(2, 4)
-        answers = {code: str(min(5, max(1, base + rng.choice((-1, 0, 0, 1))))) for code in factories.full_answers(invitation)}
+        answers = {
+            code: str(min(5, max(1, base + rng.choice((-1, 0, 0, 1))))) for code in factories.full_answers(invitation)
+        }
         survey_services.submit_response(invitation, answers)
         if clinician_value is not None:
             own = factories.clinician_invitation(new)

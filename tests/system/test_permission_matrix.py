@@ -264,9 +264,12 @@ ROWS: dict[str, Row] = {
         method="post",
         owned=True,
     ),
-    # --- FHIR (surveys/fhir_urls.py): signed-in, scoped, 401 OperationOutcome to anonymous ---------------
+    # --- FHIR (front/fhir_urls.py): signed-in, scoped, 401 OperationOutcome to anonymous ---------------
     "fhir_metadata": Row(lambda w, s, r: {}, public(200)),
     "fhir_questionnaire": Row(lambda w, s, r: {"resource_id": "patient-1.0"}, fhir_read()),
+    "fhir_questionnaire_search": Row(lambda w, s, r: {}, fhir_read()),
+    "fhir_code_system": Row(lambda w, s, r: {"name": "domains"}, fhir_read()),
+    "fhir_structure_definition": Row(lambda w, s, r: {"name": "domain-score"}, fhir_read()),
     "fhir_questionnaire_response": Row(
         lambda w, s, r: {"resource_id": str(w.patient_response.pk)},
         fhir_read(**{CLIN_A: 404, CLIN_B: 404, MGR_A: 404, MGR_B: 404}),  # row-level: platform admins only
