@@ -13,6 +13,9 @@ from django.conf import settings
 from .payloads import MAX_BODY_BYTES, MAX_USERNAME
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+# interchange.ehr.parse's phone rule as one pattern: an optional leading +, then at least six digits among
+# spaces and ( ) . / - (the rule the server applies, so a client validating against the schema agrees with it).
+PHONE_PATTERN = r"^\+?[ ()./-]*(?:[0-9][ ()./-]*){6,}$"
 
 
 def _json(schema: dict, description: str, **extra) -> dict:
@@ -118,21 +121,27 @@ DOCUMENT: dict = {
                         "maxLength": 64,
                         "description": "The practice's own reference code for the patient. Never a name.",
                     },
+                    # Optional fields: null, "" (both mean "none": EHR exports often send empty strings) or a value.
                     "date": {
-                        "type": ["string", "null"],
-                        "format": "date",
-                        "description": "The visit date, YYYY-MM-DD. Default: today (the site's time zone).",
+                        "anyOf": [{"type": "null"}, {"const": ""}, {"type": "string", "format": "date"}],
+                        "description": "The visit date, YYYY-MM-DD, between 2000-01-01 and 2099-12-31. "
+                        "Default: today (the site's time zone).",
                     },
                     "email": {
-                        "type": ["string", "null"],
-                        "format": "email",
-                        "maxLength": 254,
+                        "anyOf": [
+                            {"type": "null"},
+                            {"const": ""},
+                            {"type": "string", "format": "email", "maxLength": 254},
+                        ],
                         "description": "Where to send the patient's link (optional).",
                     },
                     "phone": {
-                        "type": ["string", "null"],
-                        "maxLength": 32,
-                        "pattern": "^\\+?[0-9 ()./-]+$",
+                        "anyOf": [
+                            {"type": "null"},
+                            {"const": ""},
+                            # At least six digits, among spaces, a leading + and ( ) . / -.
+                            {"type": "string", "maxLength": 32, "pattern": PHONE_PATTERN},
+                        ],
                         "description": "Where to text the patient's link (optional); at least 6 digits.",
                     },
                 },

@@ -124,6 +124,11 @@ def create_visit(request, slug):
     return _json(links, 201)
 
 
+@csrf_exempt  # a program's request: no CSRF page, a JSON answer
+def unknown_endpoint(request):
+    return _json({"error": "No such endpoint: see /api/v1/openapi.json."}, 404)
+
+
 @csrf_exempt  # a public, read-only document: a POST is answered 405, not with the CSRF failure page
 @require_GET
 def openapi_document(request):

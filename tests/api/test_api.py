@@ -323,8 +323,27 @@ class TestMalformedBodies:
         assert "jane" not in response.content.decode()
 
     def test_empty_optional_fields_count_as_absent(self, client, key_a, clinician_a):
-        response = post(client, {**GOOD, "date": None, "email": "", "phone": None}, key_a[1])
+        body = {**GOOD, "date": "", "email": "", "phone": None}
+        assert_matches(body, "VisitRequest")  # the document says what the server does
+        response = post(client, body, key_a[1])
         assert response.status_code == 201
+
+    @pytest.mark.parametrize(("name", "value"), [("phone", "12345"), ("phone", "+"), ("date", "2026-13-01"),
+                                                 ("email", "no-at-sign"), ("date", "1999-12-31")])
+    def test_what_the_document_refuses_the_server_refuses(self, client, key_a, clinician_a, name, value):
+        body = {**GOOD, name: value}
+        if name != "date" or value != "1999-12-31":  # the date range is said in prose: JSON Schema has no date bounds
+            with pytest.raises(jsonschema.ValidationError):
+                assert_matches(body, "VisitRequest")
+        response = post(client, body, key_a[1])
+        assert response.status_code == 400 and name in response.json()["fields"]
+
+    @pytest.mark.parametrize("path", ["/api/v1/practices/not a slug/visits", "/api/v1/practices/a/visit",
+                                      "/api/v1/nothing"])
+    def test_a_path_that_is_no_endpoint_is_a_json_404(self, client, path):
+        response = client.post(path, data="{}", content_type="application/json")
+        assert response.status_code == 404
+        assert_matches(response.json(), "Error")
 
     def test_an_oversized_body_is_413(self, client, key_a, clinician_a):
         response = post(client, {**GOOD, "padding": "x" * 20_000}, key_a[1])

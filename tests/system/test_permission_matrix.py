@@ -254,6 +254,7 @@ ROWS: dict[str, Row] = {
     ),
     # --- the EHR API (api/urls.py): a key is its only credential, whoever is signed in ---------------
     "api_openapi": Row(lambda w, s, r: {}, public(200)),
+    "api_unknown": Row(lambda w, s, r: {}, public(404)),  # any other path under api/v1/: a JSON 404
     "api_create_visit": Row(
         slug_kwargs, public(KEY_401), method="post", data="{}", content_type="application/json"
     ),
