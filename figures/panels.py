@@ -115,8 +115,10 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
     # Filtered to one clinician, the figure is that clinician's: one cluster, nothing to widen.
     design_effects = {} if focus else {domain: compared[domain].design_effect for domain in SHARED_DOMAINS}
     ceilings = queries.ceiling_counts(practice, period)
+    # Filtered to one clinician, the practice-level figures are that clinician's: named so, not "Practice".
+    scope_name = names.get(focus, _("Practice")) if focus else _("Practice")
     return [
-        _domain_panel(practice_level, scope_hidden, audience.min_n, notes, design_effects, ceilings),
+        _domain_panel(practice_level, scope_hidden, audience.min_n, notes, design_effects, ceilings, scope_name),
         _heatmap_panel(by_clinician, names, by_domain, audience, notes, compared),
         _means_panel(by_clinician, practice_level, names, by_domain, audience, focus, notes, compared),
         _trend_panel(
@@ -182,7 +184,7 @@ def _interval_series(name: str, figures: list[Figure]) -> dict:
     }
 
 
-def _domain_panel(summaries, hidden, min_n: int, notes, design_effects: dict, ceilings: dict) -> Panel:
+def _domain_panel(summaries, hidden, min_n: int, notes, design_effects: dict, ceilings: dict, scope_name) -> Panel:
     """The practice's figure per domain, its interval widened by the design effect, and the share of patients at
     the top of the scale (at 100) beside the mean, flagged above CEILING_NOTE_SHARE (docs/measurement.md)."""
     panel = Panel(
@@ -209,7 +211,7 @@ def _domain_panel(summaries, hidden, min_n: int, notes, design_effects: dict, ce
         panel.rows.append([domain_label(domain), *figure.cells(), *extra, note])
     if any(f.shown for f in figures):
         panel.figure = charts.means_with_intervals(
-            [_interval_series(_("Practice"), figures)],
+            [_interval_series(scope_name, figures)],
             [domain_label(d) for d in SHARED_DOMAINS],
             title=panel.title,
             y_title=_("Score (0–100)"),
@@ -297,15 +299,15 @@ def _means_panel(
          _("Funnel"), _("Note")],
     )
     funnels = [{"label": domain_label(domain), "points": [], "compared": compared[domain]} for domain in SHARED_DOMAINS]
-    sources = [(_("Practice"), lambda d: practice_level.get(d), focus)]
+    # The practice's row first (not a comparison); filtered to one clinician, only that clinician's row.
+    sources = [] if focus else [(_("Practice"), lambda d: practice_level.get(d), None)]
     sources += [(name, (lambda d, pk=pk: by_clinician.get((pk, d))), pk) for pk, name in names.items()]
-    for index, (name, lookup, clinician_id) in enumerate(sources):
+    for name, lookup, clinician_id in sources:
         hidden = suppression.hider(clinician_id, audience)
         for domain, funnel in zip(SHARED_DOMAINS, funnels):
             summary = lookup(domain)
             figure = release(summary, hidden=hidden(domain, _n(summary)), min_n=audience.min_n)
-            # The first row is the practice (or, filtered, the clinician it is filtered to): not a comparison.
-            comparison = funnel["compared"].clinicians.get(clinician_id) if index else None
+            comparison = None if clinician_id is None else funnel["compared"].clinicians.get(clinician_id)
             reliability = funnel_position = None
             note = figure.note
             if figure.hidden:

@@ -10,6 +10,7 @@ through `scoring.summarize_moments`, so the numbers match `scoring.summarize` on
 from __future__ import annotations
 
 import datetime as dt
+import math
 import statistics
 from collections import defaultdict
 from contextlib import contextmanager
@@ -258,6 +259,13 @@ def median_minutes_to_complete(practice: Practice, period: Period) -> float | No
         durations = [(s - o).total_seconds() for s, o in responses.values_list("submitted_at", "started_at")]
         seconds = statistics.median(durations) if durations else None
     return None if seconds is None else float(seconds) / 60
+
+
+def typical_minutes_to_complete(practice: Practice, default: int = 5) -> int:
+    """What the practice's patients take, rounded up to a whole minute: the median over the last year, or
+    `default` before anyone has answered. Cards tell patients this, not a number we made up."""
+    median = median_minutes_to_complete(practice, Period.last_days(365))
+    return default if median is None else max(1, math.ceil(median))
 
 
 def practice_clinicians(practice: Practice) -> list:

@@ -41,6 +41,7 @@ from interchange.ehr import services as import_services
 from messaging import selectors as messaging_selectors
 from messaging import services as messaging_services
 from plumbing.period import PeriodForm
+from figures import queries
 from surveys import links, selectors, services
 
 from .survey_views import survey_page
@@ -316,12 +317,23 @@ def invitation_cards(request, slug):
 def _print_cards(request, practice, date):
     pairs = services.reissue_patient_tokens(practice, date, request=request)
     cards = [_card(invitation, token) for invitation, token in pairs]
-    return render(request, "surveys/manager/cards_print.html", {"practice": practice, "date": date, "cards": cards})
+    minutes = queries.typical_minutes_to_complete(practice)
+    return render(
+        request,
+        "surveys/manager/cards_print.html",
+        {"practice": practice, "date": date, "cards": cards, "minutes": minutes},
+    )
 
 
 def _card(invitation, token: str) -> dict:
     url = links.patient_url(token)
     # segno writes the SVG from the URL alone: no user text goes into it, so it is safe to inline.
     svg = segno.make(url, error="m").svg_inline(scale=3)
-    return {"invitation": invitation, "url": url, "svg": mark_safe(svg)}
+    clinician = invitation.visit.dyad.clinician
+    return {
+        "invitation": invitation,
+        "url": url,
+        "svg": mark_safe(svg),
+        "clinician": clinician.get_full_name() or clinician.get_username(),
+    }
 

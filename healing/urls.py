@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from front.forms import SignInForm
@@ -16,6 +18,8 @@ urlpatterns = [
     # Sign-out, password change and the rest of password reset: Django's own views with our templates.
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico whatever the page says: send them to the icon (no 404 on every page).
+    path("favicon.ico", lambda request: redirect(static("img/favicon.svg"), permanent=True), name="favicon"),
     # set_language: the interface language chosen from the navigation bar (a cookie; the browser's by default).
     path("i18n/", include("django.conf.urls.i18n")),
     path("fhir/", include("front.fhir_urls")),

@@ -258,8 +258,9 @@ def practice_invitations(
 
 
 def printable_invitations(practice: Practice, date: dt.date, now=None) -> QuerySet[Invitation]:
-    """Patient invitations of a day's visits that can still be answered: the ones a QR card is printed for."""
-    return Invitation.objects.filter(
+    """Patient invitations of a day's visits that can still be answered: the ones a QR card is printed for (with
+    the patient and the clinician each card names)."""
+    return Invitation.objects.select_related("visit__dyad__patient", "visit__dyad__clinician").filter(
         visit__practice=practice,
         visit__date=date,
         respondent=Respondent.PATIENT,

@@ -8,6 +8,7 @@ figures are worked out here from the score rows with numpy, not by the code unde
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import math
 
@@ -113,3 +114,18 @@ def test_a_figure_filtered_to_one_clinician_is_not_widened(practice):
     plain = scoring.summarize(scores_by_clinician("valuing")[clinician])
     assert rows["Valuing"]["Design effect"] == ""
     assert float(rows["Valuing"]["95% CI low"]) == pytest.approx(plain.ci_low, rel=1e-12)
+
+
+def test_the_time_cards_promise_is_what_this_practices_patients_take(instruments):
+    from django.utils import timezone
+
+    from figures import queries
+
+    practice = factories.practice("timed")
+    assert queries.typical_minutes_to_complete(practice) == 5  # before anyone has answered
+    clinician = factories.member(practice, "timer", "clinician")
+    for i, minutes in enumerate([1.2, 2.1, 9.0]):
+        invitation = factories.patient_invitation(factories.visit(practice, clinician, f"T-{i}"))
+        started = timezone.now() - dt.timedelta(minutes=minutes)
+        services.submit_response(invitation, factories.full_answers(invitation), started_at=started)
+    assert queries.typical_minutes_to_complete(practice) == 3  # the median, 2.1 minutes, rounded up

@@ -318,6 +318,9 @@ def test_filtering_the_dashboard_to_the_bigger_clinician_shows_their_figures(sco
 
     assert_shown(rows_as_dicts(page.tables["domains"]), n=6)
     assert "domains" in page.figures and "distribution" in page.figures
+    # The figures are Bea's, and say so: the series is hers, not "Practice".
+    assert [trace["name"] for trace in page.figures["domains"]["data"] if trace.get("name")] == [BEA]
+    assert [row["Series"] for row in rows_as_dicts(page.tables["means"])] == [BEA] * len(DOMAINS)  # once each
 
 
 # --- a clinician's own page --------------------------------------------------------------------------

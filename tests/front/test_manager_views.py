@@ -369,7 +369,8 @@ class TestCards:
         assert manager.get(self.url(practice_a), {"date": "soon"}).status_code == 400
         assert manager.post(self.url(practice_a), {"date": "soon"}).status_code == 400
 
-    def test_post_rotates_the_tokens_and_prints_one_card_per_open_visit(self, client, manager, practice_a, day):
+    def test_post_rotates_the_tokens_and_prints_one_card_per_open_visit(self, client, manager, practice_a, day,
+                                                                        clinician_a):
         response = manager.post(self.url(practice_a), {"date": "2025-03-04"})
         assert response.status_code == 200
         html = response.content.decode()
@@ -377,7 +378,10 @@ class TestCards:
         assert sorted(cards) == ["PA-1", "PA-2"]
         assert html.count('<svg width="') == 2 and html.count('class="qr-card"') == 2
         assert practice_a.name in html and "2025-03-04" in html
-        assert "¿Cómo fue su consulta?" in html and "How was your visit?" in html
+        # The card names the clinician and asks about the relationship, with the time this practice's patients take.
+        name = clinician_a.get_full_name() or clinician_a.get_username()
+        assert f"How is your relationship with {name}?" in html and f"¿Cómo es su relación con {name}?" in html
+        assert re.search(r"about \d+ minutes", html) and "How was your visit" not in html
         for ref in ("PA-1", "PA-2"):
             old = client.get(reverse("patient_questionnaire", args=[day[ref].patient_token]))
             assert old.status_code == 404 and b"could not find this questionnaire" in old.content

@@ -305,3 +305,10 @@ def test_a_patient_link_without_its_slash_goes_on_with_the_survey_headers(client
     assert response["Location"] == f"/s/{visit_a.patient_token}/"
     assert "no-store" in response["Cache-Control"]
     assert response["Referrer-Policy"] == "no-referrer"
+
+
+def test_every_page_has_an_icon_and_favicon_ico_finds_it(client, db):
+    page = client.get("/accounts/login/").content.decode()
+    assert '<link rel="icon" href="/static/img/favicon.svg" type="image/svg+xml">' in page
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"] == "/static/img/favicon.svg"

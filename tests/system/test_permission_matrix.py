@@ -182,6 +182,7 @@ def token_kwargs(w, slug, role):
 ROWS: dict[str, Row] = {
     # --- signing in and passwords: Django's views with our templates --------------------------------
     "login": Row(lambda w, s, r: {}, public(200)),
+    "favicon": Row(lambda w, s, r: {}, public(301)),  # to the static icon, for everyone
     "logout": Row(lambda w, s, r: {}, public(Redirect("/accounts/login/")), method="post"),
     "password_change": Row(lambda w, s, r: {}, signed_in(200)),
     "password_change_done": Row(lambda w, s, r: {}, signed_in(200)),
