@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action
-from measurement import scoring
+from measurement import continuity, scoring
 from measurement.statistics import (
     CEILING_NOTE_SHARE,
     MIN_DYADS,
@@ -132,6 +132,9 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
         ),
         _distribution_panel(queries.score_distribution(practice, period), any_hidden, notes),
         _concordance_panel(queries.concordance(practice, period), any_hidden, notes),
+        _continuity_panel(
+            queries.visit_counts(practice, period), names, by_clinician, practice_level, by_domain, audience, focus
+        ),
         _funnel_panel(tiles),
     ]
 
@@ -480,6 +483,40 @@ def concordance_series(points: dict[str, Counter]) -> list[dict]:
         for domain, counts in points.items()
         if counts
     ]
+
+
+def _continuity_panel(visit_counts, names, by_clinician, practice_level, suppression: Suppression,
+                      audience: Audience, focus) -> Panel:
+    """Continuity of care beside the abiding scores (docs/measurement.md): per clinician, their patients' share of
+    visits with them and the patients' UPC and COC, over the year to the period's end; the abiding mean is the
+    figure the page releases for that clinician (hidden where it is hidden)."""
+    panel = Panel(
+        "continuity",
+        _("Continuity of care and abiding"),
+        [_("Series"), _("Patients with 2 or more visits"), _("Share of visits with this clinician"),
+         _("Usual provider continuity (UPC)"), _("Continuity of care index (COC)"),
+         _("Being there over time: mean"), _("Note")],
+    )
+    practice, clinicians = continuity.summarize(visit_counts)
+    rows = [] if focus else [(_("Practice"), practice, practice_level.get("abiding"), None)]
+    rows += [(name, clinicians.get(pk), by_clinician.get((pk, "abiding")), pk) for pk, name in names.items()]
+    for name, figures, abiding, clinician_id in rows:
+        figures = figures or continuity.Continuity(patients=0, upc=None, coc=None)
+        hidden = suppression.hider(clinician_id, audience)
+        released = release(abiding, hidden=hidden("abiding", _n(abiding)), min_n=audience.min_n)
+        panel.rows.append([
+            name, figures.patients, None if figures.share_with_clinician is None else 100 * figures.share_with_clinician,
+            figures.upc, figures.coc, HIDDEN if released.hidden else released.mean, released.note,
+        ])
+    panel.notes = [
+        _(
+            "Continuity counts visits over the year to the end of the period, for patients seen at least twice. "
+            "UPC is the share of a patient's visits with the clinician they saw most; COC is 1 when every visit "
+            "was with one clinician and 0 when no clinician was seen twice. Being there over time (abiding) begins "
+            "with seeing the same clinician: a clinician whose patients often see others has less to build on."
+        )
+    ]
+    return panel
 
 
 def _funnel_panel(tiles: Tiles) -> Panel:

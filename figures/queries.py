@@ -261,6 +261,20 @@ def median_minutes_to_complete(practice: Practice, period: Period) -> float | No
     return None if seconds is None else float(seconds) / 60
 
 
+def visit_counts(practice: Practice, period: Period) -> list[tuple[int, int, int]]:
+    """(patient id, clinician id, visits) over the year to the period's end: what continuity of care is measured
+    from (measurement.continuity). A year, not the quarter: continuity is about patients coming back."""
+    from surveys.models import Visit
+
+    first = period.end - dt.timedelta(days=364)
+    return list(
+        Visit.objects.filter(practice=practice, date__gte=first, date__lte=period.end)
+        .values_list("dyad__patient_id", "dyad__clinician_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
 def typical_minutes_to_complete(practice: Practice, default: int = 5) -> int:
     """What the practice's patients take, rounded up to a whole minute: the median over the last year, or
     `default` before anyone has answered. Cards tell patients this, not a number we made up."""

@@ -11,14 +11,16 @@ register = template.Library()
 
 @register.filter
 def cell(value):
-    """A table cell: scores to one decimal, hidden figures said plainly, missing as an en dash."""
+    """A table cell: scores to one decimal, indices and shares below 1 (reliability, UPC) to two, hidden figures
+    said plainly, missing as an en dash."""
     if value is None or value == "":
         return "–"
     if value is HIDDEN:
         return str(HIDDEN)
     if isinstance(value, float):
         # Rounded, not cut: number_format truncates the digits it drops (2/3 of 100 would read 66.6).
-        return number_format(round(value, 1), 1)  # "80.3" in English, "80,3" in Spanish
+        digits = 2 if abs(value) < 1 else 1
+        return number_format(round(value, digits), digits)  # "80.3" in English, "80,3" in Spanish
     return value
 
 

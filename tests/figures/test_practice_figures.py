@@ -129,3 +129,28 @@ def test_the_time_cards_promise_is_what_this_practices_patients_take(instruments
         started = timezone.now() - dt.timedelta(minutes=minutes)
         services.submit_response(invitation, factories.full_answers(invitation), started_at=started)
     assert queries.typical_minutes_to_complete(practice) == 3  # the median, 2.1 minutes, rounded up
+
+
+def test_the_continuity_panel_gives_each_clinicians_share_and_the_patients_upc_and_coc(instruments):
+    from django.utils import timezone
+
+    from plumbing.period import released_quarter
+
+    practice = factories.practice("continuity")
+    ann, ben = factories.member(practice, "ann", "clinician"), factories.member(practice, "ben", "clinician")
+    today = timezone.localdate()
+    day = released_quarter(today, today).start + dt.timedelta(days=10)
+    for clinician, patient, times in ((ann, "P1", 3), (ben, "P1", 1), (ann, "P2", 2), (ben, "P3", 1)):
+        for i in range(times):
+            factories.visit(practice, clinician, patient, day + dt.timedelta(days=i))
+    client = Client()
+    client.force_login(factories.member(practice, "boss", "manager"))
+    response = client.get(reverse("practice_chart_csv", args=[practice.slug, "continuity"]))
+    rows = {row["Series"]: row for row in csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))}
+    # P1: 3 with Ann, 1 with Ben (UPC 3/4, COC (9 + 1 - 4)/12 = 1/2); P2: 2 with Ann (1, 1); P3 came once.
+    assert rows["Practice"]["Patients with 2 or more visits"] == "2"
+    assert float(rows["Practice"]["Usual provider continuity (UPC)"]) == pytest.approx((0.75 + 1) / 2)
+    assert float(rows["Practice"]["Continuity of care index (COC)"]) == pytest.approx((0.5 + 1) / 2)
+    assert float(rows["ann"]["Share of visits with this clinician"]) == pytest.approx(100 * (0.75 + 1) / 2)
+    assert float(rows["ben"]["Share of visits with this clinician"]) == pytest.approx(25.0)
+    assert rows["ben"]["Being there over time: mean"] == "" and rows["ben"]["Note"].startswith("hidden")

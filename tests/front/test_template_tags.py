@@ -7,8 +7,19 @@ from figures.figure import HIDDEN
 from front.templatetags.healing import cell, percent
 
 
-@pytest.mark.parametrize(("value", "en", "es"), [(200 / 3, "66.7", "66,7"), (0.05, "0.1", "0,1"), (99.96, "100.0", "100,0")])
+@pytest.mark.parametrize(
+    ("value", "en", "es"),
+    [(200 / 3, "66.7", "66,7"), (1.05, "1.1", "1,1"), (99.96, "100.0", "100,0"), (-12.34, "-12.3", "-12,3")],
+)
 def test_a_score_is_rounded_to_one_decimal_not_cut(value, en, es):
+    assert cell(value) == en
+    with translation.override("es"):
+        assert cell(value) == es
+
+
+@pytest.mark.parametrize(("value", "en", "es"), [(0.4312, "0.43", "0,43"), (0.745, "0.74", "0,74"), (0.0, "0.00", "0,00")])
+def test_an_index_below_one_keeps_two_decimals(value, en, es):
+    # Reliabilities and continuity indices live between 0 and 1: one decimal would make 0.65 and 0.74 alike.
     assert cell(value) == en
     with translation.override("es"):
         assert cell(value) == es

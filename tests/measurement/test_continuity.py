@@ -1,0 +1,52 @@
+"""Continuity indices against their textbook definitions (Breslau & Reeb 1975; Bice & Boxerman 1977)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from measurement.continuity import coc, summarize, upc
+
+visits = st.dictionaries(st.sampled_from("abcdef"), st.integers(min_value=0, max_value=12), max_size=6)
+
+
+def test_it_gives_upc_and_coc_as_worked_by_hand():
+    # Ten visits: 6 with a, 3 with b, 1 with c. UPC = 6/10; COC = (36 + 9 + 1 - 10) / (10 * 9) = 36/90.
+    assert upc({"a": 6, "b": 3, "c": 1}) == pytest.approx(0.6, rel=1e-15)
+    assert coc({"a": 6, "b": 3, "c": 1}) == pytest.approx(0.4, rel=1e-15)
+
+
+def test_one_clinician_is_full_continuity_and_never_the_same_twice_is_none():
+    assert upc({"a": 4}) == 1.0 and coc({"a": 4}) == 1.0
+    assert coc({"a": 1, "b": 1, "c": 1}) == 0.0
+    assert upc({"a": 1, "b": 1, "c": 1}) == pytest.approx(1 / 3)
+
+
+def test_a_single_visit_measures_nothing():
+    assert upc({"a": 1}) is None and coc({"a": 1}) is None and upc({}) is None and coc({"a": 0, "b": 1}) is None
+
+
+@given(visits)
+def test_the_indices_stay_within_their_bounds_and_coc_never_exceeds_upc(counts):
+    u, c = upc(counts), coc(counts)
+    if sum(counts.values()) < 2:
+        assert u is None and c is None
+        return
+    total = sum(counts.values())
+    assert Fraction(max(counts.values()), total) == Fraction(u).limit_denominator(10_000)
+    assert 0.0 <= c <= u <= 1.0 + 1e-12
+    assert u >= 1 / len([n for n in counts.values() if n]) - 1e-12
+
+
+def test_it_summarizes_the_practice_and_each_clinician_over_patients_with_two_visits_or_more():
+    rows = [("p1", "a", 3), ("p1", "b", 1), ("p2", "a", 2), ("p3", "b", 1)]  # p3 came once: left out
+    practice, clinicians = summarize(rows)
+    assert practice.patients == 2
+    assert practice.upc == pytest.approx((0.75 + 1.0) / 2)
+    assert practice.coc == pytest.approx(((9 + 1 - 4) / 12 + 1.0) / 2)
+    assert clinicians["a"].patients == 2 and clinicians["a"].share_with_clinician == pytest.approx((0.75 + 1.0) / 2)
+    assert clinicians["b"].patients == 1 and clinicians["b"].share_with_clinician == pytest.approx(0.25)
+    assert practice.share_with_clinician is None
