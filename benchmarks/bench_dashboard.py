@@ -6,7 +6,7 @@ page's default period (the latest closed quarter: docs/privacy.md), timed twice:
 and with the chart builders stubbed out (the data path: queries, summaries, tables). The targets (p50 <= 150 ms,
 <= 1.5x raw) are checked on the data path; the figures' cost is reported beside it.
 Baseline: one hand-written SQL statement returning the same numbers (tiles, funnel, practice, clinician and
-monthly summaries, distribution, concordance) from the responses and their scores, checked equal to ours before
+monthly summaries, distribution, concordance, continuity of care) from the responses and their scores, checked equal to ours before
 anything is timed; docs/performance.md ratio is taken against it. Beside it, for a period that runs to today, the
 same statement reading the read model our path then reads (the latest flags and paired scores on the score rows,
 surveys/latest.py), so the cost of Django and Python over the database is visible too (`ratio_vs_read_model`). A
@@ -16,6 +16,7 @@ Also: the number of queries at 2,000 and at 20,000 visits (they must be equal).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import sys
 from collections import defaultdict
@@ -56,6 +57,32 @@ FROM scores GROUP BY 3, 5
 UNION ALL
 """
 
+# Continuity of care (measurement.continuity) from visits over the year to the period's last day: the same in
+# both statements, since visits have no read model.
+CONTINUITY_CTES = """
+visit_pairs AS (
+    SELECT d.patient_id, d.clinician_id, count(*) AS n
+    FROM surveys_visit v JOIN surveys_dyad d ON d.id = v.dyad_id
+    WHERE v.practice_id = %(practice)s AND v.date >= %(year_start)s AND v.date <= %(last_day)s
+    GROUP BY d.patient_id, d.clinician_id
+),
+patients AS (
+    SELECT patient_id, sum(n) AS total, max(n) AS most, sum(n * n) AS squares
+    FROM visit_pairs GROUP BY patient_id HAVING sum(n) >= 2
+)
+"""
+CONTINUITY_SQL = """
+UNION ALL
+SELECT 'continuity', NULL, NULL, NULL, NULL, count(*), avg(most::float8 / total),
+       avg((squares - total)::float8 / (total * (total - 1))), NULL, NULL
+FROM patients
+UNION ALL
+SELECT 'continuity', vp.clinician_id, NULL, NULL, NULL, count(*), avg(p.most::float8 / p.total),
+       avg((p.squares - p.total)::float8 / (p.total * (p.total - 1))), avg(vp.n::float8 / p.total), NULL
+FROM visit_pairs vp JOIN patients p ON p.patient_id = vp.patient_id
+GROUP BY vp.clinician_id
+"""
+
 RAW_SQL = """
 WITH r AS (
     SELECT id, dyad_id, visit_id, submitted_at, started_at
@@ -76,6 +103,7 @@ latest_month AS (
     FROM (SELECT id, dyad_id, submitted_at, date_trunc('month', submitted_at AT TIME ZONE %(tz)s)::date AS month FROM r) m
     ORDER BY dyad_id, month, submitted_at DESC, id DESC
 ),
+""" + CONTINUITY_CTES + """,
 pairs AS (
     SELECT p.domain, p.score AS patient, c.score AS clinician
     FROM scores p
@@ -90,7 +118,7 @@ UNION ALL
 SELECT 'concordance', NULL, domain, NULL, NULL, count(*), avg(patient), avg(clinician), avg(clinician - patient),
        count(*) FILTER (WHERE abs(clinician - patient) >= 25 - 1e-9)
 FROM pairs GROUP BY domain
-""" + TILES_SQL
+""" + CONTINUITY_SQL + TILES_SQL
 
 
 # The same numbers from the read model: each dyad's latest rows are flagged, the clinician's score is on the row.
@@ -100,8 +128,8 @@ WITH scores AS (
     FROM surveys_domainscore
     WHERE practice_id = %(practice)s AND respondent = 'patient' AND is_latest
       AND submitted_at >= %(start)s AND submitted_at < %(end)s AND score IS NOT NULL
-)
-""" + SCORES_SQL + """
+),
+""" + CONTINUITY_CTES + SCORES_SQL + """
 SELECT 'month', NULL, domain, month, NULL, count(*), sum(score), sum(score * score), NULL, NULL
 FROM surveys_domainscore
 WHERE practice_id = %(practice)s AND respondent = 'patient' AND is_month_latest
@@ -112,7 +140,7 @@ SELECT 'concordance', NULL, domain, NULL, NULL, count(*), avg(score), avg(paired
        count(*) FILTER (WHERE abs(paired_score - score) >= 25 - 1e-9)
 FROM scores WHERE paired_score IS NOT NULL AND domain IN ('valuing', 'power', 'abiding', 'trust', 'hope', 'known')
 GROUP BY domain
-""" + TILES_SQL
+""" + CONTINUITY_SQL + TILES_SQL
 
 
 def raw_numbers(cursor, params, sql: str = RAW_SQL) -> dict:
@@ -129,6 +157,8 @@ def raw_numbers(cursor, params, sql: str = RAW_SQL) -> dict:
             out[kind][(month, domain)] = (n, a, b)
         elif kind == "concordance":
             out[kind][domain] = (n, a, b, c, d)
+        elif kind == "continuity":
+            out[kind][clinician] = (n, a, b, c)
         elif kind == "funnel":
             out[kind] = {"sent": n, "opened": int(a), "completed": int(b)}
         elif kind == "responses":
@@ -176,6 +206,17 @@ def check_equal(ours: dict, raw: dict) -> list[str]:
             problems.append(f"concordance {domain}: {mine} != {(n, patient, clinician, gap, flagged)}")
     if set(by_domain) != set(raw["concordance"]):
         problems.append("concordance domains differ")
+    if "continuity" in raw:
+        practice, clinicians = ours["continuity"]
+        mine = {None: practice, **clinicians}
+        if set(mine) != set(raw["continuity"]):
+            problems.append("continuity: clinicians differ")
+        for key, (n, upc, coc, share) in raw["continuity"].items():
+            got = mine.get(key)
+            if got is None or got.patients != n or not all(
+                close(x, y) for x, y in zip((got.upc, got.coc, got.share_with_clinician), (upc, coc, share))
+            ):
+                problems.append(f"continuity {key}: {got} != {(n, upc, coc, share)}")
     tiles = ours["tiles"]
     if {"sent": tiles.sent, "opened": tiles.opened, "completed": tiles.completed} != raw["funnel"]:
         problems.append(f"funnel: {tiles} != {raw['funnel']}")
@@ -196,6 +237,7 @@ def main():
 
         from demo.seed import add_demo_visits, seed_demo
         from figures import charts, panels, queries
+        from measurement import continuity
         from plumbing.period import released_quarter
 
         result = seed_demo(practices=1, clinicians=10, visits=small_visits, seed=5)
@@ -222,7 +264,8 @@ def main():
         bench.log(f"dashboard: {queries_small} queries at {small_visits} visits, {queries_large} at {large_visits}")
 
         start, end = period.bounds
-        params = {"practice": practice.pk, "start": start, "end": end, "tz": settings.TIME_ZONE}
+        params = {"practice": practice.pk, "start": start, "end": end, "tz": settings.TIME_ZONE,
+                  "year_start": period.end - dt.timedelta(days=364), "last_day": period.end}
         with connection.cursor() as cursor:
             raw = raw_numbers(cursor, params)
             raw_read_model = raw_numbers(cursor, params, READ_MODEL_SQL) if period.reaches_today else None
@@ -234,6 +277,7 @@ def main():
                 "month": queries.monthly_summaries(practice, period),
                 "distribution": queries.score_distribution(practice, period),
                 "pairs": queries.concordance(practice, period),
+                "continuity": continuity.summarize(queries.visit_counts(practice, period)),
             }
         problems = check_equal(ours, raw)
         if raw_read_model is not None:
@@ -288,7 +332,7 @@ def main():
             "ours_with_figures_s": round(figures_p50, 4),
             "ours_p90_s": round(bench.percentile(data_path, 90), 4),
             "baseline_s": round(raw_p50, 4),
-            "baseline": "p50 of one hand-written SQL statement returning the same numbers from responses and scores",
+            "baseline": "p50 of one hand-written SQL statement returning the same numbers from responses, scores and visits",
             "baseline_read_model_s": round(read_model_p50, 4) if read_model_p50 else None,
             "baseline_read_model": "p50 of the same statement over the read model our path reads (latest flags, paired "
             "scores); none for a closed quarter, which reads through the window",
