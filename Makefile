@@ -23,12 +23,16 @@ migrate: install
 	$(PY) manage.py load_instruments
 
 # The site on http://127.0.0.1:8000 and a Celery worker (with beat) beside it: filesystem broker, no server to install.
+# The worker is supervised: if it dies, it starts again 2 s later (docs/reports.md), and Ctrl-C stops both.
+WORKER := $(VENV)/bin/celery -A healing worker -B --loglevel=warning --concurrency=1
 run: export SITE_URL := $(SITE_URL)
 run: migrate
 	$(PY) manage.py seed_demo --if-empty --fresh-link
 	@echo "\nStarting the worker and the site on http://$(HOST):$(PORT)/ (Ctrl-C stops both)."
-	@$(VENV)/bin/celery -A healing worker -B --loglevel=warning --concurrency=1 & worker=$$!; \
-	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	@( trap 'kill -TERM $$worker 2>/dev/null; wait $$worker; exit 0' TERM; \
+	   while :; do $(WORKER) & worker=$$!; wait $$worker; \
+	     echo "The worker stopped (exit $$?); starting it again in 2 s." >&2; sleep 2; done ) & supervisor=$$!; \
+	  trap 'kill -TERM $$supervisor 2>/dev/null; wait $$supervisor' EXIT INT TERM; \
 	  $(PY) manage.py runserver $(HOST):$(PORT)
 
 worker: install

@@ -10,6 +10,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from plumbing import workers
 from reports import selectors, services
 from reports.models import Report
 from surveys.models import Role
@@ -42,11 +43,13 @@ def report_list(request, slug):
             form.add_error(None, str(exc))
         else:
             return redirect("report_detail", slug=practice.slug, pk=report.pk)
+    reports = list(selectors.visible_reports(request.user, practice, role)[:100])
     context = {
         "practice": practice,
         "role": role,
         "form": form,
-        "reports": selectors.visible_reports(request.user, practice, role)[:100],
+        "reports": reports,
+        "workers_silent": any(not report.finished for report in reports) and workers.workers_silent(),
     }
     return render(request, "reports/list.html", context, status=400 if form.is_bound else 200)
 
@@ -101,4 +104,5 @@ def _status_context(report: Report, role: str) -> dict:
         "role": role,
         "may_retry": services.may_retry(report),
         "stale": services.is_stale(report),
+        "workers_silent": not report.finished and workers.workers_silent(),
     }

@@ -117,8 +117,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = envint("CONN_MAX_AGE", 0)
 else:
-    # Wait for a writer instead of failing at once: the web process and the worker share the file.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The web process, the worker and its heartbeat share the file. Wait for a writer instead of failing at once
+    # (timeout); take the write lock when a transaction begins (IMMEDIATE), since SQLite answers "database is
+    # locked" at once, without waiting, to a transaction that read and then wants to write while another writes;
+    # and let pages read while a report writes (WAL).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
+    )
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -174,9 +179,11 @@ EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 # Invitations: how long a questionnaire link stays valid.
 INVITATION_TTL_DAYS = envint("INVITATION_TTL_DAYS", 14)
 
-# Celery. The default broker needs no server: kombu's filesystem transport in var/broker.
+# Celery. The default broker needs no server: kombu's filesystem transport in var/broker, with messages written
+# whole before a worker can see them (plumbing/broker.py).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT = "plumbing.broker:Transport"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -234,6 +241,11 @@ REPORTS_STALE_AFTER = envint("REPORTS_STALE_AFTER", CELERY_TASK_TIME_LIMIT + 600
 REPORTS_MONTHLY_CLINICIAN_REPORTS = envbool("REPORTS_MONTHLY_CLINICIAN_REPORTS", False)
 # Tests only: seconds each clinician section sleeps, so a test can kill a worker mid-report. Unset: no delay.
 REPORTS_TEST_DELAY = float(os.environ.get("REPORTS_TEST_DELAY", "0") or 0)
+
+# Every worker says it is alive this often (plumbing/workers.py); pages waiting for a worker say so when none has
+# been seen for WORKER_SILENT_AFTER seconds.
+WORKER_HEARTBEAT_SECONDS = float(os.environ.get("WORKER_HEARTBEAT_SECONDS", "15"))
+WORKER_SILENT_AFTER = float(os.environ.get("WORKER_SILENT_AFTER", "60"))
 
 # Reports and email on their own queues, so workers scale out per queue; a worker started without -Q
 # consumes all three (CELERY_TASK_QUEUES), as `make run` and the compose worker do.

@@ -9,7 +9,9 @@ from io import BytesIO
 
 import pytest
 from django.urls import include, path, reverse
+from django.utils import timezone
 
+from plumbing import workers
 from reports import services
 from reports.models import Report
 from tests import factories
@@ -127,6 +129,28 @@ def test_the_status_fragment_polls_until_the_report_is_finished(client, scored_p
     failed = client.get(status_url).content.decode()
     assert "hx-trigger" not in failed
     assert "The build failed: boom" in failed and reverse("report_retry", args=["a", report.pk]) in failed
+
+
+def test_a_queued_report_says_when_no_worker_has_been_seen_for_a_minute(client, scored_practice, manager_a,  # noqa: F811
+                                                                       django_capture_on_commit_callbacks):
+    start, end = period()
+    with django_capture_on_commit_callbacks(execute=False):  # no worker: it stays queued
+        report = services.request_report(scored_practice, start, end)
+    signed_in(client, manager_a)
+    status_url, list_url = reverse("report_status", args=["a", report.pk]), reverse("reports", args=["a"])
+    waiting = "No report worker is running"
+
+    workers.record_heartbeat("celery@alive", timezone.now() - dt.timedelta(seconds=10))
+    assert waiting not in client.get(status_url).content.decode()
+    assert waiting not in client.get(list_url).content.decode()
+
+    workers.record_heartbeat("celery@alive", timezone.now() - dt.timedelta(seconds=61))  # it stopped beating
+    assert waiting in client.get(status_url).content.decode()
+    assert waiting in client.get(list_url).content.decode()
+
+    Report.objects.filter(pk=report.pk).update(status=Report.Status.DONE)  # nothing waits: nothing to say
+    assert waiting not in client.get(status_url).content.decode()
+    assert waiting not in client.get(list_url).content.decode()
 
 
 def test_the_pages_load_htmx_from_a_file_and_have_no_inline_script_or_style(client, practice_report, manager_a):
