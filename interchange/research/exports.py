@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone, translation
 
@@ -36,7 +37,7 @@ from measurement.instruments import InstrumentSpec, spec_for_version
 from plumbing import csvfile
 from plumbing.period import Period
 from surveys.domains import domain_label, domain_labels
-from surveys.models import Answer, InstrumentVersion, Practice, Response
+from surveys.models import Answer, Instrument, InstrumentVersion, Patient, Practice, Response
 from surveys.selectors import export_responses
 
 from .scores import DOMAIN_COLUMNS, SCORE_COLUMNS, score_rows
@@ -198,6 +199,21 @@ class SavVariable:
     missing: list = field(default_factory=list)
     # For items: which (instrument slug, item code) answers land in this variable.
     sources: set = field(default_factory=set)
+    # For text: the SPSS width in bytes, the same in every period's file (see text_width).
+    width: int = 0
+
+
+BLANK_LABEL = "(no value)"
+"""The label of a text variable's blank value: SPSS has no missing strings, a blank is how none is stored."""
+
+
+def text_width(model, field_name: str) -> int:
+    """The most bytes a text field can hold: SPSS string widths count bytes, UTF-8 takes up to 4 a character.
+
+    Widths fixed by the schema, not by the data, so files of different periods (an empty one included) have
+    the same variables of the same widths, and SPSS or PSPP can stack them with ADD FILES.
+    """
+    return 4 * model._meta.get_field(field_name).max_length
 
 
 def sav_variables(specs: Iterable[InstrumentSpec]) -> list[SavVariable]:
@@ -208,16 +224,21 @@ def sav_variables(specs: Iterable[InstrumentSpec]) -> list[SavVariable]:
     version. A code used by two instruments gets the instrument's slug in front of it.
     """
     specs = list(specs)
+    User = get_user_model()
     base = [
         SavVariable("visit", "Visit id", "id", "The visit's id; with respondent, the key of a response in every file."),
         SavVariable("dyad", "Dyad id (one clinician with one patient)", "id", "The dyad's id."),
-        SavVariable("clinician", "Clinician (username)", "text", "The clinician's username."),
-        SavVariable("patient", "Patient reference (pseudonymous)", "text", "The practice's patient reference code."),
-        SavVariable("respondent", "Respondent", "text", "Who answered: patient or clinician."),
-        SavVariable("instrument", "Instrument", "text", "The instrument's slug."),
-        SavVariable("version", "Instrument version", "text", "The instrument's version."),
+        SavVariable("clinician", "Clinician (username)", "text", "The clinician's username.",
+                    width=text_width(User, User.USERNAME_FIELD)),
+        SavVariable("patient", "Patient reference (pseudonymous)", "text", "The practice's patient reference code.",
+                    width=text_width(Patient, "reference")),
+        SavVariable("respondent", "Respondent", "text", "Who answered: patient or clinician.",
+                    width=text_width(Response, "respondent")),
+        SavVariable("instrument", "Instrument", "text", "The instrument's slug.", width=text_width(Instrument, "slug")),
+        SavVariable("version", "Instrument version", "text", "The instrument's version.",
+                    width=text_width(InstrumentVersion, "version")),
         SavVariable("submitted_at", "Submitted at (UTC)", "datetime", "When the questionnaire was submitted, in UTC."),
-        SavVariable("language", "Language answered in", "text", "en or es."),
+        SavVariable("language", "Language answered in", "text", "en or es.", width=text_width(Response, "language")),
     ]
     newest: dict[tuple[str, str], tuple[InstrumentSpec, object]] = {}
     instruments_of: dict[str, set[str]] = {}
@@ -315,7 +336,10 @@ def sav_bytes(table: dict[str, list], variables: list[SavVariable], *, file_labe
             str(path),
             file_label=file_label[:64],
             column_labels={v.name: v.label for v in variables},
-            variable_value_labels={v.name: v.value_labels for v in items},
+            # A text variable's width is fixed by its blank value's label: pyreadstat sizes a string variable by
+            # the longest of its values and labels, and ignores variable_format for strings.
+            variable_value_labels={v.name: v.value_labels for v in items}
+            | {v.name: {" " * v.width: BLANK_LABEL} for v in variables if v.kind == "text"},
             missing_ranges={v.name: v.missing for v in items},
             variable_format=formats,
             variable_measure=measures,
@@ -368,7 +392,7 @@ def codebook_rows(variables: list[SavVariable]) -> list[dict]:
         elif variable.kind == "datetime":
             values = "UTC"
         else:
-            values = ""
+            values = f"A{variable.width} in every file; blank = {BLANK_LABEL}"
         entry = (SAV_FILE, variable.name, variable.meaning, sav_types[variable.kind], values)
         rows.append(dict(zip(CODEBOOK_COLUMNS, entry)))
     return rows

@@ -7,6 +7,8 @@ import datetime as dt
 import io
 import json
 import re
+import shutil
+import subprocess
 import zipfile
 
 import pyreadstat
@@ -345,6 +347,40 @@ def test_every_download_is_audited(as_admin, practice_a, data):
     assert [e.detail["kind"] for e in events] == [*names.values(), "redcap-patient-1.0.csv"]
     assert all(e.practice_id == practice_a.pk and e.actor_name == "platform-admin" for e in events)
     assert events[0].detail == {"kind": "answers.csv", "start": "2025-03-01", "end": "2025-03-31"}
+
+
+# --- files of different periods stack ---------------------------------------------------------------
+
+
+def test_every_period_gives_the_same_variables_with_the_same_widths(as_admin, practice_a, data, tmp_path):
+    """String widths were the data's: `clinician` was A11 in a full period and A1 in an empty one, so PSPP's
+    ADD FILES of the two failed. Widths are now the most bytes each field can hold."""
+    _columns, full = read_sav(tmp_path, content(get(as_admin, "research_responses_sav", practice_a, QUERY)))
+    _columns, empty = read_sav(tmp_path, content(get(as_admin, "research_responses_sav", practice_a, EMPTY)))
+    assert full.number_rows == 3 and empty.number_rows == 0
+    assert full.original_variable_types == empty.original_variable_types
+    assert full.original_variable_types["clinician"] == "A600"  # 150 characters of up to 4 bytes each
+    assert full.original_variable_types["patient"] == "A256"
+    assert full.original_variable_types["version"] == "A64"
+    assert full.original_variable_types["P01"] == "F1.0" and full.original_variable_types["visit"] == "F12.0"
+
+
+@pytest.mark.skipif(not shutil.which("pspp"), reason="needs PSPP (apt-get install pspp; .ci/run installs it)")
+def test_pspp_stacks_a_full_and_an_empty_period_with_add_files(as_admin, practice_a, data, tmp_path):
+    (tmp_path / "march.sav").write_bytes(content(get(as_admin, "research_responses_sav", practice_a, QUERY)))
+    (tmp_path / "empty.sav").write_bytes(content(get(as_admin, "research_responses_sav", practice_a, EMPTY)))
+    (tmp_path / "stack.sps").write_text(
+        "ADD FILES /FILE='march.sav' /FILE='empty.sav'.\n"
+        "SAVE OUTFILE='stacked.sav'.\n"
+        "DISPLAY DICTIONARY /VARIABLES=clinician patient version.\n"
+    )
+    result = subprocess.run(["pspp", "-o", "out.txt", "stack.sps"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    output = (tmp_path / "out.txt").read_text(errors="replace")
+    assert result.returncode == 0 and "error" not in (result.stdout + result.stderr + output).lower(), output
+    columns, meta = pyreadstat.read_sav(str(tmp_path / "stacked.sav"), output_format="dict")
+    assert meta.number_rows == 3 and meta.original_variable_types["clinician"] == "A600"
+    assert sorted(columns["clinician"]) == ["clin-a", "clin-a", "clin-a2"]
 
 
 # --- empty and wrong periods -------------------------------------------------------------------------
