@@ -424,10 +424,28 @@ def redcap_choices(spec: InstrumentSpec, allow_na: bool) -> str:
     return " | ".join(choices)
 
 
+REDCAP_RECORD_ID = "record_id"
+REDCAP_COMPLETE = 2
+"""REDCap's form status for a finished form (0 incomplete, 1 unverified, 2 complete)."""
+
+
+def redcap_form(spec: InstrumentSpec) -> str:
+    return redcap_name(f"{spec.slug}_{spec.version}")
+
+
 def redcap_rows(spec: InstrumentSpec) -> list[dict]:
-    """One row per item, in questionnaire order; the domain's label heads its first item."""
-    form = redcap_name(f"{spec.slug}_{spec.version}")
-    rows, headed = [], set()
+    """The record id first (REDCap's rule for a project's first field), then one row per item in questionnaire
+    order; the domain's label heads its first item."""
+    form = redcap_form(spec)
+    record_id = {
+        **dict.fromkeys(REDCAP_COLUMNS, ""),
+        "Variable / Field Name": REDCAP_RECORD_ID,
+        "Form Name": form,
+        "Field Type": "text",
+        "Field Label": "Record ID (Healing visit id)",
+        "Field Annotation": "The visit's id: a visit's patient and clinician forms share it, as in every Healing file",
+    }
+    rows, headed = [record_id], set()
     for item in spec.items:
         keyed = "; reverse-keyed" if item.reverse else ""
         rows.append({
@@ -449,6 +467,43 @@ def redcap_rows(spec: InstrumentSpec) -> list[dict]:
 def redcap_csv(spec: InstrumentSpec) -> bytes:
     # Every cell quoted, as REDCap writes its own dictionaries.
     return csv_bytes(REDCAP_COLUMNS, redcap_rows(spec), csv.QUOTE_ALL, bom=False)  # uploaded to REDCap as it is
+
+
+def redcap_data_filename(spec: InstrumentSpec) -> str:
+    return f"redcap-data-{spec.slug}-{spec.version}.csv"
+
+
+def redcap_data_columns(spec: InstrumentSpec) -> list[str]:
+    """The dictionary's fields in its order, then the form's status field that REDCap adds to every form."""
+    return [REDCAP_RECORD_ID, *(redcap_name(item.code) for item in spec.items), f"{redcap_form(spec)}_complete"]
+
+
+def redcap_data_csv(spec: InstrumentSpec, responses: Iterable[Response], answered: dict[int, dict[str, object]]) -> bytes:
+    """REDCap's flat import file for one instrument version, against its dictionary: one row per response of that
+    version, the record id first, each item's choice code (not applicable as its own code, never blank), blank
+    when unanswered, and the form marked complete. No BOM: it is imported as it is."""
+    na = na_code(spec.scale.max)
+    rows = []
+    for response in responses:
+        version = response.instrument_version
+        if (version.instrument.slug, version.version) != (spec.slug, spec.version):
+            continue
+        values = answered.get(response.pk, {})
+        row = {REDCAP_RECORD_ID: response.visit_id, f"{redcap_form(spec)}_complete": REDCAP_COMPLETE}
+        for item in spec.items:
+            if item.code in values:
+                value = values[item.code]
+                row[redcap_name(item.code)] = na if value is None else int(value)
+        rows.append(row)
+    return csv_bytes(redcap_data_columns(spec), rows, bom=False)
+
+
+def answers_by_response(answers: QuerySet[Answer]) -> dict[int, dict[str, object]]:
+    """response id -> item code -> raw value (None: does not apply); unanswered items are absent."""
+    answered: dict[int, dict[str, object]] = {}
+    for response_id, code, value in answers.values_list("response_id", "item__code", "value").iterator(2000):
+        answered.setdefault(response_id, {})[code] = value
+    return answered
 
 
 # --- everything for a period ---------------------------------------------------------------------------
@@ -478,6 +533,8 @@ def research_files(practice: Practice, period: Period) -> dict[str, bytes]:
         SAV_FILE: sav_file(practice, period, variables, responses),
     }
     files |= {redcap_filename(spec): redcap_csv(spec) for spec in specs}
+    answered = answers_by_response(period_answers(practice, period))
+    files |= {redcap_data_filename(spec): redcap_data_csv(spec, responses, answered) for spec in specs}
     return files
 
 

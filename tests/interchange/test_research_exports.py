@@ -238,8 +238,11 @@ def test_the_redcap_dictionary_has_one_valid_row_per_item(client, manager_a, pra
     text = response.content.decode("utf-8")
     assert text.splitlines()[0] == REDCAP_HEADER
     assert csv_header(response.content) == research.REDCAP_COLUMNS
-    rows = csv_dicts(response.content)
+    record_id, *rows = csv_dicts(response.content)
     spec = next(s for s in research.instrument_specs() if f"{s.slug}-{s.version}" == name)
+    # REDCap's first field is the record id; here the visit's id, shared by the patient's and clinician's forms.
+    assert (record_id["Variable / Field Name"], record_id["Field Type"]) == ("record_id", "text")
+    assert record_id["Form Name"] == name.replace("-", "_").replace(".", "_")
     assert [r["Variable / Field Name"] for r in rows] == [item.code.lower() for item in spec.items]
     for row, item in zip(rows, spec.items):
         assert row["Field Type"] == "radio"
@@ -252,7 +255,52 @@ def test_the_redcap_dictionary_has_one_valid_row_per_item(client, manager_a, pra
         )
     headed = [r["Section Header"] for r in rows if r["Section Header"]]
     assert headed == [domain_labels(domain.code)["en"] for domain in spec.domains]  # the one name of each domain
-    assert text.count("\n") == len(spec.items) + 1
+    assert text.count("\n") == len(spec.items) + 2
+
+
+def redcap_import_problems(dictionary: bytes, data: bytes) -> list[str]:
+    """What REDCap's data import would refuse, checked against the dictionary: the record id first, every
+    column a field of the dictionary (or its form's status), every radio value one of the field's codes."""
+    fields = csv_dicts(dictionary)
+    choices = {
+        f["Variable / Field Name"]: {c.split(",", 1)[0].strip() for c in f["Choices, Calculations, OR Slider Labels"].split("|")}
+        for f in fields if f["Field Type"] == "radio"
+    }
+    known = {f["Variable / Field Name"] for f in fields} | {f"{f['Form Name']}_complete" for f in fields}
+    header, rows = csv_header(data), csv_dicts(data)
+    problems = [] if header[0] == fields[0]["Variable / Field Name"] == "record_id" else ["the record id is not first"]
+    problems += [f"unknown field {column}" for column in header if column not in known]
+    ids = [row["record_id"] for row in rows]
+    problems += [] if all(ids) and len(set(ids)) == len(ids) else ["record ids blank or repeated"]
+    for row in rows:
+        for column, value in row.items():
+            if column in choices and value not in choices[column] | {""}:
+                problems.append(f"record {row['record_id']}: {column}={value!r} is not a choice")
+            if column.endswith("_complete") and value not in {"0", "1", "2"}:
+                problems.append(f"record {row['record_id']}: {column}={value!r}")
+    return problems
+
+
+def test_the_zip_has_a_redcap_data_file_per_version_that_imports_against_its_dictionary(as_admin, practice_a, data):
+    archive = zipfile.ZipFile(io.BytesIO(content(get(as_admin, "research_zip", practice_a, QUERY))))
+    for name in ("patient-1.0", "clinician-1.0"):
+        dictionary, flat = archive.read(f"redcap-{name}.csv"), archive.read(f"redcap-data-{name}.csv")
+        assert redcap_import_problems(dictionary, flat) == []
+        assert not flat.startswith(b"\xef\xbb\xbf")  # imported as it is, like the dictionary
+    patients = csv_dicts(archive.read("redcap-data-patient-1.0.csv"))
+    first, second = data[0], data[2]
+    assert [row["record_id"] for row in patients] == [str(first.visit_id), str(second.visit_id)]
+    assert (patients[0]["p01"], patients[0]["p03"], patients[0]["p08"]) == ("4", "2", "9")  # raw answers; 9: does not apply
+    assert patients[0]["patient_1_0_complete"] == "2"
+    clinicians = csv_dicts(archive.read("redcap-data-clinician-1.0.csv"))
+    assert [(row["record_id"], row["c06"], row["c21"]) for row in clinicians] == [(str(first.visit_id), "9", "1")]
+
+
+def test_the_redcap_data_of_an_empty_period_is_its_header(as_admin, practice_a, data):
+    archive = zipfile.ZipFile(io.BytesIO(content(get(as_admin, "research_zip", practice_a, EMPTY))))
+    flat = archive.read("redcap-data-patient-1.0.csv").decode()
+    assert flat.splitlines() == [",".join(research.redcap_data_columns(research.instrument_specs()[0]))]
+    assert flat.startswith("record_id,p01,")
 
 
 def test_an_unknown_instrument_version_is_404(client, manager_a, practice_a):
@@ -396,6 +444,7 @@ def test_an_empty_period_gives_header_only_files(as_admin, practice_a, data, tmp
     archive = zipfile.ZipFile(io.BytesIO(content(get(as_admin, "research_zip", practice_a, EMPTY))))
     assert set(archive.namelist()) == {
         "answers.csv", "responses.csv", "codebook.csv", "responses.sav", "redcap-patient-1.0.csv", "redcap-clinician-1.0.csv",
+        "redcap-data-patient-1.0.csv", "redcap-data-clinician-1.0.csv",
     }
     page = get(as_admin, "research_exports", practice_a, EMPTY)
     assert page.status_code == 200 and "0 responses and 0 answers" in page.content.decode()
@@ -438,7 +487,7 @@ def test_the_command_writes_the_same_files(as_admin, practice_a, data, tmp_path)
     written = {path.name for path in (tmp_path / "out").iterdir()}
     assert written == set(printed["files"]) == {
         "answers.csv", "responses.csv", "codebook.csv", "responses.sav", "redcap-patient-1.0.csv",
-        "redcap-clinician-1.0.csv", "research.zip",
+        "redcap-clinician-1.0.csv", "redcap-data-patient-1.0.csv", "redcap-data-clinician-1.0.csv", "research.zip",
     }
     assert (tmp_path / "out" / "answers.csv").read_bytes() == content(get(as_admin, "research_answers_csv", practice_a, QUERY))
     assert (tmp_path / "out" / "responses.csv").read_bytes() == content(get(as_admin, "research_responses_csv", practice_a, QUERY))
