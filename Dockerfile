@@ -14,11 +14,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 RUN groupadd --system healing && useradd --system --gid healing --home-dir /app --shell /usr/sbin/nologin healing
 
-# Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import subprocess, sys, tomllib; \
-deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
-subprocess.check_call([sys.executable, '-m', 'pip', 'install', *deps])"
+# Dependencies first, from the lock file alone, so a code change does not reinstall them: exact versions, and
+# pip refuses any file whose hash is not in requirements.lock (`make lock` writes it from pyproject.toml).
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 # Then the project itself, and its static files collected for the web process.
 COPY . .

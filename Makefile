@@ -8,13 +8,21 @@ PORT ?= 8000
 # serves, whatever PORT is; set SITE_URL to override.
 SITE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test install migrate worker e2e-deps bench clean
+.PHONY: run test install lock migrate worker e2e-deps bench clean
 
-$(VENV)/.installed: pyproject.toml
+# Runtime dependencies from requirements.lock (exact versions, hash-checked: what the image installs), then the
+# project and its dev tools.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
+
+# After changing a dependency range in pyproject.toml: pin the newest versions it allows, with their hashes.
+lock: install
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+	  --no-emit-find-links --output-file=requirements.lock pyproject.toml
 
 install: $(VENV)/.installed
 
