@@ -41,6 +41,22 @@ from surveys.services import current_version, load_instruments
 from surveys.tokens import hash_token, new_token
 
 DEMO_PASSWORD = "healing-demo"
+# Display names for demo staff, so pages and reports read as they would in a practice: people by name, the user
+# name only where someone signs in. Made up; any likeness is chance.
+STAFF_NAMES = [
+    ("Ana", "Morales"), ("Ben", "Okafor"), ("Chloe", "Nguyen"), ("David", "Herrera"), ("Elif", "Demir"),
+    ("Femi", "Adeyemi"), ("Grace", "Lindqvist"), ("Hugo", "Castillo"), ("Ines", "Duarte"), ("Jonas", "Weber"),
+    ("Kiran", "Patel"), ("Lucia", "Romero"), ("Marcus", "Bell"), ("Nadia", "Haddad"), ("Omar", "Siddiqui"),
+    ("Priya", "Raman"), ("Quinn", "Walsh"), ("Rosa", "Jimenez"), ("Sam", "Fischer"), ("Tomas", "Novak"),
+]
+
+
+def staff_name(number: int) -> tuple[str, str]:
+    """The (first, last) name of the number-th demo staff member (0-based), repeating with a suffix past the list."""
+    first, last = STAFF_NAMES[number % len(STAFF_NAMES)]
+    return first, last if number < len(STAFF_NAMES) else f"{last} {number // len(STAFF_NAMES) + 1}"
+
+
 PRACTICE_NAMES = [
     "Riverside Family Medicine",
     "Northgate Community Clinic",
@@ -218,10 +234,12 @@ def seed_demo(
         if number > len(PRACTICE_NAMES):
             name = f"{name} {number}"
         practice, _ = Practice.objects.get_or_create(slug=practice_slug(number), defaults={"name": name})
-        manager = _member(User, practice, f"manager{number}", Role.MANAGER, password)
+        first_staff = (number - 1) * (clinicians + 1)
+        manager = _member(User, practice, f"manager{number}", Role.MANAGER, password, staff_name(first_staff))
         result.logins.append((manager.username, "manager", practice.slug))
         staff = [
-            _member(User, practice, f"clinician{number}{chr(ord('a') + c)}" if clinicians <= 26 else f"clinician{number}-{c + 1}", Role.CLINICIAN, password)
+            _member(User, practice, f"clinician{number}{chr(ord('a') + c)}" if clinicians <= 26 else f"clinician{number}-{c + 1}",
+                    Role.CLINICIAN, password, staff_name(first_staff + 1 + c))
             for c in range(clinicians)
         ]
         result.logins.extend((c.username, "clinician", practice.slug) for c in staff[:2])
@@ -251,8 +269,11 @@ def add_demo_visits(practice: Practice, visits: int, seed: int = 7, today: dt.da
     )
 
 
-def _member(User, practice, username, role, password):
-    user, _ = User.objects.get_or_create(username=username, defaults={"password": password})
+def _member(User, practice, username, role, password, name: tuple[str, str]):
+    first, last = name
+    user, _ = User.objects.get_or_create(
+        username=username, defaults={"password": password, "first_name": first, "last_name": last}
+    )
     Membership.objects.get_or_create(user=user, practice=practice, role=role)
     return user
 

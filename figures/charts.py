@@ -347,10 +347,12 @@ def _month_dtick(n_months: int) -> str:
     return "M1" if n_months <= 12 else "M3" if n_months <= 36 else "M12"
 
 
-def trend(months: list[datetime.date], series: list[dict], *, title: str, y_title: str) -> go.Figure:
+def trend(months: list[datetime.date], series: list[dict], *, title: str, y_title: str,
+          marked: Sequence[datetime.date] = (), marked_text: str = "") -> go.Figure:
     """Monthly means over time. A series is {"name", "values"} aligned with `months`, optionally "colour"
     (e.g. DOMAIN_COLOURS[code]) and "dash". Missing months are gaps, never bridged: a line across a month
-    without data would claim a trend nobody measured.
+    without data would claim a trend nobody measured. Each month in `marked` gets `marked_text` written
+    upright at the foot of the plot, so a hole says why it is there (a printed chart has no hover).
     """
     traces = []
     for i, s in enumerate(series):
@@ -388,6 +390,11 @@ def trend(months: list[datetime.date], series: list[dict], *, title: str, y_titl
         xaxis["range"] = [(first - datetime.timedelta(days=15)).isoformat(),
                           (last + datetime.timedelta(days=15)).isoformat()]
     layout = _layout(title, xaxis=xaxis, yaxis=_score_axis(y_title), hovermode="x unified")
+    layout["annotations"] = [
+        {"x": month.isoformat(), "y": 0, "xref": "x", "yref": "paper", "yanchor": "bottom", "text": _plain(marked_text),
+         "textangle": -90, "showarrow": False, "font": {"size": 10, "color": "#5f6368"}}
+        for month in marked
+    ]
     return go.Figure(data=traces, layout=layout)
 
 

@@ -262,7 +262,10 @@ def _trend_figure(monthly: list[dict], title: str, div_id: str) -> str | None:
         for d in SHARED
     ]
     month_dates = [dt.date.fromisoformat(m + "-01") for m in months]
-    return _figure(charts.trend(month_dates, series, title=title, y_title="Mean score (0–100)"), div_id)
+    # A month whose figures are hidden is a hole in the lines: the chart says why at that month, in print too.
+    hidden = [date for date, m in zip(month_dates, months) if all(values.get((m, d)) is None for d in SHARED)]
+    return _figure(charts.trend(month_dates, series, title=title, y_title="Mean score (0–100)",
+                                marked=hidden, marked_text="hidden: too few dyads"), div_id)
 
 
 def _gaps_figure(gaps: list[dict], title: str, div_id: str) -> str | None:
@@ -590,10 +593,29 @@ def report_css() -> str:
     return Path(path).read_text(encoding="utf-8") if path else ""
 
 
+def summary(report, practice_rows: dict, parts: list[dict]) -> dict:
+    """The first page: the patients' view of whom the report is about, the invitations behind it, and how many
+    clinician figures the disclosure rule left out, before any chart."""
+    if report.kind == report.Kind.CLINICIAN:
+        rows, funnel = parts[0]["rows"]["domains"] if parts else [], parts[0]["rows"]["funnel"][0] if parts else None
+    else:
+        rows, funnel = practice_rows["domains"], (practice_rows["funnel"] or [None])[0]
+    patient_rows = [r for r in rows if r["respondent"] == Respondent.PATIENT]
+    clinician_figures = [r for part in parts for r in part["rows"]["domains"] if r["respondent"] == Respondent.PATIENT]
+    return {
+        "table": [_table_row(domain_label(r["domain"]), r) for r in patient_rows],
+        "dyads": max((r["n"] or 0 for r in patient_rows if not r["suppressed"]), default=0),
+        "funnel": funnel,
+        "hidden": sum(1 for r in clinician_figures if r["suppressed"]),
+        "clinician_figures": len(clinician_figures),
+    }
+
+
 def render_html(report, sections: list[dict], practice_rows: dict, parts: list[dict]) -> str:
     practice_table = [_table_row(domain_label(r["domain"]), r) for r in practice_rows["domains"]
                       if r["respondent"] == Respondent.PATIENT]
     context = {
+        "summary": summary(report, practice_rows, parts),
         "report": report,
         "practice": report.practice,
         "title": title(report),

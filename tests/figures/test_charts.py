@@ -278,6 +278,15 @@ def test_trend_draws_lines_with_markers_and_leaves_gaps():
     assert trust.line.color in charts.PALETTE
 
 
+def test_trend_writes_why_at_each_marked_month_so_a_printed_hole_explains_itself():
+    fig = charts.trend(MONTHS, [{"name": "Hope", "values": [60.0, 62.0, None, 70.0, 71.0, 75.0]}], title="t",
+                       y_title="y", marked=[MONTHS[2]], marked_text="hidden: too few dyads")
+    assert [(a.x, a.text, a.textangle) for a in fig.layout.annotations] == [
+        (MONTHS[2].isoformat(), "hidden: too few dyads", -90)
+    ]
+    assert not trend_fig().layout.annotations  # nothing marked, nothing written
+
+
 def test_trend_ticks_every_month_as_iso_months():
     xaxis = trend_fig().layout.xaxis
     assert xaxis.type == "date"

@@ -132,6 +132,32 @@ def test_the_html_is_self_contained_and_prints(build, scored_practice):
     assert "Plotly.newPlot" in html
 
 
+def test_the_printed_report_opens_with_a_summary_page_and_keeps_its_tables_whole(build, scored_practice):
+    html = read_html(build(scored_practice))
+    main = html[html.index("<main>"):]
+
+    assert main.index('id="summary"') < main.index('id="domains"') < main.index('id="clinician-sections"')
+    summary = main[main.index('id="summary"'):main.index("</section>")]
+    assert "<strong>8</strong> dyads with a patient questionnaire" in summary  # 6 dyads of clin-a, 2 of clin-a2
+    assert re.search(r"<strong>\d+</strong> of 12 clinician figures are not shown", summary)
+    assert 'class="summary"' in summary  # the practice's domain means, before any chart
+    # Print rules: the summary is a page of its own; after it nothing forces a page break, so no page is left
+    # half empty; a table is never split, so no row is left alone on a page.
+    assert "section.summary-page { break-after: page" in html
+    assert "table.summary { break-inside: avoid" in html and "table.summary thead { display: table-header-group" in html
+    assert "article.clinician { break-before: page" not in html
+
+
+def test_a_hidden_month_is_written_on_the_trend_where_its_hole_is():
+    shown = {"month": "2025-01", "suppressed": False, "mean": 70.0}
+    hidden = {"month": "2025-02", "suppressed": True, "mean": None}
+    monthly = [{**row, "domain": domain} for row in (shown, hidden) for domain in builders.SHARED]
+
+    html = builders._trend_figure(monthly, "Trend", "t-trend")
+
+    assert "hidden: too few dyads" in html and "2025-02-01" in html
+
+
 def test_the_zip_has_a_codebook_for_every_column(build, scored_practice):
     files = read_zip(build(scored_practice))
 

@@ -406,6 +406,9 @@ def test_seed_demo_creates_what_it_was_asked_for():
     # Every response is scored like a real submission: one score per domain of its instrument.
     for response in Response.objects.prefetch_related("scores", "instrument_version__domains"):
         assert {s.domain for s in response.scores.all()} == {d.code for d in response.instrument_version.domains.all()}
+    # Staff have display names, as in a practice: pages and reports name people, not user names.
+    names = [(m.user.username, m.user.get_full_name()) for m in Membership.objects.select_related("user").order_by("user__username")]
+    assert names == [("clinician1a", "Ben Okafor"), ("clinician1b", "Chloe Nguyen"), ("manager1", "Ana Morales")]
 
 
 @pytest.mark.django_db
