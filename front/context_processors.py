@@ -4,9 +4,12 @@ from surveys.permissions import memberships
 
 
 def navigation(request) -> dict:
-    """Template context: the practices and roles of the signed-in person, for the practice switcher."""
-    user = request.user
-    if not user.is_authenticated:
+    """Template context: the practices and roles of the signed-in person, for the practice switcher.
+
+    A page rendered before the middleware ran (runserver's static files answering 404) has no user: no switcher.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
         return {}
     roles: dict = {}
     for membership in memberships(user).order_by("practice__name"):

@@ -22,10 +22,12 @@ class PlotlyFinder(BaseFinder):
         return []
 
     def find(self, path, find_all=False, **kwargs):
-        match = str(PLOTLY_DIR / "plotly.min.js") if path == PLOTLY_PATH else None
-        if find_all:
-            return [match] if match else []
-        return match
+        """The path, or [] for no match as Django's own finders answer: a None here would reach
+        `finders.find` as a match ([None]) and turn a missing static file into a 500 under runserver."""
+        if path != PLOTLY_PATH:
+            return []
+        match = str(PLOTLY_DIR / "plotly.min.js")
+        return [match] if find_all else match
 
     def list(self, ignore_patterns):
         yield "plotly.min.js", self.storage
