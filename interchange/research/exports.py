@@ -287,23 +287,34 @@ def _index_meaning(code: str) -> str:
     return f"Mean of {', '.join(domains)}; missing if any of them is missing"
 
 
+def answers_by_response(answers: QuerySet[Answer]) -> dict[int, dict[str, object]]:
+    """response id -> item code -> raw value (None: does not apply); unanswered items are absent. Read once per
+    export and shared by the SPSS file and the REDCap data files."""
+    answered: dict[int, dict[str, object]] = {}
+    for response_id, code, value in answers.values_list("response_id", "item__code", "value").iterator(2000):
+        answered.setdefault(response_id, {})[code] = value
+    return answered
+
+
 def sav_table(
-    responses: Iterable[Response], answers: QuerySet[Answer], variables: list[SavVariable]
+    responses: Iterable[Response], answered: dict[int, dict[str, object]], variables: list[SavVariable]
 ) -> dict[str, list]:
-    """Column name -> values, one entry per response (floats for numbers, None for system-missing)."""
+    """Column name -> values, one entry per response (floats for numbers, None for system-missing).
+    `answered` is answers_by_response of the same responses' answers."""
     by_source = {source: v.name for v in variables if v.kind == "item" for source in v.sources}
     na_of = {v.name: v.missing[0] for v in variables if v.kind == "item"}
-    answered: dict[int, dict[str, float]] = {}
-    fields = ("response_id", "response__instrument_version__instrument__slug", "item__code", "value")
-    for response_id, slug, code, value in answers.values_list(*fields).iterator(2000):
-        name = by_source[(slug, code)]
-        answered.setdefault(response_id, {})[name] = na_of[name] if value is None else float(value)
+
+    def item_values(response: Response) -> dict[str, float]:
+        slug = response.instrument_version.instrument.slug
+        named = ((by_source[(slug, code)], value) for code, value in answered.get(response.pk, {}).items())
+        return {name: na_of[name] if value is None else float(value) for name, value in named}
+
     responses = list(responses)
     columns: dict[str, list] = {v.name: [] for v in variables}
     for response, row in zip(responses, score_rows(responses)):
         values = {
             **row,
-            **answered.get(response.pk, {}),
+            **item_values(response),
             "dyad": response.dyad_id,
             "language": response.language,
             "submitted_at": response.submitted_at.astimezone(dt.UTC).replace(tzinfo=None),
@@ -498,14 +509,6 @@ def redcap_data_csv(spec: InstrumentSpec, responses: Iterable[Response], answere
     return csv_bytes(redcap_data_columns(spec), rows, bom=False)
 
 
-def answers_by_response(answers: QuerySet[Answer]) -> dict[int, dict[str, object]]:
-    """response id -> item code -> raw value (None: does not apply); unanswered items are absent."""
-    answered: dict[int, dict[str, object]] = {}
-    for response_id, code, value in answers.values_list("response_id", "item__code", "value").iterator(2000):
-        answered.setdefault(response_id, {})[code] = value
-    return answered
-
-
 # --- everything for a period ---------------------------------------------------------------------------
 
 
@@ -513,11 +516,13 @@ def sav_label(practice: Practice, period: Period) -> str:
     return f"Healing {practice.slug} {period.start:%Y-%m-%d} to {period.end:%Y-%m-%d}"
 
 
-def sav_file(practice: Practice, period: Period, variables: list[SavVariable] | None = None, responses=None) -> bytes:
+def sav_file(practice: Practice, period: Period, variables: list[SavVariable] | None = None, responses=None,
+             answered: dict[int, dict[str, object]] | None = None) -> bytes:
     """responses.sav for the period."""
     variables = variables if variables is not None else sav_variables(instrument_specs())
     responses = responses if responses is not None else period_responses(practice, period)
-    table = sav_table(responses, period_answers(practice, period), variables)
+    answered = answered if answered is not None else answers_by_response(period_answers(practice, period))
+    table = sav_table(responses, answered, variables)
     return sav_bytes(table, variables, file_label=sav_label(practice, period))
 
 
@@ -526,14 +531,14 @@ def research_files(practice: Practice, period: Period) -> dict[str, bytes]:
     specs = instrument_specs()
     variables = sav_variables(specs)
     responses = list(period_responses(practice, period))
+    answered = answers_by_response(period_answers(practice, period))  # read once: the SPSS and REDCap files
     files = {
         ANSWERS_FILE: answers_csv(period_answers(practice, period)),
         RESPONSES_FILE: responses_csv(responses),
         CODEBOOK_FILE: codebook_csv(variables),
-        SAV_FILE: sav_file(practice, period, variables, responses),
+        SAV_FILE: sav_file(practice, period, variables, responses, answered),
     }
     files |= {redcap_filename(spec): redcap_csv(spec) for spec in specs}
-    answered = answers_by_response(period_answers(practice, period))
     files |= {redcap_data_filename(spec): redcap_data_csv(spec, responses, answered) for spec in specs}
     return files
 
