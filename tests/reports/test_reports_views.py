@@ -31,6 +31,14 @@ def clinician_report(build, scored_practice, clinician_a):  # noqa: F811
     return build(scored_practice, kind=Report.Kind.CLINICIAN, clinician=clinician_a)
 
 
+@pytest.fixture
+def queued_report(scored_practice, django_capture_on_commit_callbacks):  # noqa: F811
+    """A practice report asked for with no worker to build it: it stays queued."""
+    start, end = period()
+    with django_capture_on_commit_callbacks(execute=False):
+        return services.request_report(scored_practice, start, end)
+
+
 def signed_in(client, user):
     client.force_login(user)
     return client
@@ -113,11 +121,8 @@ def test_a_report_id_under_another_practice_gets_404(client, scored_practice, pr
 # --- progress -------------------------------------------------------------------------------------------
 
 
-def test_the_status_fragment_polls_until_the_report_is_finished(client, scored_practice, manager_a,  # noqa: F811
-                                                                django_capture_on_commit_callbacks):
-    start, end = period()
-    with django_capture_on_commit_callbacks(execute=False):  # no worker: it stays queued
-        report = services.request_report(scored_practice, start, end)
+def test_the_status_fragment_polls_until_the_report_is_finished(client, queued_report, manager_a):
+    report = queued_report
     signed_in(client, manager_a)
     status_url = reverse("report_status", args=["a", report.pk])
 
@@ -131,11 +136,8 @@ def test_the_status_fragment_polls_until_the_report_is_finished(client, scored_p
     assert "The build failed: boom" in failed and reverse("report_retry", args=["a", report.pk]) in failed
 
 
-def test_a_queued_report_says_when_no_worker_has_been_seen_for_a_minute(client, scored_practice, manager_a,  # noqa: F811
-                                                                       django_capture_on_commit_callbacks):
-    start, end = period()
-    with django_capture_on_commit_callbacks(execute=False):  # no worker: it stays queued
-        report = services.request_report(scored_practice, start, end)
+def test_a_queued_report_says_when_no_worker_has_been_seen_for_a_minute(client, queued_report, manager_a):
+    report = queued_report
     signed_in(client, manager_a)
     status_url, list_url = reverse("report_status", args=["a", report.pk]), reverse("reports", args=["a"])
     waiting = "No report worker is running"
@@ -162,11 +164,9 @@ def test_the_pages_load_htmx_from_a_file_and_have_no_inline_script_or_style(clie
         assert " style=" not in page, url
 
 
-def test_a_manager_retries_a_failed_report(client, eager, scored_practice, manager_a,  # noqa: F811
+def test_a_manager_retries_a_failed_report(client, eager, queued_report, manager_a,
                                            django_capture_on_commit_callbacks):
-    start, end = period()
-    with django_capture_on_commit_callbacks(execute=False):
-        report = services.request_report(scored_practice, start, end)
+    report = queued_report
     Report.objects.filter(pk=report.pk).update(status=Report.Status.FAILED, error="boom")
     signed_in(client, manager_a)
 
@@ -178,10 +178,8 @@ def test_a_manager_retries_a_failed_report(client, eager, scored_practice, manag
     assert (report.status, report.attempt, report.error) == (Report.Status.DONE, 2, "")
 
 
-def test_a_running_report_is_not_retried(client, scored_practice, manager_a, django_capture_on_commit_callbacks):  # noqa: F811
-    start, end = period()
-    with django_capture_on_commit_callbacks(execute=False):
-        report = services.request_report(scored_practice, start, end)
+def test_a_running_report_is_not_retried(client, queued_report, manager_a):
+    report = queued_report
     signed_in(client, manager_a).post(reverse("report_retry", args=["a", report.pk]))
     report.refresh_from_db()
     assert report.attempt == 1
