@@ -184,3 +184,28 @@ def test_a_person_switches_the_interface_to_spanish_and_numbers_follow(client, m
     assert "Puntajes por dominio" in page or "Puntuaciones por dominio" in page or 'lang="es"' in page
     assert 'lang="es"' in page
     assert "," in page.split('id="panel-domains"')[1].split("</table>")[0]
+
+
+@pytest.mark.parametrize("language, heading, zero_to_hundred", [
+    ("en", "How to read these figures", "Each domain's score runs from 0 to 100."),
+    ("es", "Cómo leer estas cifras", "La puntuación de cada dominio va de 0 a 100."),
+])
+def test_dashboard_and_my_relationships_explain_their_figures(
+    client, manager_a, practice_a, settings, language, heading, zero_to_hundred
+):
+    """A family physician reads what 0-100, the indices, reliability and the funnel mean on the page itself."""
+    from django.urls import reverse
+
+    from tests import factories
+
+    settings.AXES_ENABLED = False
+    clinician = factories.member(practice_a, "clin-explained", "clinician")
+    for user, url in ((manager_a, reverse("practice_dashboard", args=[practice_a.slug])),
+                      (clinician, reverse("my_relationships", args=[practice_a.slug]))):
+        client.force_login(user)
+        client.post(reverse("set_language"), {"language": language, "next": "/"})
+        page = client.get(url).content.decode()
+        explainer = page.split("data-how-to-read")[1].split("</details>")[0]
+        assert heading in explainer
+        assert zero_to_hundred in explainer
+        assert explainer.count("<dt>") == 7  # 0-100, indices, n and interval, reliability, funnel, ceiling, hidden
