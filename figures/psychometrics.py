@@ -13,11 +13,15 @@ managers in the report's methods section, where a domain's figures are released 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
 
 from measurement import psychometrics as measures
 from measurement.scoring import ALPHA_MIN_RESPONSES, NA, Answer, ItemSpec, Scale
 from plumbing.period import Period
+from surveys.domains import domain_label
 from surveys.models import Item, Practice, Respondent, Response
 
 from .queries import latest_per_dyad, responses_in
@@ -33,6 +37,7 @@ class Group:
     language: str
     responses: int
     domains: tuple[measures.DomainFigures, ...]
+    texts: Mapping[str, Mapping[str, str]]  # item code -> {language: the item's wording}
 
 
 def release_threshold(min_n: int | None) -> int:
@@ -66,14 +71,15 @@ def psychometrics(practice: Practice, period: Period) -> list[Group]:
     if not version_ids:
         return []
     versions: dict[int, dict] = {}
-    for version_id, slug, version, scale_min, scale_max, domain, item_id, code, reverse in (
+    for version_id, slug, version, scale_min, scale_max, domain, item_id, code, reverse, text in (
         Item.objects.filter(version_id__in=version_ids)
         .order_by("version_id", "domain__position", "position")
         .values_list("version_id", "version__instrument__slug", "version__version", "version__scale_min",
-                     "version__scale_max", "domain__code", "id", "code", "reverse")
+                     "version__scale_max", "domain__code", "id", "code", "reverse", "text")
     ):
         spec = versions.setdefault(version_id, {"instrument": slug, "version": version,
-                                                "scale": Scale(scale_min, scale_max), "domains": {}})
+                                                "scale": Scale(scale_min, scale_max), "domains": {}, "texts": {}})
+        spec["texts"][code] = text
         spec["domains"].setdefault(domain, []).append((item_id, ItemSpec(code, domain, reverse)))
 
     result = []
@@ -88,6 +94,7 @@ def psychometrics(practice: Practice, period: Period) -> list[Group]:
                     measures.domain_figures(domain, [item for _id, item in items], by_code, spec["scale"])
                     for domain, items in spec["domains"].items()
                 ),
+                texts=spec["texts"],
             ))
     order = {respondent: i for i, respondent in enumerate(Respondent.values)}
     return sorted(result, key=lambda g: (order[g.respondent], g.instrument, g.version, g.language))
@@ -96,3 +103,83 @@ def psychometrics(practice: Practice, period: Period) -> list[Group]:
 def _by_code(given: dict[int, Answer], spec: dict) -> dict[str, Answer]:
     return {item.code: given[item_id] for items in spec["domains"].values() for item_id, item in items
             if item_id in given}
+
+
+# --- what people see: one table per domain, version and language ----------------------------------------
+
+LANGUAGE_NAMES = {"en": _("English"), "es": _("Spanish")}
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    code: str
+    text: str
+    item_total: float | None
+    floor_percent: float | None
+    ceiling_percent: float | None
+    ceiling_flagged: bool
+    not_applicable_percent: float | None
+    missing_percent: float | None
+
+
+@dataclass(frozen=True)
+class DomainTable:
+    """One domain of one instrument version in one language, as the page and the report show it: the figures
+    when there are enough complete responses (`shown`), else only how many there are."""
+
+    respondent: str
+    instrument: str
+    version: str
+    language: str
+    language_name: str
+    domain: str
+    label: str
+    responses: int
+    complete: int
+    shown: bool
+    alpha: float | None = None
+    alpha_low: float | None = None
+    alpha_high: float | None = None
+    omega: float | None = None
+    items: tuple[ItemRow, ...] = ()
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else 100.0 * share
+
+
+def tables(groups: list[Group], threshold: int, language: str) -> list[DomainTable]:
+    """The release decision, made once for the page and the report: a domain below `threshold` complete
+    responses shows its counts and nothing else. Item wordings in `language` (else English, else the code)."""
+    result = []
+    for group in groups:
+        for figures in group.domains:
+            common = {
+                "respondent": group.respondent, "instrument": group.instrument, "version": group.version,
+                "language": group.language, "language_name": str(LANGUAGE_NAMES.get(group.language, group.language)),
+                "domain": figures.domain, "label": domain_label(figures.domain), "responses": figures.responses,
+                "complete": figures.complete,
+            }
+            if figures.complete < threshold:
+                result.append(DomainTable(**common, shown=False))
+                continue
+            items = tuple(
+                ItemRow(
+                    code=item.code,
+                    text=_wording(group.texts.get(item.code) or {}, language) or item.code,
+                    item_total=item.item_total,
+                    floor_percent=_percent(item.floor_share),
+                    ceiling_percent=_percent(item.ceiling_share),
+                    ceiling_flagged=item.ceiling_flagged,
+                    not_applicable_percent=_percent(item.not_applicable_share),
+                    missing_percent=_percent(item.missing_share),
+                )
+                for item in figures.items
+            )
+            result.append(DomainTable(**common, shown=True, alpha=figures.alpha, alpha_low=figures.alpha_low,
+                                      alpha_high=figures.alpha_high, omega=figures.omega, items=items))
+    return result
+
+
+def _wording(text: Mapping[str, str], language: str) -> str:
+    return text.get(language) or text.get("en") or ""

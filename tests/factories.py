@@ -51,3 +51,15 @@ def in_closed_quarter():
     moment = dt.datetime.combine(quarter.start + dt.timedelta(days=30), dt.time(12), tzinfo=zone)
     with time_machine.travel(moment, tick=True):
         yield
+
+
+def correlated_answers(practice, clinician, patient_reference: str, rng, language: str = "en") -> dict:
+    """A new visit's patient questionnaire sent with answers that go together item by item (one level per
+    patient, give or take one), with P08 "does not apply" now and then: data for alpha, omega and item shares."""
+    invitation = patient_invitation(visit(practice, clinician, patient_reference))
+    level = rng.randint(2, 4)
+    answers = {code: str(min(5, max(1, level + rng.choice((-1, 0, 0, 1))))) for code in full_answers(invitation)}
+    if "P08" in answers and rng.random() < 0.2:
+        answers["P08"] = "na"
+    services.submit_response(invitation, answers, language=language)
+    return answers

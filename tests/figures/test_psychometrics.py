@@ -20,16 +20,7 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-def answer(practice, clinician, reference: str, rng: random.Random, language: str = "en") -> dict:
-    """A patient questionnaire whose answers go together item by item, with P08 "does not apply" now and then."""
-    new = factories.visit(practice, clinician, reference)
-    invitation = factories.patient_invitation(new)
-    base = rng.randint(2, 4)
-    answers = {code: str(min(5, max(1, base + rng.choice((-1, 0, 0, 1))))) for code in factories.full_answers(invitation)}
-    if rng.random() < 0.2:
-        answers["P08"] = NA
-    services.submit_response(invitation, answers, language=language)
-    return answers
+answer = factories.correlated_answers
 
 
 def group(groups, respondent="patient", language="en"):
