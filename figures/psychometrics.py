@@ -134,6 +134,7 @@ class DomainTable:
     language_name: str
     domain: str
     label: str
+    item_count: int
     responses: int
     complete: int
     shown: bool
@@ -157,7 +158,8 @@ def tables(groups: list[Group], threshold: int, language: str) -> list[DomainTab
             common = {
                 "respondent": group.respondent, "instrument": group.instrument, "version": group.version,
                 "language": group.language, "language_name": str(LANGUAGE_NAMES.get(group.language, group.language)),
-                "domain": figures.domain, "label": domain_label(figures.domain), "responses": figures.responses,
+                "domain": figures.domain, "label": domain_label(figures.domain), "item_count": len(figures.items),
+                "responses": figures.responses,
                 "complete": figures.complete,
             }
             if figures.complete < threshold:
