@@ -142,6 +142,8 @@ class DomainTable:
     alpha_low: float | None = None
     alpha_high: float | None = None
     omega: float | None = None
+    ceiling_percent: float | None = None  # domain scores at 100, of the responses with the domain scored
+    ceiling_flagged: bool = False
     items: tuple[ItemRow, ...] = ()
 
 
@@ -179,7 +181,9 @@ def tables(groups: list[Group], threshold: int, language: str) -> list[DomainTab
                 for item in figures.items
             )
             result.append(DomainTable(**common, shown=True, alpha=figures.alpha, alpha_low=figures.alpha_low,
-                                      alpha_high=figures.alpha_high, omega=figures.omega, items=items))
+                                      alpha_high=figures.alpha_high, omega=figures.omega,
+                                      ceiling_percent=_percent(figures.ceiling_share),
+                                      ceiling_flagged=figures.ceiling_flagged, items=items))
     return result
 
 

@@ -23,7 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
-from .scoring import ALPHA_MIN_RESPONSES, NA, Answer, ItemSpec, Scale, cronbach_alpha, scored_value
+from .scoring import (
+    ALPHA_MIN_RESPONSES,
+    NA,
+    Answer,
+    ItemSpec,
+    Scale,
+    cronbach_alpha,
+    min_answers_required,
+    scored_value,
+)
 from .statistics import CEILING_NOTE_SHARE
 
 CONFIDENCE = 0.95
@@ -219,10 +228,22 @@ class DomainFigures:
     items: tuple[ItemFigures, ...]
     responses: int
     complete: int  # responses with every item of the domain scored
+    scored: int  # responses with a domain score (enough items answered, docs/measurement.md)
+    at_100: int  # of those, scored exactly 100: every scored answer the most favourable
     alpha: float | None
     alpha_low: float | None
     alpha_high: float | None
     omega: float | None
+
+    @property
+    def ceiling_share(self) -> float | None:
+        """The domain's share at 100, per version and language (the dashboard gives it for the practice)."""
+        return self.at_100 / self.scored if self.scored else None
+
+    @property
+    def ceiling_flagged(self) -> bool:
+        share = self.ceiling_share
+        return share is not None and share > TOP_BOX_FLAG_SHARE
 
     @property
     def enough(self) -> bool:
@@ -243,6 +264,9 @@ def domain_figures(
     """
     scored = [[scored_value(r.get(item.code), scale, item.reverse) for item in items] for r in responses]
     complete = [[float(v) for v in row] for row in scored if all(v is not None for v in row)]
+    # A domain score is 100 exactly when every scored answer is the most favourable one (scoring.domain_scores).
+    with_score = [[v for v in row if v is not None] for row in scored]
+    with_score = [values for values in with_score if len(values) >= min_answers_required(len(items))]
     alpha = cronbach_alpha(complete)
     low = high = None
     if alpha is not None:
@@ -263,5 +287,6 @@ def domain_figures(
         ))
     return DomainFigures(
         domain=domain, items=tuple(figures), responses=len(responses), complete=len(complete),
+        scored=len(with_score), at_100=sum(1 for values in with_score if all(v == scale.max for v in values)),
         alpha=alpha, alpha_low=low, alpha_high=high, omega=omega_total(complete) if complete else None,
     )

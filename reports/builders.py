@@ -195,7 +195,8 @@ def reliability_rows(tables: list[psychometrics.DomainTable], threshold: int) ->
             note = ""
         rows.append({**_version_fields(t), "items": t.item_count, "responses": t.responses,
                      "complete_responses": t.complete, "alpha": t.alpha, "alpha_low": t.alpha_low,
-                     "alpha_high": t.alpha_high, "omega": t.omega, "note": note})
+                     "alpha_high": t.alpha_high, "omega": t.omega, "ceiling_percent": t.ceiling_percent,
+                     "ceiling_flagged": t.ceiling_flagged if t.shown else None, "note": note})
     return rows
 
 
@@ -499,7 +500,8 @@ CSV_COLUMNS = {
                  "few_responses", "suppressed", "note"],
     "funnel.csv": ["scope", "clinician", "sent", "opened", "completed", "completion_rate", "median_minutes"],
     "reliability.csv": ["respondent", "instrument", "version", "language", "domain", "items", "responses",
-                        "complete_responses", "alpha", "alpha_low", "alpha_high", "omega", "note"],
+                        "complete_responses", "alpha", "alpha_low", "alpha_high", "omega", "ceiling_percent",
+                        "ceiling_flagged", "note"],
     "items.csv": ["respondent", "instrument", "version", "language", "domain", "item", "item_total",
                   "floor_percent", "top_box_percent", "top_box_flagged", "not_applicable_percent", "missing_percent"],
 }
@@ -574,6 +576,9 @@ CODEBOOK = {
         "alpha_high": ("upper end of alpha's 95% interval (Feldt 1965)", "−∞ to 1"),
         "omega": ("McDonald's omega total from a one-factor maximum-likelihood model; empty for two items",
                   "0 to 1"),
+        "ceiling_percent": ("domain scores of exactly 100, of the responses with the domain scored",
+                            "percent 0–100"),
+        "ceiling_flagged": ("domain scores at 100 above 15%: little room to show improvement", "1 (yes) | 0 (no)"),
         "note": _COMMON["note"],
     },
     "items.csv": {

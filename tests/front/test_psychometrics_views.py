@@ -46,6 +46,7 @@ def test_it_shows_each_domain_per_version_and_language_to_a_platform_admin(clien
     assert "Questionnaire “patient” 1.0, Spanish: 4 responses" in html
     assert html.count("95% interval") >= 6  # each English domain's caption, and the key
     assert "4 complete responses, fewer than 30: not shown." in html
+    assert "at 100: " in html
     assert "How consistently the items of a domain agree; 0.7–0.9 is the usual aim." in html
     english = [t for t in response.context["tables"] if t.language == "en"]
     assert len(english) == 6

@@ -25,7 +25,7 @@ from measurement.psychometrics import (
     one_factor,
     sample_covariance,
 )
-from measurement.scoring import ALPHA_MIN_RESPONSES, NA, ItemSpec, Scale, cronbach_alpha
+from measurement.scoring import ALPHA_MIN_RESPONSES, NA, ItemSpec, Scale, cronbach_alpha, domain_scores
 
 SCALE = Scale(1, 5)
 
@@ -279,3 +279,18 @@ def test_domain_figures_shares_add_up(responses):
         assume(item.responses)
         assert item.answered + item.not_applicable + item.missing == item.responses
         assert item.floor + item.ceiling <= item.answered
+
+
+def test_domain_figures_give_the_domains_share_at_100_as_scoring_does():
+    responses = (
+        [{"A": 5, "B": 5, "C": 1}] * 4  # 100
+        + [{"A": 5, "B": NA, "C": 1}] * 2  # 100 over the two scored answers
+        + [{"A": 5, "B": 4, "C": 1}] * 3  # not 100
+        + [{"A": 5}] * 1  # one answer of three: no domain score
+    )
+    figures = domain_figures("valuing", ITEMS, responses, SCALE)
+    scores = [domain_scores(ITEMS, r, SCALE)["valuing"] for r in responses]
+    assert (figures.scored, figures.at_100) == (9, 6)
+    assert figures.scored == sum(1 for s in scores if s is not None)
+    assert figures.at_100 == sum(1 for s in scores if s == 100.0)
+    assert figures.ceiling_share == pytest.approx(6 / 9) and figures.ceiling_flagged

@@ -43,6 +43,7 @@ def test_the_methods_section_shows_each_domain_per_version_and_language(build, p
     assert valuing["responses"] == "34" and valuing["complete_responses"] == "34" and valuing["items"] == "4"
     assert float(valuing["alpha_low"]) < float(valuing["alpha"]) < float(valuing["alpha_high"]) < 1
     assert 0 < float(valuing["omega"]) <= 1
+    assert 0 <= float(valuing["ceiling_percent"]) <= 100 and valuing["ceiling_flagged"] in ("0", "1")
     assert rows[("es", "valuing")]["alpha"] == rows[("es", "valuing")]["omega"] == ""
     assert rows[("es", "valuing")]["note"] == "shown from 30 complete responses"
 
@@ -76,5 +77,5 @@ def test_a_practice_minimum_above_30_holds_the_figures_back(build, clinician_a, 
     assert files["items.csv"] == []
     valuing = next(r for r in files["reliability.csv"] if r["domain"] == "valuing" and r["respondent"] == "patient")
     assert valuing["complete_responses"] == "35" and valuing["alpha"] == "" and valuing["omega"] == ""
-    assert valuing["note"] == "shown from 40 complete responses"
+    assert valuing["note"] == "shown from 40 complete responses" and valuing["ceiling_percent"] == ""
     assert "35 complete responses, fewer than 40: not shown." in methods(read_html(report))
