@@ -1,6 +1,6 @@
 """Template context for every page."""
 
-from surveys.permissions import memberships
+from surveys.permissions import may_see_psychometrics, memberships
 
 
 def navigation(request) -> dict:
@@ -14,4 +14,7 @@ def navigation(request) -> dict:
     roles: dict = {}
     for membership in memberships(user).order_by("practice__name"):
         roles.setdefault(membership.practice, set()).add(membership.role)
-    return {"nav_practices": [(practice, sorted(r)) for practice, r in roles.items()]}
+    return {
+        "nav_practices": [(practice, sorted(r)) for practice, r in roles.items()],
+        "nav_psychometrics": may_see_psychometrics(user),
+    }

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import dashboard_views, survey_views
+from . import dashboard_views, psychometrics_views, survey_views
 
 urlpatterns = [
     path("", survey_views.home, name="home"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("s/<str:token>", survey_views.patient_link_without_slash, name="patient_link_without_slash"),
     path("clinician/", survey_views.clinician_home, name="clinician_home"),
     path("clinician/visits/<int:visit_id>/questionnaire/", survey_views.clinician_questionnaire, name="clinician_questionnaire"),
+    path("psychometrics/", psychometrics_views.psychometrics_page, name="psychometrics"),
     path("practice/<slug:slug>/", dashboard_views.practice_dashboard, name="practice_dashboard"),
     path("practice/<slug:slug>/charts/<slug:key>.csv", dashboard_views.practice_chart_csv, name="practice_chart_csv"),
     path("practice/<slug:slug>/me/", dashboard_views.my_relationships, name="my_relationships"),

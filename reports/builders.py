@@ -26,15 +26,16 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
-from figures import charts, queries
+from figures import charts, psychometrics, queries
 from figures.disclosure import Audience, Suppression, counts_by_key, decide_period
 from figures.figure import CAUTION, NO_RESPONSES, hidden_note, release
 from figures.panels import compare_by_domain, concordance_points, concordance_series, funnel_explanation, funnel_figure
+from measurement import psychometrics as measures
 from measurement import scoring
 from plumbing import csvfile
 from plumbing.period import Period
 from surveys.domains import domain_label
-from surveys.models import Answer, InstrumentVersion, Item, Respondent
+from surveys.models import Respondent
 
 SHARED = scoring.SHARED_DOMAINS
 SELF_VIEW = scoring.SHARED_DOMAINS + scoring.COMPETENCY_DOMAINS
@@ -166,49 +167,48 @@ def funnel_row(funnel: dict, clinician, median_minutes: float | None = None) -> 
             "completion_rate": funnel["completed"] / sent if sent else None, "median_minutes": median_minutes}
 
 
-def reliability_rows(practice, period: Period) -> list[dict]:
-    """Cronbach's alpha per instrument version and domain over complete responses (each dyad's latest in the
-    period, so that frequent visitors do not weigh more), shown once there are ALPHA_MIN_RESPONSES of them."""
+def psychometrics_tables(practice, period: Period) -> list[psychometrics.DomainTable]:
+    """The methods section's psychometrics (figures.psychometrics, the platform admins' page's table): per
+    domain, questionnaire version and language, released only over at least 30 complete responses and the
+    practice's minimum n, since managers read reports (docs/privacy.md). Item wordings in English, as the
+    report is."""
+    groups = psychometrics.psychometrics(practice, period)
+    return psychometrics.tables(groups, psychometrics.release_threshold(practice.min_reporting_n), "en")
+
+
+def _version_fields(table: psychometrics.DomainTable) -> dict:
+    return {"respondent": table.respondent, "instrument": table.instrument, "version": table.version,
+            "language": table.language, "domain": table.domain}
+
+
+def reliability_rows(tables: list[psychometrics.DomainTable], threshold: int) -> list[dict]:
+    """One row per domain, version and language: alpha with its interval and omega, or why they are empty."""
     rows = []
-    for respondent in (Respondent.PATIENT, Respondent.CLINICIAN):
-        latest = queries.latest_per_dyad(queries.responses_in(practice, period, respondent))
-        answers: dict[int, dict[int, int | None]] = defaultdict(dict)
-        version_of: dict[int, int] = {}
-        for response_id, version_id, item_id, value in Answer.objects.filter(
-            response_id__in=latest.values("id")
-        ).values_list("response_id", "response__instrument_version_id", "item_id", "value"):
-            answers[response_id][item_id] = value
-            version_of[response_id] = version_id
-        if not version_of:
-            continue
-        versions = InstrumentVersion.objects.filter(pk__in=set(version_of.values())).select_related("instrument")
-        for version in sorted(versions, key=lambda v: (v.instrument.slug, v.version)):
-            scale = scoring.Scale(version.scale_min, version.scale_max)
-            items: dict[str, list[tuple[int, bool]]] = defaultdict(list)
-            for item_id, domain, reverse in Item.objects.filter(version=version).order_by("position").values_list(
-                "id", "domain__code", "reverse"
-            ):
-                items[domain].append((item_id, reverse))
-            responses = [answers[r] for r, v in version_of.items() if v == version.pk]
-            for domain, domain_items in items.items():
-                complete = [
-                    [scoring.scored_value(given[item_id], scale, reverse) for item_id, reverse in domain_items]
-                    for given in responses
-                    if all(given.get(item_id) is not None for item_id, _reverse in domain_items)
-                ]
-                alpha = scoring.cronbach_alpha(complete)
-                if len(complete) < scoring.ALPHA_MIN_RESPONSES:
-                    note = f"shown from {scoring.ALPHA_MIN_RESPONSES} complete responses"
-                elif alpha is None:
-                    note = "not defined: no variation in the answers"
-                else:
-                    note = ""
-                rows.append({
-                    "respondent": respondent, "instrument": version.instrument.slug, "version": version.version,
-                    "domain": domain, "items": len(domain_items), "complete_responses": len(complete),
-                    "alpha": alpha, "note": note,
-                })
+    for t in tables:
+        if not t.shown:
+            note = f"shown from {threshold} complete responses"
+        elif t.alpha is None:
+            note = "not defined: no variation in the answers"
+        elif t.omega is None:
+            note = f"omega needs {measures.OMEGA_MIN_ITEMS} items and answers that vary"
+        else:
+            note = ""
+        rows.append({**_version_fields(t), "items": t.item_count, "responses": t.responses,
+                     "complete_responses": t.complete, "alpha": t.alpha, "alpha_low": t.alpha_low,
+                     "alpha_high": t.alpha_high, "omega": t.omega, "ceiling_percent": t.ceiling_percent,
+                     "ceiling_flagged": t.ceiling_flagged if t.shown else None, "note": note})
     return rows
+
+
+def item_rows(tables: list[psychometrics.DomainTable]) -> list[dict]:
+    """One row per item of each released domain table (none for a domain below the threshold)."""
+    return [
+        {**_version_fields(t), "item": item.code, "item_total": item.item_total, "floor_percent": item.floor_percent,
+         "top_box_percent": item.ceiling_percent, "top_box_flagged": item.ceiling_flagged,
+         "not_applicable_percent": item.not_applicable_percent, "missing_percent": item.missing_percent}
+        for t in tables
+        for item in t.items
+    ]
 
 
 # --- figures and tables for the HTML ----------------------------------------------------------------
@@ -360,8 +360,11 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     rows: dict[str, list[dict]] = {
         "domains": domain_rows(patient, Respondent.PATIENT, SHARED, None, min_n, hiding.patient),
         "monthly": [], "distribution": [], "gaps": [], "funnel": [],
-        "reliability": reliability_rows(practice, whole),
     }
+    tables = psychometrics_tables(practice, whole)
+    rows["psychometrics"] = tables  # the HTML's table; the two CSVs below hold the same figures
+    rows["reliability"] = reliability_rows(tables, psychometrics.release_threshold(min_n))
+    rows["items"] = item_rows(tables)
     if report.kind == report.Kind.CLINICIAN:
         return [], rows
 
@@ -496,8 +499,11 @@ CSV_COLUMNS = {
     "gaps.csv": ["scope", "clinician", "domain", "pairs", "mean_gap", "sd", "ci_low", "ci_high", "flagged",
                  "few_responses", "suppressed", "note"],
     "funnel.csv": ["scope", "clinician", "sent", "opened", "completed", "completion_rate", "median_minutes"],
-    "reliability.csv": ["respondent", "instrument", "version", "domain", "items", "complete_responses", "alpha",
-                        "note"],
+    "reliability.csv": ["respondent", "instrument", "version", "language", "domain", "items", "responses",
+                        "complete_responses", "alpha", "alpha_low", "alpha_high", "omega", "ceiling_percent",
+                        "ceiling_flagged", "note"],
+    "items.csv": ["respondent", "instrument", "version", "language", "domain", "item", "item_total",
+                  "floor_percent", "top_box_percent", "top_box_flagged", "not_applicable_percent", "missing_percent"],
 }
 
 _COMMON = {
@@ -517,6 +523,13 @@ _COMMON = {
                    "clinician's or the practice's) that would give one back by subtraction: its numbers are "
                    "left empty", "1 (yes) | 0 (no)"),
     "note": ("why a figure is empty or needs care", "text"),
+}
+_PSYCHOMETRIC = {
+    "respondent": ("whose questionnaire", "patient | clinician"),
+    "instrument": ("instrument slug", "text"),
+    "version": ("instrument version", "text"),
+    "language": ("the language the questionnaire was answered in", "en | es"),
+    "domain": _COMMON["domain"],
 }
 CODEBOOK = {
     "domains.csv": {
@@ -554,15 +567,32 @@ CODEBOOK = {
         "median_minutes": ("median time from opening the questionnaire to sending it (practice only)", "minutes"),
     },
     "reliability.csv": {
-        "respondent": ("whose questionnaire", "patient | clinician"),
-        "instrument": ("instrument slug", "text"),
-        "version": ("instrument version", "text"),
-        "domain": _COMMON["domain"],
+        **_PSYCHOMETRIC,
         "items": ("items in the domain", "count"),
-        "complete_responses": ("dyads' latest responses in the period that answered every item of the domain",
-                               "count"),
-        "alpha": (f"Cronbach's alpha over complete responses; empty below {scoring.ALPHA_MIN_RESPONSES}", "−∞ to 1"),
+        "responses": ("dyads' latest responses in the period in this questionnaire version and language", "count"),
+        "complete_responses": ("of those, the responses that answered every item of the domain", "count"),
+        "alpha": ("Cronbach's alpha over complete responses; empty below the threshold in the note", "−∞ to 1"),
+        "alpha_low": ("lower end of alpha's 95% interval (Feldt 1965)", "−∞ to 1"),
+        "alpha_high": ("upper end of alpha's 95% interval (Feldt 1965)", "−∞ to 1"),
+        "omega": ("McDonald's omega total from a one-factor maximum-likelihood model; empty for two items",
+                  "0 to 1"),
+        "ceiling_percent": ("domain scores of exactly 100, of the responses with the domain scored",
+                            "percent 0–100"),
+        "ceiling_flagged": ("domain scores at 100 above 15%: little room to show improvement", "1 (yes) | 0 (no)"),
         "note": _COMMON["note"],
+    },
+    "items.csv": {
+        **_PSYCHOMETRIC,
+        "item": ("item code (stable across versions when the meaning is unchanged)", "text"),
+        "item_total": ("correlation of the item with the sum of the domain's other items, over complete responses",
+                       "−1 to 1"),
+        "floor_percent": ("answers at the least favourable end of the scale (reverse-worded items turned round), "
+                          "of the item's scored answers", "percent 0–100"),
+        "top_box_percent": ("answers at the most favourable end of the scale (the top box), of the item's scored "
+                            "answers", "percent 0–100"),
+        "top_box_flagged": ("top box above 15%: little room to show improvement", "1 (yes) | 0 (no)"),
+        "not_applicable_percent": ("responses that answered “does not apply”, of all responses", "percent 0–100"),
+        "missing_percent": ("responses that left the item unanswered, of all responses", "percent 0–100"),
     },
 }
 
@@ -623,11 +653,10 @@ def render_html(report, sections: list[dict], practice_rows: dict, parts: list[d
         "sections": sections,
         "practice_table": practice_table,
         "clinician_sections": [part["html"] for part in parts],
-        "reliability": [{**r, "alpha_text": fmt(r["alpha"], 2), "label": domain_label(r["domain"])}
-                        for r in practice_rows["reliability"]],
+        "psychometrics": practice_rows["psychometrics"],
+        "psychometrics_threshold": psychometrics.release_threshold(report.practice.min_reporting_n),
         "min_n": report.practice.min_reporting_n,
         "caution_n": scoring.CAUTION_N,
-        "alpha_n": scoring.ALPHA_MIN_RESPONSES,
         "gap_threshold": f"{scoring.GAP_FLAG_THRESHOLD:.0f}",
         "caution": CAUTION,
         "suppressed_note": hidden_note(report.practice.min_reporting_n),

@@ -33,3 +33,10 @@ def practices_for(user, role: str | None = None) -> QuerySet[Practice]:
     if role:
         scoped = scoped.filter(role=role)
     return Practice.objects.filter(pk__in=scoped.values("practice_id"))
+
+
+def may_see_psychometrics(user) -> bool:
+    """The psychometrics page (every practice's item figures per questionnaire version and language) is for
+    platform admins, who look after the instruments: managers get the same table in their report's methods
+    section, released there under the practice's rule (docs/measurement.md, "Psychometrics")."""
+    return is_platform_admin(user)

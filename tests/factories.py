@@ -51,3 +51,20 @@ def in_closed_quarter():
     moment = dt.datetime.combine(quarter.start + dt.timedelta(days=30), dt.time(12), tzinfo=zone)
     with time_machine.travel(moment, tick=True):
         yield
+
+
+def correlated_answers(practice, clinician, patient_reference: str, rng, language: str = "en") -> dict:
+    """A new visit's patient questionnaire sent with answers that go together item by item (one level per
+    patient, give or take one, reverse-worded items answered the other way round), with P08 "does not apply" now and then: data for alpha, omega and item shares."""
+    invitation = patient_invitation(visit(practice, clinician, patient_reference))
+    spec = spec_for_version(invitation.instrument_version)
+    level = rng.randint(2, 4)
+    answers = {}
+    for item in spec.items:
+        value = min(spec.scale.max, max(spec.scale.min, level + rng.choice((-1, 0, 0, 1))))
+        # A reverse-worded item is answered the other way round, as a patient who means the same would.
+        answers[item.code] = str(spec.scale.min + spec.scale.max - value if item.reverse else value)
+    if "P08" in answers and rng.random() < 0.2:
+        answers["P08"] = "na"
+    services.submit_response(invitation, answers, language=language)
+    return answers

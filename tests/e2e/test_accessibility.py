@@ -209,3 +209,16 @@ def test_the_dashboard_stays_accessible_after_a_filter_change(page, demo):
     page.wait_for_function("() => /clinician=/.test(location.search)")
     wait_for_charts(page)
     assert_accessible(page, "the practice dashboard after a filter change")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_psychometrics_page_is_accessible(page, demo, viewport):
+    get_user_model().objects.create_user("platform-admin", password=DEMO_PASSWORD, is_staff=True)
+    page.set_viewport_size(viewport)
+    sign_in(page, demo.url, "platform-admin")
+    page.goto(demo.url + "/")
+    page.get_by_role("link", name="Psychometrics").click()  # from the navigation, as an admin finds it
+    expect(page.get_by_role("heading", name="Psychometrics", level=1)).to_be_visible()
+    page.goto(demo.url + reverse("psychometrics") + f"?practice={demo.practice.slug}")
+    expect(page.locator("table caption").first).to_be_visible()
+    assert_accessible(page, "the psychometrics page")

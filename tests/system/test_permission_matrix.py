@@ -143,6 +143,11 @@ def manager_page(ok=200, **over) -> dict:
     return {**answers(LOGIN, clin_a=404, clin_b=404, mgr_a=ok, mgr_b=404, admin=ok), **over}
 
 
+def admin_page(ok=200, **over) -> dict:
+    """Platform admins only; any other signed-in person gets 404."""
+    return {**answers(LOGIN, clin_a=404, clin_b=404, mgr_a=404, mgr_b=404, admin=ok), **over}
+
+
 def clinician_page(ok=200, **over) -> dict:
     """Clinician A's own pages: nobody else's, not their manager's, not a platform admin's."""
     return {**answers(LOGIN, clin_a=ok, clin_b=404, mgr_a=404, mgr_b=404, admin=404), **over}
@@ -253,6 +258,8 @@ ROWS: dict[str, Row] = {
     "report_download": Row(
         lambda w, s, r: {"slug": s, "pk": w.report.pk, "fmt": "html"}, manager_page(200), owned=True
     ),
+    # --- platform admins: the psychometrics page (its practice is chosen in the query string) ---------------
+    "psychometrics": Row(lambda w, s, r: {}, admin_page(200)),
     # --- the EHR API (api/urls.py): a key is its only credential, whoever is signed in ---------------
     "api_openapi": Row(lambda w, s, r: {}, public(200)),
     "api_unknown": Row(lambda w, s, r: {}, public(404)),  # any other path under api/v1/: a JSON 404
