@@ -550,6 +550,56 @@ def gaps(
     return go.Figure(data=[trace], layout=layout)
 
 
+# Where a wave's gap falls (measurement.gaps.BANDS): the clinician's view lower than the patient's beyond
+# measurement error (the patient's colour: the patient rated higher), within it (grey), or higher (the clinician's).
+GAP_BAND_COLOURS = (RESPONDENT_COLOURS["patient"], "#BBBBBB", RESPONDENT_COLOURS["clinician"])
+
+
+def gap_bands(
+    domain_labels: list[str],
+    counts: list[tuple[int, int, int] | None],
+    *,
+    band_names: tuple[str, str, str],
+    title: str,
+    x_title: str,
+) -> go.Figure:
+    """How each domain's wave gaps spread: one horizontal bar per domain, split into the share of waves where the
+    clinician's view was lower than the patient's beyond measurement error, within it, and higher (band_names
+    in that order). Shares, so domains with different numbers of waves compare; counts on hover. A domain whose
+    counts are None (withheld) keeps its row, empty, so the rows line up with the table."""
+    if len(domain_labels) != len(counts):
+        raise ValueError("one set of counts per domain label")
+    labels = [_plain(d) for d in domain_labels]
+    traces = []
+    for band, (name, colour) in enumerate(zip(band_names, GAP_BAND_COLOURS)):
+        shares, numbers = [], []
+        for row in counts:
+            total = sum(row) if row else 0
+            shares.append(100.0 * row[band] / total if total else None)
+            numbers.append(row[band] if row else None)
+        traces.append(
+            go.Bar(
+                y=labels,
+                x=shares,
+                customdata=numbers,
+                orientation="h",
+                name=_plain(name),
+                marker={"color": colour},
+                hovertemplate="%{y}: %{x:.0f}% (n = %{customdata})<extra>%{fullData.name}</extra>",
+            )
+        )
+    layout = _layout(
+        title,
+        barmode="stack",
+        bargap=0.3,
+        xaxis={"title": {"text": _plain(x_title)}, "range": [0, 100], "dtick": 25, "ticksuffix": "%",
+               "fixedrange": True},
+        # First domain on top, as in the table.
+        yaxis={"type": "category", "autorange": "reversed", "showgrid": False, "fixedrange": True},
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
 def figure_json(fig: go.Figure) -> str:
     """The figure as JSON, safe inside <script type="application/json"> (pages draw it with charts.js).
 
