@@ -512,44 +512,6 @@ def funnel(stages: list[str], counts: list[int], *, title: str) -> go.Figure:
     return go.Figure(data=[trace], layout=layout)
 
 
-def gaps(
-    domain_labels: list[str],
-    mean_gaps: list[float | None],
-    *,
-    title: str,
-    y_title: str,
-    flag: float = scoring.GAP_FLAG_THRESHOLD,
-) -> go.Figure:
-    """Mean clinician-minus-patient gap per domain; bars at or beyond the dotted ±flag lines are vermillion."""
-    if len(domain_labels) != len(mean_gaps):
-        raise ValueError("one gap per domain label")
-    present = [abs(g) for g in mean_gaps if g is not None]
-    # ±50 unless a bar and its value label (~10 points tall) would not fit; then the next multiple of 10.
-    bound = max(50.0, math.ceil((max(present, default=0) + 10) / 10) * 10)
-    colours = [PALETTE[3] if g is not None and abs(g) >= flag else PALETTE[0] for g in mean_gaps]
-    trace = go.Bar(
-        x=[_plain(d) for d in domain_labels],
-        y=list(mean_gaps),
-        marker={"color": colours},
-        # U+2212 minus, as plotly writes it on the axis.
-        text=[None if g is None else f"{g:+.1f}".replace("-", "\u2212") for g in mean_gaps],
-        textposition="outside",
-        cliponaxis=False,
-        hovertemplate="%{x}: %{y:+.1f}<extra></extra>",
-    )
-    shapes = [_line(0, flag, 1, flag, "dot", xref="paper"), _line(0, -flag, 1, -flag, "dot", xref="paper")]
-    layout = _layout(
-        title,
-        legend=False,
-        xaxis={"type": "category", "showgrid": False, "fixedrange": True},
-        yaxis={"title": {"text": _plain(y_title)}, "range": [-bound, bound], "tick0": 0,
-               "dtick": 25 if bound <= 100 else None, "zeroline": True, "zerolinecolor": "#888888",
-               "zerolinewidth": 1, "fixedrange": True},
-        shapes=shapes,
-    )
-    return go.Figure(data=[trace], layout=layout)
-
-
 # Where a wave's gap falls (measurement.gaps.BANDS): the clinician's view lower than the patient's beyond
 # measurement error (the patient's colour: the patient rated higher), within it (grey), or higher (the clinician's).
 GAP_BAND_COLOURS = (RESPONDENT_COLOURS["patient"], "#BBBBBB", RESPONDENT_COLOURS["clinician"])

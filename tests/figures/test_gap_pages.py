@@ -4,8 +4,6 @@ instrument 1.1 and by the labelled domain rule for 1.0 (docs/measurement.md, "Ga
 import pytest
 from django.urls import reverse
 
-from measurement.instruments import spec_for_version
-from surveys import services
 from surveys.domains import SHARED_DOMAINS, domain_label
 from tests import factories
 from tests.figures.test_suppression import read_page, rows_as_dicts, signed_in
@@ -20,19 +18,8 @@ def quiet_sign_ins(settings):
     settings.AXES_ENABLED = False
 
 
-def scoring_every_item(invitation, value: int) -> dict[str, str]:
-    """Form answers whose scored value is `value` on every item (reverse-keyed items answered the other way)."""
-    spec = spec_for_version(invitation.instrument_version)
-    return {item.code: str(6 - value if item.reverse else value) for item in spec.items}
-
-
 def wave(practice, clinician, reference, clinician_value, patient_value, *, shared=False):
-    with factories.in_closed_quarter():
-        new = factories.visit(practice, clinician, reference)
-        patient, own = factories.patient_invitation(new), factories.clinician_invitation(new)
-        services.submit_response(patient, scoring_every_item(patient, patient_value), shared=shared)
-        services.submit_response(own, scoring_every_item(own, clinician_value))
-    return new.visit
+    return factories.answered_wave(practice, clinician, reference, clinician_value, patient_value, shared=shared)
 
 
 def six_waves_two_in_each_band(practice, clinician):
