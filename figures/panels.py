@@ -435,7 +435,8 @@ def _concordance_panel(pairs, hidden, notes) -> Panel:
     panel = Panel(
         "concordance",
         _("Patient and clinician views of the same visit"),
-        [_("Domain"), _("Pairs"), _("Patient mean"), _("Clinician mean"), _("Mean gap"), _("Flagged (|gap| ≥ 25)")],
+        [_("Domain"), _("Pairs"), _("Patient mean"), _("Clinician mean"), _("Mean gap"), _("SD of gaps"),
+         _("|gap| ≥ 25: domain rule (instrument 1.0)")],
     )
     if hidden:
         panel.notes = notes[:1]
@@ -452,6 +453,7 @@ def _concordance_panel(pairs, hidden, notes) -> Panel:
                 sum(patient * waves for (patient, _c), waves in domain_points.items()) / n if n else None,
                 sum(clinician * waves for (_p, clinician), waves in domain_points.items()) / n if n else None,
                 sum(domain_gaps) / n if n else None,
+                scoring.summarize(domain_gaps).sd,
                 sum(1 for g in domain_gaps if scoring.gap_flagged(g)),
             ]
         )
@@ -463,7 +465,13 @@ def _concordance_panel(pairs, hidden, notes) -> Panel:
         _(
             "Each dot is the dyads whose latest visit with both questionnaires had these two scores: the bigger "
             "the dot, the more dyads (hover for the number). Dotted lines mark a gap of 25 points."
-        )
+        ),
+        _(
+            "The count of gaps of 25 points or more is the domain rule of instrument 1.0, read from the scores alone: "
+            "it also counts visits whose two views are one answer step apart on every item (Agree against Strongly "
+            "agree). The SD of gaps shows how far they spread both ways around the mean. Clinicians' own pages and "
+            "the reports judge instrument 1.1 visits item by item and flag only gaps beyond measurement error."
+        ),
     ]
     return panel
 
