@@ -4,6 +4,8 @@ instrument 1.1 and by the labelled domain rule for 1.0 (docs/measurement.md, "Ga
 import pytest
 from django.urls import reverse
 
+from measurement.instruments import spec_for_version
+from surveys import services
 from surveys.domains import SHARED_DOMAINS, domain_label
 from tests import factories
 from tests.figures.test_suppression import read_page, rows_as_dicts, signed_in
@@ -126,3 +128,36 @@ def test_the_dyad_list_flags_only_gaps_beyond_error(practice, cara):
     far_row = rows.split("SHARED-FAR")[1].split("</tr>")[0]
     assert "badge" not in step_row
     assert far_row.count("badge") == len(SHARED_DOMAINS)
+
+
+def test_skipped_items_are_compared_only_where_both_sides_answered(practice, cara):
+    from figures import queries
+
+    with factories.in_closed_quarter():
+        new = factories.visit(practice, cara, "SKIP-1")
+        patient, own = factories.patient_invitation(new), factories.clinician_invitation(new)
+        spec = spec_for_version(patient.instrument_version)
+        optional = next(item for item in spec.items if item.allow_na)  # a patient item that may be "does not apply"
+        patient_answers = {**factories.scoring_every_item(patient, 3), optional.code: "na"}
+        own_answers = factories.scoring_every_item(own, 3)
+        mirror = next(item for item in spec_for_version(own.instrument_version).items if item.pair == optional.code)
+        own_answers[mirror.code] = "1" if not mirror.reverse else "5"  # two steps lower on the skipped pair
+        services.submit_response(patient, patient_answers, shared=True)
+        services.submit_response(own, own_answers)
+
+    (wave_,) = queries.dyad_waves(new.visit.dyad)
+    gap = next(g for g in wave_.gaps if g.domain == optional.domain)
+
+    assert gap.gap < 0  # the clinician's domain score counts the item the patient skipped
+    assert gap.paired.gap == 0 and gap.paired.pairs == len(spec.items_of(optional.domain)) - 1
+    assert not gap.flagged
+
+
+def test_a_patient_who_did_not_share_has_no_judged_gaps_on_the_dyad_page(practice, cara):
+    from figures import queries
+
+    visit = wave(practice, cara, "PRIVATE-1", 5, 3, shared=False)
+
+    (wave_,) = queries.dyad_waves(visit.dyad)
+
+    assert wave_.gaps == [] and wave_.patient_scores == {}
