@@ -326,12 +326,15 @@ def paired_measures(responses: QuerySet[Response]) -> dict[int, dict[str, Paired
         answers[(visit_id, respondent)][code] = scoring.NA if value is None else value
         versions[(visit_id, respondent)] = version_id
     specs = {v.pk: spec_for_version(v) for v in InstrumentVersion.objects.filter(pk__in=set(versions.values()))}
+    pairings: dict[tuple[int, int], tuple | None] = {}  # a few version pairs among many waves: pair them once
     measures: dict[int, dict[str, PairedGap] | None] = {}
     for visit_id in {visit for visit, _side in versions}:
         clinician, patient = (versions.get((visit_id, side)) for side in (Respondent.CLINICIAN, Respondent.PATIENT))
         if clinician is None or patient is None:
             continue
-        pairs = mirrored_pairs(specs[clinician], specs[patient])
+        if (clinician, patient) not in pairings:
+            pairings[(clinician, patient)] = mirrored_pairs(specs[clinician], specs[patient])
+        pairs = pairings[(clinician, patient)]
         measures[visit_id] = None if pairs is None else item_pair_gaps(
             pairs, answers[(visit_id, Respondent.CLINICIAN)], answers[(visit_id, Respondent.PATIENT)], specs[patient].scale
         )

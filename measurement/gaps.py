@@ -13,7 +13,6 @@ Pure functions on plain values, like scoring.py: pages, reports and tests all de
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -109,6 +108,17 @@ def band_of(gap: float, flagged: bool) -> str:
     return HIGHER if gap > 0 else LOWER
 
 
+def standard_error(differences: Sequence[float]) -> float | None:
+    """s_d / sqrt(m): the standard error of the mean of m item-pair differences, from their own spread (n - 1);
+    None below two. Plain float arithmetic: statistics.stdev works in exact fractions, which cost a clinician's
+    page most of its time for thousands of small lists."""
+    m = len(differences)
+    if m < 2:
+        return None
+    mean = math.fsum(differences) / m
+    return math.sqrt(math.fsum((d - mean) ** 2 for d in differences) / (m - 1) / m)
+
+
 def critical_difference(differences: Sequence[float], step: float, confidence: float = CONFIDENCE) -> float | None:
     """The mean item-pair difference a wave must exceed to be flagged: the larger of one scale step and
     t(confidence, m-1) standard errors of the mean, the standard error being the spread of the wave's own m
@@ -116,11 +126,10 @@ def critical_difference(differences: Sequence[float], step: float, confidence: f
 
     None with fewer than two pairs: one difference says nothing about its own error.
     """
-    m = len(differences)
-    if m < 2:
+    error = standard_error(differences)
+    if error is None:
         return None
-    standard_error = statistics.stdev(differences) / math.sqrt(m)
-    return max(step, t_quantile(1 - (1 - confidence) / 2, m - 1) * standard_error)
+    return max(step, t_quantile(1 - (1 - confidence) / 2, len(differences) - 1) * error)
 
 
 def paired_gap(domain: str, differences: Sequence[float], n_items: int, step: float) -> PairedGap | None:
@@ -131,9 +140,8 @@ def paired_gap(domain: str, differences: Sequence[float], n_items: int, step: fl
         return None
     gap = math.fsum(differences) / m
     critical = critical_difference(differences, step)
-    standard_error = statistics.stdev(differences) / math.sqrt(m) if m >= 2 else None
     flagged = critical is not None and abs(gap) > critical + _TOLERANCE
-    return PairedGap(domain, gap, m, standard_error, critical, flagged)
+    return PairedGap(domain, gap, m, standard_error(differences), critical, flagged)
 
 
 def item_pair_gaps(
