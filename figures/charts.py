@@ -559,6 +559,7 @@ def gap_bands(
         # First domain on top, as in the table.
         yaxis={"type": "category", "autorange": "reversed", "showgrid": False, "fixedrange": True},
     )
+    layout["legend"]["traceorder"] = "normal"  # lower, within, higher, as the bars read (stacks default to reversed)
     return go.Figure(data=traces, layout=layout)
 
 
