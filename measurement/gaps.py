@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .scoring import SHARED_DOMAINS, Answer, ItemSpec, Scale, gap_flagged, min_answers_required, scored_value, t_quantile
+from .scoring import wave_gaps as scoring_wave_gaps
 
 RULE_ITEM_PAIRS = "item_pairs"
 """Flagged beyond measurement error, from the wave's mirrored item pairs (instrument 1.1 on)."""
@@ -202,18 +203,13 @@ def judge_wave(
     not flagged in that domain: with no measure of its error, its gap is not called beyond it.
     """
     rows = []
-    for domain in SHARED_DOMAINS:
-        clinician, patient = clinician_scores.get(domain), patient_scores.get(domain)
-        if clinician is None or patient is None:
-            continue
-        gap = clinician - patient
+    for domain_gap in scoring_wave_gaps(clinician_scores, patient_scores):  # DESIGN §3's gaps and flags
+        fields = (domain_gap.domain, domain_gap.clinician, domain_gap.patient, domain_gap.gap)
         if paired is None:
-            rows.append(WaveGap(domain, clinician, patient, gap, RULE_DOMAIN, gap_flagged(gap)))
+            rows.append(WaveGap(*fields, RULE_DOMAIN, domain_gap.flagged))
         else:
-            measure = paired.get(domain)
-            rows.append(
-                WaveGap(domain, clinician, patient, gap, RULE_ITEM_PAIRS, bool(measure and measure.flagged), measure)
-            )
+            measure = paired.get(domain_gap.domain)
+            rows.append(WaveGap(*fields, RULE_ITEM_PAIRS, bool(measure and measure.flagged), measure))
     return rows
 
 
