@@ -512,42 +512,55 @@ def funnel(stages: list[str], counts: list[int], *, title: str) -> go.Figure:
     return go.Figure(data=[trace], layout=layout)
 
 
-def gaps(
+# Where a wave's gap falls (measurement.gaps.BANDS): the clinician's view lower than the patient's beyond
+# measurement error (the patient's colour: the patient rated higher), within it (grey), or higher (the clinician's).
+GAP_BAND_COLOURS = (RESPONDENT_COLOURS["patient"], "#BBBBBB", RESPONDENT_COLOURS["clinician"])
+
+
+def gap_bands(
     domain_labels: list[str],
-    mean_gaps: list[float | None],
+    counts: list[tuple[int, int, int] | None],
     *,
+    band_names: tuple[str, str, str],
     title: str,
-    y_title: str,
-    flag: float = scoring.GAP_FLAG_THRESHOLD,
+    x_title: str,
 ) -> go.Figure:
-    """Mean clinician-minus-patient gap per domain; bars at or beyond the dotted ±flag lines are vermillion."""
-    if len(domain_labels) != len(mean_gaps):
-        raise ValueError("one gap per domain label")
-    present = [abs(g) for g in mean_gaps if g is not None]
-    # ±50 unless a bar and its value label (~10 points tall) would not fit; then the next multiple of 10.
-    bound = max(50.0, math.ceil((max(present, default=0) + 10) / 10) * 10)
-    colours = [PALETTE[3] if g is not None and abs(g) >= flag else PALETTE[0] for g in mean_gaps]
-    trace = go.Bar(
-        x=[_plain(d) for d in domain_labels],
-        y=list(mean_gaps),
-        marker={"color": colours},
-        # U+2212 minus, as plotly writes it on the axis.
-        text=[None if g is None else f"{g:+.1f}".replace("-", "\u2212") for g in mean_gaps],
-        textposition="outside",
-        cliponaxis=False,
-        hovertemplate="%{x}: %{y:+.1f}<extra></extra>",
-    )
-    shapes = [_line(0, flag, 1, flag, "dot", xref="paper"), _line(0, -flag, 1, -flag, "dot", xref="paper")]
+    """How each domain's wave gaps spread: one horizontal bar per domain, split into the share of waves where the
+    clinician's view was lower than the patient's beyond measurement error, within it, and higher (band_names
+    in that order). Shares, so domains with different numbers of waves compare; counts on hover. A domain whose
+    counts are None (withheld) keeps its row, empty, so the rows line up with the table."""
+    if len(domain_labels) != len(counts):
+        raise ValueError("one set of counts per domain label")
+    labels = [_plain(d) for d in domain_labels]
+    traces = []
+    for band, (name, colour) in enumerate(zip(band_names, GAP_BAND_COLOURS)):
+        shares, numbers = [], []
+        for row in counts:
+            total = sum(row) if row else 0
+            shares.append(100.0 * row[band] / total if total else None)
+            numbers.append(row[band] if row else None)
+        traces.append(
+            go.Bar(
+                y=labels,
+                x=shares,
+                customdata=numbers,
+                orientation="h",
+                name=_plain(name),
+                marker={"color": colour},
+                hovertemplate="%{y}: %{x:.0f}% (n = %{customdata})<extra>%{fullData.name}</extra>",
+            )
+        )
     layout = _layout(
         title,
-        legend=False,
-        xaxis={"type": "category", "showgrid": False, "fixedrange": True},
-        yaxis={"title": {"text": _plain(y_title)}, "range": [-bound, bound], "tick0": 0,
-               "dtick": 25 if bound <= 100 else None, "zeroline": True, "zerolinecolor": "#888888",
-               "zerolinewidth": 1, "fixedrange": True},
-        shapes=shapes,
+        barmode="stack",
+        bargap=0.3,
+        xaxis={"title": {"text": _plain(x_title)}, "range": [0, 100], "dtick": 25, "ticksuffix": "%",
+               "fixedrange": True},
+        # First domain on top, as in the table.
+        yaxis={"type": "category", "autorange": "reversed", "showgrid": False, "fixedrange": True},
     )
-    return go.Figure(data=[trace], layout=layout)
+    layout["legend"]["traceorder"] = "normal"  # lower, within, higher, as the bars read (stacks default to reversed)
+    return go.Figure(data=traces, layout=layout)
 
 
 def figure_json(fig: go.Figure) -> str:

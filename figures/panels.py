@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action
-from measurement import continuity, scoring
+from measurement import continuity, gaps, scoring
 from measurement.statistics import (
     CEILING_NOTE_SHARE,
     MIN_DYADS,
@@ -435,15 +435,16 @@ def _concordance_panel(pairs, hidden, notes) -> Panel:
     panel = Panel(
         "concordance",
         _("Patient and clinician views of the same visit"),
-        [_("Domain"), _("Pairs"), _("Patient mean"), _("Clinician mean"), _("Mean gap"), _("Flagged (|gap| ≥ 25)")],
+        [_("Domain"), _("Pairs"), _("Patient mean"), _("Clinician mean"), _("Mean gap"), _("SD of gaps"),
+         _("|gap| ≥ 25: domain rule (instrument 1.0)")],
     )
     if hidden:
         panel.notes = notes[:1]
         return panel
-    gaps = queries.gaps_by_domain(pairs)
+    gaps_of = queries.gaps_by_domain(pairs)
     points = concordance_points(pairs)
     for domain in SHARED_DOMAINS:
-        domain_gaps, domain_points = gaps.get(domain, []), points[domain]
+        domain_gaps, domain_points = gaps_of.get(domain, []), points[domain]
         n = len(domain_gaps)
         panel.rows.append(
             [
@@ -452,6 +453,7 @@ def _concordance_panel(pairs, hidden, notes) -> Panel:
                 sum(patient * waves for (patient, _c), waves in domain_points.items()) / n if n else None,
                 sum(clinician * waves for (_p, clinician), waves in domain_points.items()) / n if n else None,
                 sum(domain_gaps) / n if n else None,
+                scoring.summarize(domain_gaps).sd,
                 sum(1 for g in domain_gaps if scoring.gap_flagged(g)),
             ]
         )
@@ -463,7 +465,13 @@ def _concordance_panel(pairs, hidden, notes) -> Panel:
         _(
             "Each dot is the dyads whose latest visit with both questionnaires had these two scores: the bigger "
             "the dot, the more dyads (hover for the number). Dotted lines mark a gap of 25 points."
-        )
+        ),
+        _(
+            "The count of gaps of 25 points or more is the domain rule of instrument 1.0, read from the scores alone: "
+            "it also counts visits whose two views are one answer step apart on every item (Agree against Strongly "
+            "agree). The SD of gaps shows how far they spread both ways around the mean. Clinicians' own pages and "
+            "the reports judge instrument 1.1 visits item by item and flag only gaps beyond measurement error."
+        ),
     ]
     return panel
 
@@ -553,7 +561,7 @@ def clinician_panels(practice: Practice, clinician, period: Period, audience: Au
             audience.min_n,
             [suppression_note(audience.min_n), caution_note()],
         ),
-        _gaps_panel(queries.clinician_gap_summaries(practice, own_period), audience),
+        _gaps_panel(queries.judged_latest_waves(practice, own_period), audience),
         _trend_panel(
             "competencies",
             _("My competency self-ratings"),
@@ -593,24 +601,56 @@ def _comparison_panel(own, overall, suppression: Suppression, audience: Audience
     return panel
 
 
-def _gaps_panel(gap_summaries, audience) -> Panel:
+def _gaps_panel(waves: list[gaps.WaveGap], audience) -> Panel:
+    """The clinician's view against their patients' over each dyad's latest wave: the mean gap with its interval,
+    and how the waves spread (lower than the patient's beyond measurement error, within it, higher), because
+    a mean near zero can hide large gaps both ways. The spread is shown only where the mean is: the same n."""
     panel = Panel(
         "gaps",
         _("My view against my patients' view"),
-        [_("Domain"), _("Waves"), _("Mean gap (me − patient)"), _("95% CI low"), _("95% CI high"), _("Note")],
+        [_("Domain"), _("Waves"), _("Mean gap (me − patient)"), _("95% CI low"), _("95% CI high"),
+         _("Me lower, beyond error"), _("Within error"), _("Me higher, beyond error"), _("Flag rule"), _("Note")],
     )
-    means = []
+    spread = gaps.distribution(waves)
+    bars = []
     for domain in SHARED_DOMAINS:
-        summary = gap_summaries.get(domain)
+        summary = scoring.summarize([w.gap for w in waves if w.domain == domain]) if domain in spread else None
         figure = release(summary, hidden=audience.hides(summary), min_n=audience.min_n)
-        panel.rows.append([domain_label(domain), *figure.cells(), figure.note])
-        means.append(figure.mean if figure.shown else None)
-    if any(m is not None for m in means):
-        panel.figure = charts.gaps(
-            [domain_label(d) for d in SHARED_DOMAINS], means, title=panel.title, y_title=_("Points (clinician − patient)")
+        counts = spread.get(domain, gaps.GapDistribution())
+        shown = not figure.hidden and counts.n > 0
+        bands = [HIDDEN] * 3 if figure.hidden else [counts.lower, counts.within, counts.higher]
+        panel.rows.append([domain_label(domain), *figure.cells(), *bands, _flag_rule(counts) if shown else None, figure.note])
+        bars.append(tuple(bands) if shown else None)
+    if any(bars):
+        panel.figure = charts.gap_bands(
+            [domain_label(d) for d in SHARED_DOMAINS], bars,
+            band_names=(_("Me lower, beyond error"), _("Within error"), _("Me higher, beyond error")),
+            title=_("How my gaps spread"), x_title=_("Share of waves"),
         )
     panel.notes = [
-        _("A positive gap means you rated the relationship higher than your patient did; waves with a gap of 25 points or more are flagged below."),
+        _(
+            "A positive gap means you rated the relationship higher than your patient did. Each bar is your "
+            "patients' latest visits with both questionnaires. Grey: your view and your patient's "
+            "differ by no more than measurement error, or by one answer step at most (such as Agree against "
+            "Strongly agree). Blue: you rated the relationship lower than your patient did, beyond that; red: "
+            "higher. A mean gap near zero can hide large gaps both ways, so look at both ends."
+        ),
+        _(
+            "From instrument 1.1 each of your items mirrors one of your patient's, and a gap is judged item by item. "
+            "Visits answered on instrument 1.0 have no item pairs: they keep the domain rule (instrument 1.0), a "
+            "gap of 25 points or more."
+        ),
         suppression_note(audience.min_n),
     ]
     return panel
+
+
+def _flag_rule(counts: gaps.GapDistribution) -> str:
+    """Which rule decided a domain's flags: the item pairs (1.1), the domain rule (1.0), or both in a period
+    that spans the change of instrument."""
+    rules = []
+    if counts.by_item_pairs:
+        rules.append(_("item pairs, beyond measurement error (instrument 1.1)"))
+    if counts.by_domain_rule:
+        rules.append(_("domain rule (instrument 1.0)"))
+    return "; ".join(rules)

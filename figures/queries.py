@@ -37,8 +37,10 @@ from django.db.models import (
 from django.db.models.functions import Floor, RowNumber, TruncMonth
 
 from measurement import scoring
+from measurement.gaps import PairedGap, WaveGap, item_pair_gaps, judge_wave, mirrored_pairs
+from measurement.instruments import spec_for_version
 from plumbing.period import Period
-from surveys.models import DomainScore, Invitation, Practice, Respondent, Response
+from surveys.models import Answer, DomainScore, InstrumentVersion, Invitation, Practice, Respondent, Response
 
 _shared: ContextVar[dict | None] = ContextVar("analytics_shared_reads", default=None)
 
@@ -305,13 +307,55 @@ def patient_versions(practice: Practice) -> list:
     )
 
 
-def clinician_gap_summaries(practice: Practice, period: Period) -> dict[str, scoring.Summary]:
-    """Mean clinician-minus-patient gap per shared domain over the clinician's latest wave per dyad."""
-    return _summaries_of_gaps(concordance(practice, period))
+def paired_measures(responses: QuerySet[Response]) -> dict[int, dict[str, PairedGap] | None]:
+    """{visit id: its wave's item-pair gaps (measurement.gaps), or None where the wave cannot be paired item by
+    item (instrument 1.0) and keeps the domain rule}, for the waves of `responses` (both sides of each visit must
+    be among them). Two queries: the answers with their visit, side and version, then the versions' specs.
+
+    Read from the answers, not from the read model: a flag depends on every item of the wave, which the score
+    rows do not keep. So it is asked only for a clinician's own waves, a dyad's, or a report's period, never for
+    a whole practice's dashboard (docs/measurement.md).
+    """
+    answers: dict[tuple[int, str], dict[str, int | str]] = defaultdict(dict)
+    versions: dict[tuple[int, str], int] = {}
+    for visit_id, respondent, version_id, code, value in (
+        Answer.objects.filter(response__in=responses)
+        .values_list("response__visit_id", "response__respondent", "response__instrument_version_id", "item__code", "value")
+        .order_by()
+    ):
+        answers[(visit_id, respondent)][code] = scoring.NA if value is None else value
+        versions[(visit_id, respondent)] = version_id
+    specs = {v.pk: spec_for_version(v) for v in InstrumentVersion.objects.filter(pk__in=set(versions.values()))}
+    pairings: dict[tuple[int, int], tuple | None] = {}  # a few version pairs among many waves: pair them once
+    measures: dict[int, dict[str, PairedGap] | None] = {}
+    for visit_id in {visit for visit, _side in versions}:
+        clinician, patient = (versions.get((visit_id, side)) for side in (Respondent.CLINICIAN, Respondent.PATIENT))
+        if clinician is None or patient is None:
+            continue
+        if (clinician, patient) not in pairings:
+            pairings[(clinician, patient)] = mirrored_pairs(specs[clinician], specs[patient])
+        pairs = pairings[(clinician, patient)]
+        measures[visit_id] = None if pairs is None else item_pair_gaps(
+            pairs, answers[(visit_id, Respondent.CLINICIAN)], answers[(visit_id, Respondent.PATIENT)], specs[patient].scale
+        )
+    return measures
 
 
-def _summaries_of_gaps(pairs: list[Pair]) -> dict[str, scoring.Summary]:
-    return {domain: scoring.summarize(values) for domain, values in gaps_by_domain(pairs).items()}
+def judged_latest_waves(practice: Practice, period: Period) -> list[WaveGap]:
+    """Each dyad's latest wave in the period (the waves of `concordance`), every shared domain both sides scored
+    judged by the wave's rule: beyond measurement error over item pairs from 1.1, the domain rule for 1.0.
+    Three queries; for a clinician's own page and a report's parts (see `paired_measures`)."""
+    latest = latest_scores(practice, period).filter(domain__in=scoring.SHARED_DOMAINS, paired_score__isnull=False)
+    sides: dict[int, tuple[dict, dict]] = defaultdict(lambda: ({}, {}))
+    for visit_id, domain, patient, clinician in latest.values_list("response__visit_id", "domain", "score", "paired_score"):
+        sides[visit_id][0][domain] = clinician
+        sides[visit_id][1][domain] = patient
+    measures = paired_measures(Response.objects.filter(visit_id__in=latest.values("response__visit_id")))
+    return [
+        gap
+        for visit_id, (clinician, patient) in sides.items()
+        for gap in judge_wave(clinician, patient, measures.get(visit_id))
+    ]
 
 
 @dataclass(frozen=True)
@@ -327,7 +371,7 @@ class DyadRow:
 
 def clinician_dyads(practice: Practice, clinician, period: Period, limit: int = 500) -> list[DyadRow]:
     """The clinician's dyads seen in the period whose patient shared their latest answers with them, with the scores
-    of their latest wave (two queries). Blind pairing: a wave's patient scores are left out until the clinician
+    of their latest wave (four queries). Blind pairing: a wave's patient scores are left out until the clinician
     has sent their own view of that visit, so that neither view anchors the other (docs/privacy.md)."""
     from surveys.models import Dyad
     from surveys.selectors import latest_patient_response_shared
@@ -369,11 +413,12 @@ def clinician_dyads(practice: Practice, clinician, period: Period, limit: int = 
         scores[(visit_id, respondent)].update(
             {domain: score, "process_index": process_index, "outcome_index": outcome_index}
         )
+    measures = paired_measures(Response.objects.filter(visit_id__in=wave_visits))
     rows = []
     for dyad_id, reference, visit_count, last_visit, visit_id in dyads:
         clinician_scores = scores.get((visit_id, Respondent.CLINICIAN), {})
         patient_scores = scores.get((visit_id, Respondent.PATIENT), {}) if clinician_scores else {}
-        flagged = [g for g in scoring.wave_gaps(clinician_scores, patient_scores) if g.flagged]
+        flagged = [g for g in judge_wave(clinician_scores, patient_scores, measures.get(visit_id)) if g.flagged]
         rows.append(DyadRow(dyad_id, reference, visit_count, last_visit, patient_scores, clinician_scores, flagged))
     return rows
 
@@ -389,7 +434,7 @@ class Wave:
 
 def dyad_waves(dyad) -> list[Wave]:
     """A dyad's history for its clinician: every visit with the clinician's scores and, where the patient shared
-    that visit's answers and the clinician has sent their own view of it, the patient's and the gaps (two
+    that visit's answers and the clinician has sent their own view of it, the patient's and the gaps (four
     queries)."""
     from surveys.models import Visit
 
@@ -401,11 +446,17 @@ def dyad_waves(dyad) -> list[Wave]:
         if respondent == Respondent.PATIENT and not shared:
             continue
         scores[(visit_id, respondent)][domain] = score
+    measures = paired_measures(
+        Response.objects.filter(dyad=dyad).exclude(respondent=Respondent.PATIENT, shared_with_clinician=False)
+    )
     waves = []
     for visit_id, date in visits:
         clinician_scores = scores.get((visit_id, Respondent.CLINICIAN), {})
         patient_scores = scores.get((visit_id, Respondent.PATIENT), {}) if clinician_scores else {}
-        waves.append(Wave(visit_id, date, patient_scores, clinician_scores, scoring.wave_gaps(clinician_scores, patient_scores)))
+        waves.append(
+            Wave(visit_id, date, patient_scores, clinician_scores,
+                 judge_wave(clinician_scores, patient_scores, measures.get(visit_id)))
+        )
     return waves
 
 

@@ -30,8 +30,8 @@ from figures import charts, psychometrics, queries
 from figures.disclosure import Audience, Suppression, counts_by_key, decide_period
 from figures.figure import CAUTION, NO_RESPONSES, hidden_note, release
 from figures.panels import compare_by_domain, concordance_points, concordance_series, funnel_explanation, funnel_figure
+from measurement import gaps, scoring
 from measurement import psychometrics as measures
-from measurement import scoring
 from plumbing import csvfile
 from plumbing.period import Period
 from surveys.domains import domain_label
@@ -145,18 +145,25 @@ def distribution_rows(distribution, summaries, clinician, min_n: int, suppressio
     return rows
 
 
-def gap_rows(pairs, clinician, min_n: int, suppression: Suppression) -> list[dict]:
-    """Clinician-minus-patient gap per shared domain over each dyad's latest wave."""
+def gap_rows(waves, clinician, min_n: int, suppression: Suppression) -> list[dict]:
+    """Clinician-minus-patient gap per shared domain over each dyad's latest wave (`queries.judged_latest_waves`):
+    the mean with its interval, the contract's count of |gap| >= 25 (`flagged`), and how the waves spread, each
+    judged by its own rule: item pairs beyond measurement error from 1.1, the domain rule for 1.0."""
     hidden = hider(suppression, clinician, min_n)
-    gaps = queries.gaps_by_domain(pairs)
+    spread = gaps.distribution(waves)
     rows = []
     for domain in SHARED:
-        values = gaps.get(domain, [])
+        values = [w.gap for w in waves if w.domain == domain]
         fields = summary_fields(scoring.summarize(values), hidden=hidden(domain, len(values)), min_n=min_n)
-        flagged = sum(1 for g in values if scoring.gap_flagged(g))
+        counts = spread.get(domain, gaps.GapDistribution())
+        withheld = fields["suppressed"]
         rows.append({
             **_scope(clinician), "domain": domain, "pairs": fields.pop("n"), "mean_gap": fields.pop("mean"),
-            **fields, "flagged": None if fields["suppressed"] else flagged,
+            **fields, "flagged": None if withheld else sum(1 for g in values if scoring.gap_flagged(g)),
+            "lower_beyond_error": None if withheld else counts.lower,
+            "within_error": None if withheld else counts.within,
+            "higher_beyond_error": None if withheld else counts.higher,
+            "judged_by_item_pairs": None if withheld else counts.by_item_pairs,
         })
     return rows
 
@@ -268,27 +275,40 @@ def _trend_figure(monthly: list[dict], title: str, div_id: str) -> str | None:
                                 marked=hidden, marked_text="hidden: too few dyads"), div_id)
 
 
-def _gaps_figure(gaps: list[dict], title: str, div_id: str) -> str | None:
-    means = [None if r["suppressed"] else r["mean_gap"] for r in gaps]
-    if all(m is None for m in means):
+def _gaps_figure(rows: list[dict], title: str, div_id: str) -> str | None:
+    """How the waves' gaps spread per domain (lower beyond error, within, higher): a mean near zero can hide
+    large gaps both ways, so the report draws the spread and tables the mean."""
+    counts = [None if r["suppressed"] or not r["pairs"] else
+              (r["lower_beyond_error"], r["within_error"], r["higher_beyond_error"]) for r in rows]
+    if all(c is None for c in counts):
         return None
     return _figure(
-        charts.gaps([domain_label(r["domain"]) for r in gaps], means, title=title,
-                    y_title="Points (clinician − patient)"),
+        charts.gap_bands([domain_label(r["domain"]) for r in rows], counts, title=title,
+                         band_names=GAP_BAND_NAMES, x_title="Share of waves"),
         div_id,
     )
 
 
-def _gap_table(gaps: list[dict]) -> list[dict]:
+GAP_BAND_NAMES = ("Clinician lower, beyond error", "Within error", "Clinician higher, beyond error")
+ITEM_PAIR_RULE = "item pairs, beyond measurement error (instrument 1.1)"
+DOMAIN_RULE = "domain rule (instrument 1.0)"
+
+
+def _gap_table(rows: list[dict]) -> list[dict]:
     table = []
-    for r in gaps:
+    for r in rows:
         if r["suppressed"]:
             table.append({"label": domain_label(r["domain"]), "hidden": True, "note": r["note"]})
             continue
         interval = "—" if r["ci_low"] is None else f"{fmt(r['ci_low'])} – {fmt(r['ci_high'])}"
+        by_pairs = r["judged_by_item_pairs"]
+        rule = "; ".join(
+            ([ITEM_PAIR_RULE] if by_pairs else []) + ([DOMAIN_RULE] if r["pairs"] and by_pairs < r["pairs"] else [])
+        )
         table.append({"label": domain_label(r["domain"]), "hidden": False, "n": fmt(r["pairs"]),
                       "mean": fmt(r["mean_gap"], sign=True), "interval": interval,
-                      "flagged": fmt(r["flagged"]), "note": r["note"]})
+                      "lower": fmt(r["lower_beyond_error"]), "within": fmt(r["within_error"]),
+                      "higher": fmt(r["higher_beyond_error"]), "rule": rule, "note": r["note"]})
     return table
 
 
@@ -311,7 +331,7 @@ def clinician_part(report, clinician) -> dict:
         "monthly": monthly_rows(queries.monthly_summaries(practice, own), clinician, min_n, hiding.monthly),
         "distribution": distribution_rows(queries.score_distribution(practice, own), patient, clinician, min_n,
                                           hiding.patient),
-        "gaps": gap_rows(queries.concordance(practice, own), clinician, min_n, hiding.gaps),
+        "gaps": gap_rows(queries.judged_latest_waves(practice, own), clinician, min_n, hiding.gaps),
         "funnel": [funnel_row(queries.invitation_funnel(practice, own), clinician)],
     }
     name = display_name(clinician)
@@ -374,7 +394,7 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     distribution = queries.score_distribution(practice, whole)
     rows["distribution"] = distribution_rows(distribution, patient, None, min_n, hiding.patient)
     pairs = queries.concordance(practice, whole)
-    rows["gaps"] = gap_rows(pairs, None, min_n, hiding.gaps)
+    rows["gaps"] = gap_rows(queries.judged_latest_waves(practice, whole), None, min_n, hiding.gaps)
     pairs = [p for p in pairs if not hiding.gaps.hides(p.domain, None)]  # the scatter's dots too
     funnel = queries.invitation_funnel(practice, whole)
     rows["funnel"] = [funnel_row(funnel, None, queries.median_minutes_to_complete(practice, whole))]
@@ -465,14 +485,18 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
             concordance_series(concordance_points(pairs)),
             title="Patient and clinician views of the same visit", x_title="Patient's score",
             y_title="Clinician's score"), "p-concordance"))
-    gaps_figure = _gaps_figure(rows["gaps"], "Mean gap, clinician minus patient", "p-gaps")
+    gaps_figure = _gaps_figure(rows["gaps"], "How the gaps spread (clinician minus patient)", "p-gaps")
     if gaps_figure:
         figures.append(gaps_figure)
     sections.append({
         "anchor": "gaps", "title": "Patient and clinician views",
         "figures": figures, "gap_table": _gap_table(rows["gaps"]),
-        "notes": [f"A wave is flagged when the two views of a domain differ by {scoring.GAP_FLAG_THRESHOLD:.0f} "
-                  "points or more; the dotted lines mark that band."],
+        "notes": [
+            "The bars show how the waves spread: the clinician's view lower than the patient's beyond measurement "
+            "error, within it, or higher. From instrument 1.1 a wave is judged item by item and flagged only beyond "
+            "measurement error and beyond one answer step; waves on instrument 1.0 keep the domain rule "
+            f"(|gap| ≥ {scoring.GAP_FLAG_THRESHOLD:.0f}). In the scatter, the dotted lines mark the 1.0 rule's band."
+        ],
     })
 
     funnel_figures = []
@@ -497,6 +521,7 @@ CSV_COLUMNS = {
                     "few_responses", "suppressed", "note"],
     "distribution.csv": ["scope", "clinician", "domain", "bin_start", "bin_end", "count", "suppressed", "note"],
     "gaps.csv": ["scope", "clinician", "domain", "pairs", "mean_gap", "sd", "ci_low", "ci_high", "flagged",
+                 "lower_beyond_error", "within_error", "higher_beyond_error", "judged_by_item_pairs",
                  "few_responses", "suppressed", "note"],
     "funnel.csv": ["scope", "clinician", "sent", "opened", "completed", "completion_rate", "median_minutes"],
     "reliability.csv": ["respondent", "instrument", "version", "language", "domain", "items", "responses",
@@ -555,7 +580,15 @@ CODEBOOK = {
         "sd": ("standard deviation of the gaps (n − 1)", "score points"),
         "ci_low": ("lower end of the 95% interval of the mean gap", "score points"),
         "ci_high": ("upper end of the 95% interval of the mean gap", "score points"),
-        "flagged": (f"pairs with |gap| ≥ {scoring.GAP_FLAG_THRESHOLD:.0f}", "count"),
+        "flagged": (f"pairs with |gap| ≥ {scoring.GAP_FLAG_THRESHOLD:.0f}: the domain rule (instrument 1.0), "
+                    "counted over every wave for comparison", "count"),
+        "lower_beyond_error": ("pairs where the clinician's view is lower than the patient's beyond measurement "
+                               "error and one answer step (item pairs, instrument 1.1), or by 25 or more (domain "
+                               "rule, instrument 1.0)", "count"),
+        "within_error": ("pairs not flagged by their rule", "count"),
+        "higher_beyond_error": ("pairs where the clinician's view is higher, by the same rules", "count"),
+        "judged_by_item_pairs": ("pairs judged item by item (instrument 1.1); the rest by the domain rule",
+                                 "count"),
     },
     "funnel.csv": {
         "scope": _COMMON["scope"],

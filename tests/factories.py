@@ -33,6 +33,25 @@ def full_answers(invitation, value: int | str = 4) -> dict[str, str]:
     return {item.code: str(value) for item in spec.items}
 
 
+def scoring_every_item(invitation, value: int) -> dict[str, str]:
+    """Form answers whose *scored* value is `value` on every item: reverse-keyed items are answered the other way
+    round, so every domain scores the same and item-pair gaps are the same on every pair."""
+    spec = spec_for_version(invitation.instrument_version)
+    low, high = spec.scale.min, spec.scale.max
+    return {item.code: str(low + high - value if item.reverse else value) for item in spec.items}
+
+
+def answered_wave(practice, clinician, reference: str, clinician_value: int, patient_value: int, *, shared=False):
+    """A visit of the latest closed quarter whose two questionnaires score `clinician_value` and `patient_value`
+    on every item (`scoring_every_item`)."""
+    with in_closed_quarter():
+        new = visit(practice, clinician, reference)
+        patient, own = patient_invitation(new), clinician_invitation(new)
+        services.submit_response(patient, scoring_every_item(patient, patient_value), shared=shared)
+        services.submit_response(own, scoring_every_item(own, clinician_value))
+    return new.visit
+
+
 def patient_invitation(new_visit: services.NewVisit):
     return new_visit.visit.invitations.get(respondent="patient")
 

@@ -80,8 +80,9 @@ def funnel_fig():
     return charts.funnel(["Invitados", "Abiertos", "Respondidos"], [500, 380, 290], title="Embudo")
 
 
-def gaps_fig(mean_gaps=(5.2, -12.3, None, 27.5, -30.0, 0.4), **kw):
-    return charts.gaps(DOMAINS_ES, list(mean_gaps), title="Diferencia media", y_title="Diferencia", **kw)
+def gaps_fig(counts=((1, 6, 3), (0, 10, 0), None, (4, 4, 2), (2, 2, 6), (0, 0, 0))):
+    return charts.gap_bands(DOMAINS_ES, list(counts), band_names=("Yo más bajo", "Dentro del error", "Yo más alto"),
+                            title="Cómo se reparten mis diferencias", x_title="Porcentaje de rondas")
 
 
 ALL_FIGURES = [heatmap_fig, means_fig, trend_fig, distribution_fig, concordance_fig, funnel_fig, gaps_fig]
@@ -150,7 +151,7 @@ def test_titles_and_labels_come_from_the_caller():
     fig = concordance_fig()
     assert (fig.layout.xaxis.title.text, fig.layout.yaxis.title.text) == ("Paciente", "Clínico")
     assert "Paciente" in fig.data[0].hovertemplate and "Clínico" in fig.data[0].hovertemplate
-    assert gaps_fig().layout.yaxis.title.text == "Diferencia"
+    assert gaps_fig().layout.xaxis.title.text == "Porcentaje de rondas"
     assert list(funnel_fig().data[0].y) == ["Invitados", "Abiertos", "Respondidos"]
 
 
@@ -352,30 +353,28 @@ def test_funnel_shows_values_and_percent_of_the_first_stage():
 # gaps
 
 
-def test_gaps_draws_one_bar_per_domain_between_minus_and_plus_50():
+def test_gap_bands_stack_the_three_bands_as_shares_of_each_domains_waves():
     fig = gaps_fig()
-    (trace,) = fig.data
-    assert trace.type == "bar"
-    assert list(trace.x) == DOMAINS_ES
-    assert list(trace.y) == [5.2, -12.3, None, 27.5, -30.0, 0.4]
-    assert tuple(fig.layout.yaxis.range) == (-50, 50)
+    assert [t.name for t in fig.data] == ["Yo más bajo", "Dentro del error", "Yo más alto"]
+    assert fig.layout.barmode == "stack"
+    lower, within, higher = fig.data
+    assert all(t.type == "bar" and t.orientation == "h" and list(t.y) == DOMAINS_ES for t in fig.data)
+    assert list(lower.x)[0] == pytest.approx(10.0) and list(higher.x)[0] == pytest.approx(30.0)
+    assert list(within.customdata)[:2] == [6, 10]  # the counts, on hover
+    assert tuple(fig.layout.xaxis.range) == (0, 100)
 
 
-def test_gaps_marks_the_flag_threshold_with_dotted_lines():
-    shapes = gaps_fig(flag=20).layout.shapes
-    assert sorted(s.y0 for s in shapes) == [-20, 20]
-    assert all(s.y0 == s.y1 and s.line.dash == "dot" for s in shapes)
+def test_gap_bands_leave_withheld_and_empty_domains_blank():
+    lower, within, higher = gaps_fig().data
+    for trace in (lower, within, higher):
+        assert list(trace.x)[2] is None and list(trace.customdata)[2] is None  # withheld
+        assert list(trace.x)[5] is None  # no waves: no share to draw
 
 
-def test_gaps_colours_flagged_domains():
-    colours = list(gaps_fig().data[0].marker.color)
-    assert colours[3] == colours[4] == charts.PALETTE[3]  # 27.5 and -30.0
-    assert colours[0] == colours[1] == charts.PALETTE[0]
-
-
-def test_gaps_extends_the_range_for_larger_gaps():
-    low, high = charts.gaps(["a", "b"], [72.3, -5.0], title="t", y_title="y").layout.yaxis.range
-    assert low == -high and high >= 80  # room for the bar's value label
+def test_gap_bands_colour_the_sides_as_everywhere_else():
+    lower, within, higher = gaps_fig().data
+    assert lower.marker.color == charts.RESPONDENT_COLOURS["patient"]
+    assert higher.marker.color == charts.RESPONDENT_COLOURS["clinician"]
 
 
 # Output

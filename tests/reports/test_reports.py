@@ -97,7 +97,8 @@ def test_a_small_clinicians_figures_are_in_no_file(build, scored_practice, clini
         for row in rows:
             assert row["suppressed"] == "1"
             assert "fewer than 5 dyads" in row["note"]
-            for column in ("n", "mean", "sd", "ci_low", "ci_high", "count", "pairs", "mean_gap", "flagged"):
+            for column in ("n", "mean", "sd", "ci_low", "ci_high", "count", "pairs", "mean_gap", "flagged",
+                           "lower_beyond_error", "within_error", "higher_beyond_error", "judged_by_item_pairs"):
                 assert row.get(column, "") == "", (name, column)
     html = read_html(report)
     section = section_of(html, clinician_a2)
@@ -510,7 +511,8 @@ def test_the_command_reports_a_failure(eager, scored_practice):
 # reports apply scoring.complementary_suppression per domain and per (month, domain), as the dashboards do.
 
 FIGURE_FILES = ("domains.csv", "monthly.csv", "distribution.csv", "gaps.csv")
-NUMBER_COLUMNS = ("n", "mean", "sd", "ci_low", "ci_high", "count", "pairs", "mean_gap", "flagged")
+NUMBER_COLUMNS = ("n", "mean", "sd", "ci_low", "ci_high", "count", "pairs", "mean_gap", "flagged",
+                  "lower_beyond_error", "within_error", "higher_beyond_error", "judged_by_item_pairs")
 
 
 def dyads(practice, clinician, count: int, rng: random.Random) -> None:
@@ -639,3 +641,22 @@ def test_the_report_compares_clinicians_as_a_funnel_plot_of_the_figures_it_may_s
     assert builders.display_name(clinician_a2) not in drawn and "clin-a3" not in drawn  # hidden figures are not drawn
     heatmap = html[html.index('<section id="clinicians">'):html.index('<section id="funnel-plot">')]
     assert "not reliable enough to compare clinicians" in heatmap
+
+
+def test_gaps_csv_spreads_1_1_waves_by_item_pairs_and_keeps_the_domain_rule_count(
+    build, current_instruments, practice_a, clinician_a
+):
+    # One step apart twice (never flagged), two steps higher twice, two steps lower twice.
+    for i, (mine, theirs) in enumerate([(5, 4), (5, 4), (5, 3), (5, 3), (2, 4), (2, 4)]):
+        factories.answered_wave(practice_a, clinician_a, f"W-{i}", mine, theirs)
+
+    report = build(practice_a)
+
+    rows = [r for r in read_zip(report)["gaps.csv"] if r["clinician"] == "clin-a"]
+    assert [r["domain"] for r in rows] == list(scoring.SHARED_DOMAINS)
+    for row in rows:
+        assert (row["pairs"], row["judged_by_item_pairs"]) == ("6", "6")
+        assert (row["lower_beyond_error"], row["within_error"], row["higher_beyond_error"]) == ("2", "2", "2")
+        assert row["flagged"] == "6"  # the contract's |gap| >= 25, still given
+    section = section_of(read_html(report), clinician_a)
+    assert "item pairs, beyond measurement error (instrument 1.1)" in section
