@@ -37,3 +37,14 @@ def label(code):
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.simple_tag(takes_context=True)
+def querystring_page(context, param: str, number: int) -> str:
+    """The current query string with one list's page set: filters and other lists' pages are kept.
+
+    Django's own {% querystring %} takes only literal parameter names; a page with two paged lists needs the
+    name as a value. Escaped by the template engine (simple_tag output is autoescaped)."""
+    query = context["request"].GET.copy()
+    query[param] = str(number)
+    return "?" + query.urlencode()

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.translation import gettext
 
 from plumbing.period import EARLIEST, LATEST
 
@@ -78,6 +80,9 @@ class ParsedFile:
     text: str
     rows: list[ImportRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # (line, clinician) of the rows refused here that name a clinician: `selectors.plan_import` checks those
+    # clinicians too, so that a row's every problem is reported at once, not one per upload (issue 14).
+    refused_clinicians: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def digest(self) -> str:
@@ -92,9 +97,9 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def parse_csv(data: bytes) -> ParsedFile:
+def parse_csv(data: bytes, today: dt.date | None = None) -> ParsedFile:
     """Read an uploaded file. Raises ImportFileError for a file that cannot be read at all."""
-    return parse_text(decode(data))
+    return parse_text(decode(data), today)
 
 
 def decode(data: bytes) -> str:
@@ -118,8 +123,13 @@ def decode(data: bytes) -> str:
         ) from None
 
 
-def parse_text(text: str) -> ParsedFile:
-    """Check the file's text row by row. Raises ImportFileError when there is nothing sensible to check."""
+def parse_text(text: str, today: dt.date | None = None) -> ParsedFile:
+    """Check the file's text row by row. Raises ImportFileError when there is nothing sensible to check.
+
+    `today` (the practice's local date by default) bounds the visit dates: a visit list records visits that
+    took place, so a visit dated after today is refused (a typo such as 2030 for 2025 would otherwise make a
+    questionnaire for a visit that never happened)."""
+    today = today or timezone.localdate()
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise ImportFileError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB. Split it into smaller files.")
     text = text.removeprefix("\ufeff")
@@ -129,7 +139,7 @@ def parse_text(text: str) -> ParsedFile:
         raise ImportFileError(f"The file does not look like a CSV text file (it contains binary data). {_SAVE_AS_HINT}")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
-        return _read(reader, text)
+        return _read(reader, text, today)
     except csv.Error as exc:
         raise ImportFileError(
             f"Line {reader.line_num} could not be read as CSV ({exc}). Check its quotes, or export the file again."
@@ -142,7 +152,7 @@ def _delimiter(text: str) -> str:
     return ";" if "," not in first and ";" in first else ","
 
 
-def _read(reader, text: str) -> ParsedFile:
+def _read(reader, text: str, today: dt.date) -> ParsedFile:
     header, header_line = _header(reader)
     parsed = ParsedFile(text=text)
     first_line_of: dict[tuple, int] = {}
@@ -159,7 +169,9 @@ def _read(reader, text: str) -> ParsedFile:
             raise ImportFileError(
                 f"The file has more than {MAX_ROWS:,} visits. Split it into smaller files and import them one at a time."
             )
-        row, errors = _check(record, header, line)
+        row, errors = _check(record, header, line, today)
+        if row is None and (clinician := _clinician_of(record, header)):
+            parsed.refused_clinicians.append((line, clinician))
         if row is not None:
             first = first_line_of.setdefault(row.key, line)
             if first != line:
@@ -196,7 +208,36 @@ def _header(reader) -> tuple[list[str], int]:
     return names, line
 
 
-def _check(record: list[str], header: list[str], line: int) -> tuple[ImportRow | None, list[RowError]]:
+def _clinician_of(record: list[str], header: list[str]) -> str:
+    """The clinician a row names, when its columns line up with the header."""
+    if any(cell.strip() for cell in record[len(header) :]):
+        return ""
+    return dict(zip(header, (cell.strip() for cell in record))).get("clinician", "")
+
+
+def reference_problems(reference: str) -> list[tuple[str, str]]:
+    """Why a patient reference cannot be imported, as (code, message) pairs; none when it can.
+
+    References are the practice's pseudonymous codes, never names (docs/privacy.md). The rule that tells one
+    from the other: a reference must contain at least one digit. A name ("Jane Smith", "O'Brien-López") is
+    letters, spaces and punctuation only; every EHR code we have seen (MRN 004512, PA-001) carries a digit.
+    Each problem is reported (a too-long name is both too long and a name)."""
+    problems = []
+    if len(reference) > MAX_REFERENCE:
+        problems.append(("patient_too_long", gettext("The patient reference is longer than %(limit)s characters.")
+                         % {"limit": MAX_REFERENCE}))
+    if any(c in reference for c in "\r\n\t"):
+        problems.append(("bad_patient", gettext("The patient reference contains a line break or a tab.")))
+    if not any(c.isdigit() for c in reference):
+        problems.append((
+            "name_like_patient",
+            gettext("The patient reference has no digit, so it may be a name: use the practice's reference code "
+                    "(it must contain at least one digit), never the patient's name."),
+        ))
+    return problems
+
+
+def _check(record: list[str], header: list[str], line: int, today: dt.date) -> tuple[ImportRow | None, list[RowError]]:
     extra = record[len(header) :]
     if any(cell.strip() for cell in extra):
         return None, [
@@ -217,6 +258,12 @@ def _check(record: list[str], header: list[str], line: int) -> tuple[ImportRow |
             errors.append(RowError(line, "bad_date", f"“{_short(get('date'))}” is not a date written as YYYY-MM-DD."))
         elif not EARLIEST <= date <= LATEST:
             errors.append(RowError(line, "date_out_of_range", f"The visit date {date} is not between {EARLIEST} and {LATEST}."))
+        elif date > today:
+            errors.append(RowError(
+                line, "future_date",
+                gettext("The visit date %(date)s is after today (%(today)s): only visits that have taken place can "
+                        "be imported.") % {"date": date, "today": today},
+            ))
 
     if not get("clinician"):
         errors.append(RowError(line, "missing_clinician", "The clinician's username is missing."))
@@ -224,10 +271,8 @@ def _check(record: list[str], header: list[str], line: int) -> tuple[ImportRow |
     patient = get("patient")
     if not patient:
         errors.append(RowError(line, "missing_patient", "The patient reference is missing."))
-    elif len(patient) > MAX_REFERENCE:
-        errors.append(RowError(line, "patient_too_long", f"The patient reference is longer than {MAX_REFERENCE} characters."))
-    elif any(c in patient for c in "\r\n\t"):
-        errors.append(RowError(line, "bad_patient", "The patient reference contains a line break or a tab."))
+    else:
+        errors.extend(RowError(line, code, message) for code, message in reference_problems(patient))
 
     email = get("email")
     if email and not _is_email(email):
