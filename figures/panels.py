@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action
-from measurement import continuity, scoring
+from measurement import continuity, reflection, scoring
 from measurement.statistics import (
     CEILING_NOTE_SHARE,
     MIN_DYADS,
@@ -588,6 +588,33 @@ def clinician_panels(practice: Practice, clinician, period: Period, audience: Au
             [],
         ),
     ], [suppression_note(audience.min_n), caution_note()])
+
+
+def clinician_reflection(practice: Practice, clinician, period: Period, audience: Audience) -> reflection.Reflection | None:
+    """Something for a clinician to reflect on (measurement.reflection): their relatively weakest domain among
+    their figures reliable enough to compare clinicians, with suggestions; None when no figure qualifies.
+
+    Only figures the page itself releases take part: the clinician's mean and the practice's beside it, each
+    shown under the same disclosure decision as "My scores beside the practice's", so the suggestion reveals
+    nothing the page hides. Reliability comes from every clinician's summary, as on the manager's dashboard.
+    Inside `queries.shared_reads()` it reuses the page's reads (no query of its own)."""
+    own_period = Period(period.start, period.end, clinician_id=clinician.pk, version_id=period.version_id)
+    practice_period = Period(period.start, period.end, version_id=period.version_id)
+    own = queries.domain_summaries(practice, own_period)
+    overall = queries.domain_summaries(practice, practice_period)
+    compared = compare_by_domain(queries.clinician_domain_summaries(practice, practice_period))
+    by_domain, _by_month = decide(practice, practice_period, audience)
+    mine_hidden, practice_hidden = by_domain.hider(clinician.pk, audience), by_domain.hider(None, audience)
+    standings = []
+    for domain in SHARED_DOMAINS:
+        mine = release(own.get(domain), hidden=mine_hidden(domain, _n(own.get(domain))), min_n=audience.min_n)
+        theirs = release(
+            overall.get(domain), hidden=practice_hidden(domain, _n(overall.get(domain))), min_n=audience.min_n
+        )
+        comparison = compared[domain].clinicians.get(clinician.pk)
+        if mine.shown and theirs.shown and comparison is not None:
+            standings.append(reflection.Standing(domain, mine.mean, theirs.mean, comparison.reliability))
+    return reflection.reflect(standings)
 
 
 def _comparison_panel(own, overall, suppression: Suppression, audience: Audience, clinician_id: int) -> Panel:

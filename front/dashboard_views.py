@@ -84,14 +84,15 @@ def _my_page(request, slug):
     with use_replica(), queries.shared_reads():
         form, period, _clinicians = _filters(request, practice, with_clinicians=False)
         if period is None:
-            return practice, form, period, []
+            return practice, form, period, [], None
         audience = panels.Audience.for_user(request.user, practice)
-        return practice, form, period, panels.clinician_panels(practice, request.user, period, audience)
+        panel_list = panels.clinician_panels(practice, request.user, period, audience)
+        return practice, form, period, panel_list, panels.clinician_reflection(practice, request.user, period, audience)
 
 
 @login_required
 def my_relationships(request, slug):
-    practice, form, period, panel_list = _my_page(request, slug)
+    practice, form, period, panel_list, reflection = _my_page(request, slug)
     with use_replica():
         # Patients who chose to share are listed as they answer, not with the quarter's figures: their consent
         # covers it, and no figure of others can be worked out from them (docs/privacy.md).
@@ -99,7 +100,7 @@ def my_relationships(request, slug):
     dyad_page = Paginator(dyads, DYADS_PER_PAGE).get_page(request.GET.get("dyads_page"))
     context = {
         "practice": practice, "form": form, **_period_context(form, period), "panels": panel_list,
-        "page_notes": panels.page_notes(panel_list), "dyads": dyad_page,
+        "page_notes": panels.page_notes(panel_list), "dyads": dyad_page, "reflection": reflection,
     }
     template = "surveys/my_panels.html" if request.headers.get("HX-Request") else "surveys/my_relationships.html"
     return render(request, template, context, status=_status(request, period))
@@ -107,7 +108,7 @@ def my_relationships(request, slug):
 
 @login_required
 def my_chart_csv(request, slug, key):
-    practice, _form, period, panel_list = _my_page(request, slug)
+    practice, _form, period, panel_list, _reflection = _my_page(request, slug)
     return _panel_csv(request, practice, period, panel_list, key)
 
 

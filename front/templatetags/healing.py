@@ -2,6 +2,7 @@
 
 from django import template
 from django.utils.formats import number_format
+from django.utils.translation import get_language
 
 from figures.figure import HIDDEN
 from surveys.domains import domain_label
@@ -48,3 +49,9 @@ def querystring_page(context, param: str, number: int) -> str:
     query = context["request"].GET.copy()
     query[param] = str(number)
     return "?" + query.urlencode()
+
+
+@register.filter
+def in_language(suggestion):
+    """A suggestion (measurement.reflection) in the page's language."""
+    return suggestion.in_language((get_language() or "en").split("-")[0])
