@@ -215,6 +215,11 @@ def _clinician_of(record: list[str], header: list[str]) -> str:
     return dict(zip(header, (cell.strip() for cell in record))).get("clinician", "")
 
 
+def looks_like_name(reference: str) -> bool:
+    """Whether a patient reference may be a name rather than a code: it has no digit (see reference_problems)."""
+    return not any(c.isdigit() for c in reference)
+
+
 def reference_problems(reference: str) -> list[tuple[str, str]]:
     """Why a patient reference cannot be imported, as (code, message) pairs; none when it can.
 
@@ -228,7 +233,7 @@ def reference_problems(reference: str) -> list[tuple[str, str]]:
                          % {"limit": MAX_REFERENCE}))
     if any(c in reference for c in "\r\n\t"):
         problems.append(("bad_patient", gettext("The patient reference contains a line break or a tab.")))
-    if not any(c.isdigit() for c in reference):
+    if looks_like_name(reference):
         problems.append((
             "name_like_patient",
             gettext("The patient reference has no digit, so it may be a name: use the practice's reference code "
