@@ -46,7 +46,16 @@ def _period_context(form, period) -> dict:
         "period_name": quarter_name(period),
         "asked": asked,
         "next_release": next_release(form.today),
+        # The "Showing …" line names every filter in effect, so it changes with each of them (issue 14).
+        "clinician_name": _choice_label(form, "clinician", period.clinician_id),
+        "version_name": _choice_label(form, "version", period.version_id),
     }
+
+
+def _choice_label(form, field: str, value) -> str | None:
+    if value is None or field not in form.fields:
+        return None
+    return next((str(label) for key, label in form.fields[field].choices if key == value), None)
 
 
 def _practice_dashboard(request, slug):

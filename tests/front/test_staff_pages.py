@@ -182,3 +182,13 @@ def test_half_width_cards_come_in_pairs(client, manager_a, answered):
     halves = [i for i, column in enumerate(columns) if column == "col-lg-6"]
     assert len(halves) % 2 == 0
     assert all(halves[i + 1] == halves[i] + 1 for i in range(0, len(halves), 2))
+
+
+def test_the_showing_line_names_the_clinician_and_version_filters(client, manager_a, practice_a, clinician_a):
+    client.force_login(manager_a)
+    url = reverse("practice_dashboard", args=[practice_a.slug])
+    whole = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "only." not in whole and 'data-scope="|"' in whole
+    filtered = client.get(url, {"clinician": clinician_a.pk}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Figures for clin-a only." in filtered
+    assert 'data-scope="clin-a|"' in filtered
