@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext
+
 from surveys.models import Membership, Practice, Role, Visit
 
-from .parse import ImportRow, RowError
+from .parse import ImportRow, RowError, duplicate_message
 
 
 @dataclass
@@ -24,7 +26,7 @@ class ImportPlan:
     def report(self, file_errors=()) -> list[RowError]:
         """Every row that will not be imported, by line: the file's own errors, ours, and the duplicates."""
         already = [
-            RowError(row.line, "already_imported", "Already imported: this clinician saw this patient on this date.")
+            RowError(row.line, "already_imported", gettext("Already imported: this clinician saw this patient on this date."))
             for row in self.already_imported
         ]
         return sorted([*file_errors, *self.errors, *self.refused_errors, *already])
@@ -66,7 +68,7 @@ def plan_import(practice: Practice, rows: list[ImportRow], refused_clinicians=()
             plan.already_imported.append(row)
         elif row.key in seen:
             # Rows from parse_text are already unique; this keeps the service safe for any caller.
-            plan.errors.append(RowError(row.line, "duplicate", f"Same clinician, patient and date as line {seen[row.key]}."))
+            plan.errors.append(RowError(row.line, "duplicate", duplicate_message(seen[row.key])))
         else:
             seen[row.key] = row.line
             plan.new.append(row)
@@ -76,7 +78,9 @@ def plan_import(practice: Practice, rows: list[ImportRow], refused_clinicians=()
 
 def _clinician_problem(line: int, clinician: str, roles: dict[str, set[str]]) -> RowError | None:
     if clinician not in roles:
-        return RowError(line, "unknown_clinician", f"No clinician “{clinician[:40]}” in this practice.")
+        return RowError(line, "unknown_clinician", gettext("No clinician “%(name)s” in this practice.") % {"name": clinician[:40]})
     if Role.CLINICIAN not in roles[clinician]:
-        return RowError(line, "not_clinician", f"“{clinician[:40]}” is not a clinician of this practice.")
+        return RowError(
+            line, "not_clinician", gettext("“%(name)s” is not a clinician of this practice.") % {"name": clinician[:40]}
+        )
     return None

@@ -192,3 +192,26 @@ def test_the_showing_line_names_the_clinician_and_version_filters(client, manage
     filtered = client.get(url, {"clinician": clinician_a.pk}, HTTP_HX_REQUEST="true").content.decode()
     assert "Figures for clin-a only." in filtered
     assert 'data-scope="clin-a|"' in filtered
+
+
+# --- the visit import ------------------------------------------------------------------------------------
+
+
+def test_the_import_preview_lists_every_problem_of_a_row_and_keeps_the_good_rows(client, manager_a, practice_a, clinician_a):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(manager_a)
+    data = b"date,clinician,patient,email\n2030-01-01,nobody,Jane Smith,x@\n2025-03-04,clin-a,PA-001,\n"
+    url = reverse("manager_import", args=[practice_a.slug])
+    html = client.post(url, {"file": SimpleUploadedFile("v.csv", data, "text/csv")}).content.decode()
+    codes = re.findall(r'<tr class="import-error" data-code="([a-z_]+)"><td>(\d+)</td>', html)
+    assert sorted(codes) == sorted(
+        [("future_date", "2"), ("name_like_patient", "2"), ("bad_email", "2"), ("unknown_clinician", "2")]
+    )
+    assert "1 visit will be created" in html
+    spanish = client.post(
+        url, {"file": SimpleUploadedFile("v.csv", data, "text/csv")}, HTTP_ACCEPT_LANGUAGE="es"
+    ).content.decode()
+    assert "puede ser un nombre" in spanish and "es posterior a hoy" in spanish
+    assert "La dirección de correo electrónico no es válida." in spanish
+    assert "No hay ningún profesional «nobody» en este consultorio." in spanish
