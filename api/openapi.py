@@ -119,7 +119,11 @@ DOCUMENT: dict = {
                         "type": "string",
                         "minLength": 1,
                         "maxLength": 64,
-                        "description": "The practice's own reference code for the patient. Never a name.",
+                        "pattern": "[0-9]",
+                        "description": (
+                            "The practice's own reference code for the patient, with at least one digit. Never a "
+                            "name: a reference without a digit may be one, and is refused."
+                        ),
                     },
                     # Optional fields: null, "" (both mean "none": EHR exports often send empty strings) or a value.
                     "date": {

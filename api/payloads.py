@@ -97,6 +97,8 @@ def visit_request(data: dict) -> tuple[VisitRequest | None, dict[str, str]]:
             errors["patient"] = "Required."
         elif len(values["patient"]) > imports.MAX_REFERENCE:
             errors["patient"] = f"Longer than {imports.MAX_REFERENCE} characters."
+        elif imports.looks_like_name(values["patient"]):
+            errors["patient"] = "Has no digit, so it may be a name: send the practice's reference code, never a name."
     date = None
     if "date" in values:
         date = imports._date(values["date"])

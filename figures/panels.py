@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action
-from measurement import continuity, gaps, scoring
+from measurement import continuity, gaps, reflection, scoring
 from measurement.statistics import (
     CEILING_NOTE_SHARE,
     MIN_DYADS,
@@ -35,6 +35,7 @@ from .disclosure import Audience, Suppression, counts_by_key, decide_period
 from .figure import HIDDEN, Figure, caution_note, release, suppression_note
 
 _JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+_TITLE_SPACE = 38  # pixels of top margin charts._layout keeps for a title (48 with one, 10 without)
 
 
 @dataclass
@@ -44,7 +45,8 @@ class Panel:
     columns: list[str]
     rows: list[list] = field(default_factory=list)
     figure: object = None  # a plotly Figure, or None when there is nothing to draw
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about this panel alone, shown under it
+    shared_notes: list[str] = field(default_factory=list)  # true of several panels: shown once a page (page_notes)
 
     @property
     def figure_json(self) -> str | None:
@@ -56,6 +58,28 @@ class Panel:
     def csv_rows(self) -> list[list]:
         """The table as a file holds it: a withheld number is an empty cell (its row's note says why)."""
         return [[None if value is HIDDEN else value for value in row] for row in self.rows]
+
+
+def for_page(panel_list: list[Panel], shared: list[str]) -> list[Panel]:
+    """Panels as a page shows them, each thing said once (issue 14).
+
+    The card's heading names each chart, so the drawing drops its own title (the space plotly kept for it goes
+    back to the plot). The notes in `shared` (suppression and caution, true of every figure on the page) move
+    from each panel's own notes to its `shared_notes`, which the page shows once (`page_notes`), not under
+    every chart. Reports draw their own figures and keep their titles."""
+    for panel in panel_list:
+        layout = getattr(panel.figure, "layout", None)
+        if layout is not None and layout.title.text:
+            layout.title.text = None
+            layout.margin.t = max(10, (layout.margin.t or 0) - _TITLE_SPACE)
+        panel.shared_notes = [note for note in panel.notes if note in shared]
+        panel.notes = [note for note in panel.notes if note not in shared]
+    return panel_list
+
+
+def page_notes(panel_list: list[Panel]) -> list[str]:
+    """The notes several panels share, each once, in page order."""
+    return list(dict.fromkeys(note for panel in panel_list for note in panel.shared_notes))
 
 
 def release_table(panel: Panel, practice: Practice, period: Period, *, request=None) -> list[str]:
@@ -117,7 +141,7 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
     ceilings = queries.ceiling_counts(practice, period)
     # Filtered to one clinician, the practice-level figures are that clinician's: named so, not "Practice".
     scope_name = names.get(focus, _("Practice")) if focus else _("Practice")
-    return [
+    return for_page([
         _domain_panel(practice_level, scope_hidden, audience.min_n, notes, design_effects, ceilings, scope_name),
         _heatmap_panel(by_clinician, names, by_domain, audience, notes, compared),
         _means_panel(by_clinician, practice_level, names, by_domain, audience, focus, notes, compared),
@@ -136,7 +160,7 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
             queries.visit_counts(practice, period), names, by_clinician, practice_level, by_domain, audience, focus
         ),
         _funnel_panel(tiles),
-    ]
+    ], notes)
 
 
 def compare_by_domain(by_clinician: dict) -> dict:
@@ -550,7 +574,7 @@ def clinician_panels(practice: Practice, clinician, period: Period, audience: Au
     # The same decision as the manager's dashboard: the practice figure beside one's own is shown only where
     # it cannot give back a colleague's hidden figure.
     by_domain, by_month = decide(practice, practice_period, audience)
-    return [
+    return for_page([
         _comparison_panel(own, overall, by_domain, audience, clinician.pk),
         _trend_panel(
             "my_trend",
@@ -571,7 +595,34 @@ def clinician_panels(practice: Practice, clinician, period: Period, audience: Au
             audience.min_n,
             [],
         ),
-    ]
+    ], [suppression_note(audience.min_n), caution_note()])
+
+
+def clinician_reflection(practice: Practice, clinician, period: Period, audience: Audience) -> reflection.Reflection | None:
+    """Something for a clinician to reflect on (measurement.reflection): their relatively weakest domain among
+    their figures reliable enough to compare clinicians, with suggestions; None when no figure qualifies.
+
+    Only figures the page itself releases take part: the clinician's mean and the practice's beside it, each
+    shown under the same disclosure decision as "My scores beside the practice's", so the suggestion reveals
+    nothing the page hides. Reliability comes from every clinician's summary, as on the manager's dashboard.
+    Inside `queries.shared_reads()` it reuses the page's reads (no query of its own)."""
+    own_period = Period(period.start, period.end, clinician_id=clinician.pk, version_id=period.version_id)
+    practice_period = Period(period.start, period.end, version_id=period.version_id)
+    own = queries.domain_summaries(practice, own_period)
+    overall = queries.domain_summaries(practice, practice_period)
+    compared = compare_by_domain(queries.clinician_domain_summaries(practice, practice_period))
+    by_domain, _by_month = decide(practice, practice_period, audience)
+    mine_hidden, practice_hidden = by_domain.hider(clinician.pk, audience), by_domain.hider(None, audience)
+    standings = []
+    for domain in SHARED_DOMAINS:
+        mine = release(own.get(domain), hidden=mine_hidden(domain, _n(own.get(domain))), min_n=audience.min_n)
+        theirs = release(
+            overall.get(domain), hidden=practice_hidden(domain, _n(overall.get(domain))), min_n=audience.min_n
+        )
+        comparison = compared[domain].clinicians.get(clinician.pk)
+        if mine.shown and theirs.shown and comparison is not None:
+            standings.append(reflection.Standing(domain, mine.mean, theirs.mean, comparison.reliability))
+    return reflection.reflect(standings)
 
 
 def _comparison_panel(own, overall, suppression: Suppression, audience: Audience, clinician_id: int) -> Panel:

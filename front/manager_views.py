@@ -35,13 +35,13 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from figures import queries
 from interchange.ehr import parse as imports
 from interchange.ehr import selectors as import_selectors
 from interchange.ehr import services as import_services
 from messaging import selectors as messaging_selectors
 from messaging import services as messaging_services
 from plumbing.period import PeriodForm
-from figures import queries
 from surveys import links, selectors, services
 
 from .survey_views import survey_page
@@ -128,7 +128,7 @@ def visit_import(request, slug):
     except imports.ImportFileError as exc:
         form.add_error("file", str(exc))
         return _import_page(request, practice, form, status=400)
-    plan = import_selectors.plan_import(practice, parsed.rows)
+    plan = import_selectors.plan_import(practice, parsed.rows, parsed.refused_clinicians)
     request.session[IMPORT_SESSION_KEY] = {"practice": practice.pk, "sha256": parsed.digest, "text": parsed.text}
     report = plan.report(parsed.errors)
     context = {
@@ -162,7 +162,8 @@ def visit_import_confirm(request, slug):
     try:
         parsed = imports.parse_text(text)
         result = import_services.import_visits(
-            practice, parsed.rows, request.user, request=request, file_errors=len(parsed.errors), sha256=posted
+            practice, parsed.rows, request.user, request=request, file_errors=len(parsed.errors), sha256=posted,
+            refused_clinicians=parsed.refused_clinicians,
         )
     except (imports.ImportFileError, services.ServiceError) as exc:
         return _import_page(request, practice, VisitImportForm(), status=400, problem=str(exc))

@@ -6,10 +6,11 @@ import functools
 
 import segno
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
@@ -163,20 +164,32 @@ def patient_qr(request, token):
     return HttpResponse(svg, content_type="image/svg+xml")
 
 
+CLINICIAN_ROWS_PER_PAGE = 25
+
+
 @login_required
 def clinician_home(request):
-    visits = selectors.clinician_visits(request.user)[:100]
-    pending = [v for v in visits if _open_clinician_invitation(v)]
+    """Questionnaires still to fill and the visits, each list paged on its own (`todo` and `page`): a clinician
+    with hundreds of visits gets pages of 25, not one long list."""
+    now = timezone.now()
+    todo = Paginator(selectors.clinician_visits_to_answer(request.user, now), CLINICIAN_ROWS_PER_PAGE)
+    visits = Paginator(selectors.clinician_visits(request.user), CLINICIAN_ROWS_PER_PAGE)
+    visit_page = visits.get_page(request.GET.get("page"))
+    rows = [(visit, *_wave_states(visit, now)) for visit in visit_page]
     practices = practices_for(request.user, Role.CLINICIAN)
-    return render(request, "surveys/clinician_home.html", {"pending": pending, "visits": visits, "practices": practices})
+    context = {
+        "pending": todo.get_page(request.GET.get("todo")),
+        "visits": visit_page,
+        "rows": rows,
+        "practices": practices,
+    }
+    return render(request, "surveys/clinician_home.html", context)
 
 
-def _open_clinician_invitation(visit):
-    return next(
-        (
-            i
-            for i in visit.invitations.all()
-            if i.respondent == Respondent.CLINICIAN and selectors.invitation_state(i) == "open"
-        ),
-        None,
-    )
+def _wave_states(visit, now) -> tuple[str, str]:
+    """The clinician's and the patient's questionnaire of a visit as `selectors.invitation_status` names them
+    ("completed", "open", "opened", "expired"), from the prefetched invitations; "" when a side has none."""
+    states = {Respondent.CLINICIAN.value: "", Respondent.PATIENT.value: ""}
+    for invitation in visit.invitations.all():
+        states[str(invitation.respondent)] = selectors.invitation_status(invitation, now)
+    return states[Respondent.CLINICIAN.value], states[Respondent.PATIENT.value]

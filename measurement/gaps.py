@@ -16,7 +16,16 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .scoring import SHARED_DOMAINS, Answer, ItemSpec, Scale, gap_flagged, min_answers_required, scored_value, t_quantile
+from .scoring import (
+    SHARED_DOMAINS,
+    Answer,
+    ItemSpec,
+    Scale,
+    gap_flagged,
+    min_answers_required,
+    scored_value,
+    t_quantile,
+)
 from .scoring import wave_gaps as scoring_wave_gaps
 
 RULE_ITEM_PAIRS = "item_pairs"

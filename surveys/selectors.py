@@ -137,6 +137,18 @@ def clinician_visits(user) -> QuerySet[Visit]:
     )
 
 
+def clinician_visits_to_answer(user, now=None) -> QuerySet[Visit]:
+    """The signed-in clinician's visits whose own questionnaire is still open (not sent, not expired), newest
+    first: what "Still to fill" lists. An expired questionnaire can no longer be answered, so it is not listed
+    as something to do (issue 14); the visits list shows it as expired."""
+    now = now or timezone.now()
+    return clinician_visits(user).filter(
+        invitations__respondent=Respondent.CLINICIAN,
+        invitations__used_at__isnull=True,
+        invitations__expires_at__gt=now,
+    )
+
+
 def clinician_invitation(user, visit_id: int) -> Invitation:
     """The clinician questionnaire of a visit, for that visit's clinician only (anyone else: 404)."""
     invitation = (

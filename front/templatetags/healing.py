@@ -2,6 +2,7 @@
 
 from django import template
 from django.utils.formats import number_format
+from django.utils.translation import get_language
 
 from figures.figure import HIDDEN
 from surveys.domains import domain_label
@@ -37,3 +38,20 @@ def label(code):
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.simple_tag(takes_context=True)
+def querystring_page(context, param: str, number: int) -> str:
+    """The current query string with one list's page set: filters and other lists' pages are kept.
+
+    Django's own {% querystring %} takes only literal parameter names; a page with two paged lists needs the
+    name as a value. Escaped by the template engine (simple_tag output is autoescaped)."""
+    query = context["request"].GET.copy()
+    query[param] = str(number)
+    return "?" + query.urlencode()
+
+
+@register.filter
+def in_language(suggestion):
+    """A suggestion (measurement.reflection) in the page's language."""
+    return suggestion.in_language((get_language() or "en").split("-")[0])

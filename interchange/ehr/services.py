@@ -34,7 +34,8 @@ class ImportResult:
 
 
 def import_visits(
-    practice: Practice, rows: list[ImportRow], imported_by, *, request=None, file_errors: int = 0, sha256: str = ""
+    practice: Practice, rows: list[ImportRow], imported_by, *, request=None, file_errors: int = 0, sha256: str = "",
+    refused_clinicians=(),
 ) -> ImportResult:
     """Create the visits of an imported file, all or nothing; rows already imported are skipped.
 
@@ -49,7 +50,7 @@ def import_visits(
         raise ServiceError("Only a manager of this practice can import its visits.")
     with transaction.atomic():
         Practice.objects.select_for_update().filter(pk=practice.pk).first()
-        plan = selectors.plan_import(practice, rows)
+        plan = selectors.plan_import(practice, rows, refused_clinicians)
         new_visits = create_visits(practice, [(plan.clinicians[row.clinician], row.patient, row.date) for row in plan.new])
         created = [new_visit.visit for new_visit in new_visits]
         contacts = {visit.pk: row for visit, row in zip(created, plan.new) if row.email or row.phone}
@@ -76,4 +77,6 @@ def import_visits(
         errors=file_errors + len(plan.errors),
         sha256=sha256,
     )
-    return ImportResult(created=created, already_imported=plan.already_imported, errors=plan.errors)
+    return ImportResult(
+        created=created, already_imported=plan.already_imported, errors=[*plan.errors, *plan.refused_errors]
+    )

@@ -295,6 +295,7 @@ class TestMalformedBodies:
             ({**GOOD, "clinician": "x" * 151}, {"clinician"}),
             ({**GOOD, "patient": None}, {"patient"}),
             ({**GOOD, "patient": "x" * 65}, {"patient"}),
+            ({**GOOD, "patient": "Jane Smith"}, {"patient"}),  # no digit: may be a name, never stored
             ({**GOOD, "patient": "PT\n1"}, {"patient"}),
             ({**GOOD, "patient": "PT\u00001"}, {"patient"}),
             ({**GOOD, "patient": "PT\ud8001"}, {"patient"}),

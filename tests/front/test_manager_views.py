@@ -154,18 +154,18 @@ class TestImport:
         assert Visit.objects.count() == 3 and Invitation.objects.count() == 6
 
     def test_each_bad_row_is_reported_with_its_line_number(self, manager, practice_a, clinician_a, clinician_b):
-        factories.visit(practice_a, clinician_a, "PA-OLD", D1)
+        factories.visit(practice_a, clinician_a, "PA-O01", D1)
         data = (
             "date,clinician,patient,email,phone\n"
-            "2025-03-04,clin-a,PA-OK,,\n"  # 2: good
+            "2025-03-04,clin-a,PA-K01,,\n"  # 2: good
             "2025-03-04,nobody,PA-1,,\n"  # 3: unknown clinician
             "2025-03-04,clin-b,PA-2,,\n"  # 4: clinician of another practice
             "2025-03-04,mgr-a,PA-3,,\n"  # 5: in the practice, not a clinician
             "04/03/2025,clin-a,PA-4,,\n"  # 6: bad date
             "2025-03-04,clin-a,,,\n"  # 7: missing patient
             "2025-03-04,clin-a,PA-5,not-an-email,\n"  # 8: bad email
-            "2025-03-04,clin-a,PA-OK,,\n"  # 9: duplicate of line 2
-            "2025-03-04,clin-a,PA-OLD,,\n"  # 10: already imported
+            "2025-03-04,clin-a,PA-K01,,\n"  # 9: duplicate of line 2
+            "2025-03-04,clin-a,PA-O01,,\n"  # 10: already imported
         ).encode()
         response = upload(manager, practice_a, data)
         assert response.status_code == 200

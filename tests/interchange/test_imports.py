@@ -99,7 +99,7 @@ class TestParseBadRows:
             ("2025-03-04,,PA-001,,", "missing_clinician"),
             ("2025-03-04,clin-a,,,", "missing_patient"),
             ("2025-03-04,clin-a,   ,,", "missing_patient"),
-            ("2025-03-04,clin-a," + "x" * 65 + ",,", "patient_too_long"),
+            ("2025-03-04,clin-a," + "7" * 65 + ",,", "patient_too_long"),
             ("2025-03-04,clin-a,PA-001,not-an-email,", "bad_email"),
             ("2025-03-04,clin-a,PA-001,ana@,", "bad_email"),
             ("2025-03-04,clin-a,PA-001,,call me", "bad_phone"),
@@ -108,8 +108,8 @@ class TestParseBadRows:
         ],
     )
     def test_each_bad_row_is_reported_with_its_line_number(self, row, code):
-        parsed = parse_csv(csv_bytes("2025-03-04,clin-a,PA-OK,,", row))
-        assert [r.patient for r in parsed.rows] == ["PA-OK"]
+        parsed = parse_csv(csv_bytes("2025-03-04,clin-a,PA-K01,,", row))
+        assert [r.patient for r in parsed.rows] == ["PA-K01"]
         assert codes_by_line(parsed) == {3: {code}}
 
     def test_a_row_with_several_problems_reports_each(self):
@@ -223,22 +223,75 @@ def people(manager_a, clinician_a, clinician_a2, clinician_b, manager_b):
     return {user.username: user for user in (manager_a, clinician_a, clinician_a2, clinician_b, manager_b)}
 
 
+class TestEveryProblemOfARow:
+    """Issue 14: a name accepted as a reference, a visit dated 2030 accepted, only a row's first problem told."""
+
+    TODAY = dt.date(2025, 6, 30)
+
+    @pytest.mark.parametrize("name", ["Jane Smith", "smith", "O'Brien-López", "María José"])
+    def test_it_refuses_a_reference_without_a_digit_as_a_possible_name(self, name):
+        parsed = parse_csv(csv_bytes(f"2025-03-04,clin-a,{name},,"), today=self.TODAY)
+        assert parsed.rows == []
+        assert codes_by_line(parsed) == {2: {"name_like_patient"}}
+        assert "never the patient's name" in parsed.errors[0].message
+
+    @pytest.mark.parametrize("reference", ["PA-001", "004512", "MRN 7", "x1"])
+    def test_it_accepts_a_reference_with_a_digit(self, reference):
+        parsed = parse_csv(csv_bytes(f"2025-03-04,clin-a,{reference},,"), today=self.TODAY)
+        assert [row.patient for row in parsed.rows] == [reference] and parsed.errors == []
+
+    def test_it_refuses_a_visit_dated_after_today_and_says_why(self):
+        parsed = parse_csv(
+            csv_bytes("2025-06-30,clin-a,PA-1,,", "2025-07-01,clin-a,PA-2,,", "2030-03-04,clin-a,PA-3,,"),
+            today=self.TODAY,
+        )
+        assert [row.patient for row in parsed.rows] == ["PA-1"]
+        assert codes_by_line(parsed) == {3: {"future_date"}, 4: {"future_date"}}
+        assert "after today (2025-06-30)" in parsed.errors[-1].message
+
+    def test_the_default_today_is_the_local_date(self):
+        tomorrow = timezone.localdate() + dt.timedelta(days=1)
+        parsed = parse_csv(csv_bytes(f"{tomorrow},clin-a,PA-1,,"))
+        assert codes_by_line(parsed) == {2: {"future_date"}}
+
+    def test_it_reports_every_problem_of_a_row_the_clinician_included(self, practice_a, people):
+        parsed = parse_csv(
+            csv_bytes("2030-01-01,nobody,Jane Smith,not-an-email,12", "2025-03-04,clin-a,PA-1,,"), today=self.TODAY
+        )
+        assert codes_by_line(parsed) == {2: {"future_date", "name_like_patient", "bad_email", "bad_phone"}}
+        assert parsed.refused_clinicians == [(2, "nobody")]
+        plan = import_selectors.plan_import(practice_a, parsed.rows, parsed.refused_clinicians)
+        report = plan.report(parsed.errors)
+        assert {(e.line, e.code) for e in report} == {
+            (2, "future_date"), (2, "name_like_patient"), (2, "bad_email"), (2, "bad_phone"), (2, "unknown_clinician")
+        }
+        assert [row.line for row in plan.new] == [3]  # the good row is kept: bad input loses nothing else
+
+    def test_the_import_reports_the_refused_rows_clinician_too(self, practice_a, people):
+        parsed = parse_csv(csv_bytes("2025-03-04,mgr-a,Jane Smith,,", "2025-03-04,clin-a,PA-1,,"), today=self.TODAY)
+        result = import_services.import_visits(
+            practice_a, parsed.rows, people["mgr-a"], refused_clinicians=parsed.refused_clinicians
+        )
+        assert len(result.created) == 1
+        assert [(e.line, e.code) for e in result.errors] == [(2, "not_clinician")]
+
+
 def rows_of(*lines):
     return parse_csv(csv_bytes(*lines)).rows
 
 
 class TestPlanImport:
     def test_it_sorts_rows_into_new_already_imported_and_refused(self, practice_a, people):
-        factories.visit(practice_a, people["clin-a"], "PA-OLD", D1)
+        factories.visit(practice_a, people["clin-a"], "PA-O01", D1)
         plan = import_selectors.plan_import(
             practice_a,
             rows_of(
-                "2025-03-04,clin-a,PA-NEW,,",
-                "2025-03-04,clin-a,PA-OLD,,",
+                "2025-03-04,clin-a,PA-N01,,",
+                "2025-03-04,clin-a,PA-O01,,",
                 "2025-03-04,nobody,PA-1,,",
                 "2025-03-04,clin-b,PA-2,,",
                 "2025-03-04,mgr-a,PA-3,,",
-                "2025-03-05,clin-a,PA-OLD,,",
+                "2025-03-05,clin-a,PA-O01,,",
             ),
         )
         assert [r.line for r in plan.new] == [2, 7]
