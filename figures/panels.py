@@ -27,6 +27,7 @@ from measurement.statistics import (
 )
 from plumbing import csvfile
 from plumbing.period import Period
+from surveys import selectors
 from surveys.domains import COMPETENCY_DOMAINS, SHARED_DOMAINS, domain_label
 from surveys.models import Practice, Respondent
 
@@ -86,7 +87,7 @@ def practice_tiles(practice: Practice, period: Period) -> Tiles:
         opened=funnel["opened"],
         completed=funnel["completed"],
         completion_rate=rate,
-        median_minutes=queries.median_minutes_to_complete(practice, period),
+        median_minutes=selectors.median_minutes_to_complete(practice, period),
         responses=queries.responses_in(practice, period).count(),
     )
 

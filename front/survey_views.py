@@ -10,16 +10,17 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.crypto import salted_hmac
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from measurement.instruments import localized, spec_for_version
 from plumbing.csrf import csrf_protect_no_referrer
-from plumbing.ratelimit import limit_patient_links
+from plumbing.ratelimit import limit_patient_links, limit_short_codes
 from surveys import selectors, services
 from surveys.models import Respondent, Role
 from surveys.permissions import is_platform_admin, memberships, practices_for
-from surveys.tokens import hash_token
+from surveys.tokens import normalize_short_code
 
 from .forms import QuestionnaireForm
 
@@ -65,7 +66,39 @@ def home(request):
 @limit_patient_links
 @require_http_methods(["GET", "POST"])
 def patient_questionnaire(request, token):
-    invitation = selectors.invitation_for_token(token)
+    return _patient_questionnaire(request, selectors.invitation_for_token(token))
+
+
+@csrf_protect_no_referrer
+@survey_page
+@limit_short_codes
+@require_http_methods(["GET", "POST"])
+def patient_short_code(request, code):
+    """The questionnaire reached by the short code typed from a QR card (/q/ABCD-EFGH-JKMN): the same page as
+    the link's; an unknown code shows the code form again, with a 404 that the code rate limit counts."""
+    invitation = selectors.invitation_for_short_code(code)
+    if invitation is None:
+        language = _survey_language(request)
+        with translation.override(language):
+            return render(request, "surveys/short_code.html", {"not_found": True, "language": language}, status=404)
+    return _patient_questionnaire(request, invitation)
+
+
+@survey_page
+@require_http_methods(["GET"])
+def short_code_entry(request):
+    """Where a patient without a camera types their card's code (the card prints /q/ and the code)."""
+    typed = request.GET.get("code", "")
+    code = normalize_short_code(typed) if typed else None
+    if code is not None:
+        return redirect("patient_short_code", code=code)
+    language = _survey_language(request)
+    with translation.override(language):
+        status = 400 if typed else 200
+        return render(request, "surveys/short_code.html", {"not_found": bool(typed), "language": language}, status=status)
+
+
+def _patient_questionnaire(request, invitation):
     language = _survey_language(request)
     with translation.override(language):
         state = selectors.invitation_state(invitation)
@@ -76,7 +109,9 @@ def patient_questionnaire(request, token):
             invitation,
             language,
             success_url=f"{reverse('survey_thanks')}?lang={language}",
-            context={"draft_key": hash_token("draft:" + token)[:16]},
+            # Per invitation, whichever link or card opened it, so a draft survives a reprinted card; keyed, so
+            # the key says nothing about the invitation to anyone reading this device's storage.
+            context={"draft_key": salted_hmac("surveys.draft", str(invitation.pk), algorithm="sha256").hexdigest()[:16]},
         )
 
 

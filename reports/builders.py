@@ -33,6 +33,7 @@ from figures.panels import compare_by_domain, concordance_points, concordance_se
 from measurement import scoring
 from plumbing import csvfile
 from plumbing.period import Period
+from surveys import selectors
 from surveys.domains import domain_label
 from surveys.models import Answer, InstrumentVersion, Item, Respondent
 
@@ -374,7 +375,7 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     rows["gaps"] = gap_rows(pairs, None, min_n, hiding.gaps)
     pairs = [p for p in pairs if not hiding.gaps.hides(p.domain, None)]  # the scatter's dots too
     funnel = queries.invitation_funnel(practice, whole)
-    rows["funnel"] = [funnel_row(funnel, None, queries.median_minutes_to_complete(practice, whole))]
+    rows["funnel"] = [funnel_row(funnel, None, selectors.median_minutes_to_complete(practice, whole))]
 
     patient_rows = rows["domains"][: len(SHARED)]
     clinician_view = [r for r in rows["domains"] if r["respondent"] == Respondent.CLINICIAN and r["domain"] in SHARED]

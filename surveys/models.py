@@ -314,3 +314,22 @@ class DomainScore(models.Model):
                 name="score_month_latest",
             ),
         ]
+
+
+class CardLink(models.Model):
+    """A link printed on a QR card for a patient invitation, beside the invitation's own link (issue 14).
+
+    Printing a day's cards again must never void a card already handed out, and we keep no copy of any token, so
+    each printing adds links instead of replacing the invitation's: every card of an invitation opens it, and
+    the invitation's single use still allows one response. Each card carries two secrets, both stored only as
+    digests: the QR code's 256-bit token (SHA-256, like every link) and a short code for typing at /q/
+    (60 bits, HMAC-SHA256 keyed by SECRET_KEY; docs/security.md says why that is enough).
+    """
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="card_links")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"Card link for invitation {self.invitation_id}"

@@ -7,25 +7,29 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
+import statistics
 from dataclasses import dataclass
 
 from django.db import connections, router
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Aggregate, DurationField, ExpressionWrapper, F, FloatField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
-from .models import Dyad, InstrumentVersion, Invitation, Practice, Respondent, Response, Role, Visit
+from plumbing.period import Period
+
+from .models import CardLink, Dyad, InstrumentVersion, Invitation, Practice, Respondent, Response, Role, Visit
 from .permissions import practices_for
-from .tokens import hash_token, looks_like_token
+from .tokens import hash_short_code, hash_token, looks_like_token, normalize_short_code
 
 
 def invitation_for_token(token: str) -> Invitation | None:
     """The patient invitation behind a link, with its visit and instrument version; None for anything unknown
     (junk never hits the database).
 
-    A link is the invitation's own (made with the visit or printed on a card) or one that another app handed out
-    for it and registered its table for (`register_link_source`: messaging's emails and SMS): one query either way. The message side is a scalar subquery,
-    which PostgreSQL runs once and then ORs with the invitation's own hash, each through its unique index;
+    A link is the invitation's own (made with the visit) or one handed out for it later whose table is registered
+    (`register_link_source`: QR cards' `CardLink`, messaging's emails and SMS): one query either way. Each of those
+    is a scalar subquery, which PostgreSQL runs once and then ORs with the invitation's own hash, each through its unique index;
     a join instead would make the OR span two tables and scan them.
 
     The SQL is written once per process (`_token_lookup`), not compiled by the ORM on every request: on the
@@ -49,11 +53,26 @@ def invitation_for_token(token: str) -> Invitation | None:
     return invitation
 
 
+def invitation_for_short_code(typed: str) -> Invitation | None:
+    """The patient invitation behind a QR card's short code as a person typed it (any case, with or without
+    dashes); None for anything unknown (junk never hits the database). Rate-limited by the view
+    (plumbing.ratelimit.limit_short_codes): the code has 60 bits, not 256."""
+    code = normalize_short_code(typed)
+    if code is None:
+        return None
+    card = (
+        CardLink.objects.select_related("invitation__visit", "invitation__instrument_version")
+        .filter(code_hash=hash_short_code(code), invitation__respondent=Respondent.PATIENT)
+        .first()
+    )
+    return None if card is None else card.invitation
+
+
 _link_sources: list = []
 
 
 def register_link_source(model) -> None:
-    """Let links that another app hands out open invitations too: `model` has a unique `token_hash` and an
+    """Let links handed out after the visit's own (QR cards; another app's emails) open invitations too: `model` has a unique `token_hash` and an
     `invitation` foreign key. Called from that app's AppConfig.ready(), before any request, so surveys never
     imports the apps built on it."""
     if model not in _link_sources:
@@ -267,3 +286,43 @@ def printable_invitations(practice: Practice, date: dt.date, now=None) -> QueryS
         used_at__isnull=True,
         expires_at__gt=now or timezone.now(),
     )
+
+
+# --- time to complete: what cards, emails and SMS promise, and the dashboard's tile ------------------------------
+
+
+class MedianSeconds(Aggregate):
+    """PostgreSQL's percentile_cont(0.5) over an interval, in seconds: the median computed in the database."""
+
+    function = "percentile_cont"
+    template = "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM %(expressions)s))"
+    output_field = FloatField()
+
+
+def median_minutes_to_complete(practice: Practice, period: Period) -> float | None:
+    """Median time from opening a patient questionnaire to sending it, over the period's patient responses (of
+    its clinician and version, when the period names them)."""
+    start, end = period.bounds
+    responses = Response.objects.filter(
+        practice=practice, respondent=Respondent.PATIENT, submitted_at__gte=start, submitted_at__lt=end,
+        started_at__isnull=False,
+    )
+    if period.clinician_id:
+        responses = responses.filter(dyad__clinician_id=period.clinician_id)
+    if period.version_id:
+        responses = responses.filter(instrument_version_id=period.version_id)
+    if connections[responses.db].vendor == "postgresql":
+        duration = ExpressionWrapper(F("submitted_at") - F("started_at"), output_field=DurationField())
+        seconds = responses.aggregate(median=MedianSeconds(duration))["median"]
+    else:
+        durations = [(s - o).total_seconds() for s, o in responses.values_list("submitted_at", "started_at")]
+        seconds = statistics.median(durations) if durations else None
+    return None if seconds is None else float(seconds) / 60
+
+
+def typical_minutes_to_complete(practice: Practice, default: int = 5) -> int:
+    """What the practice's patients take, rounded up to a whole minute: the median over the last year, or
+    `default` before anyone has answered. Cards, emails and SMS tell patients this, not a number we made up
+    (issue 14: they said "about 3 minutes" where the practice's median was 4.8)."""
+    median = median_minutes_to_complete(practice, Period.last_days(365))
+    return default if median is None else max(1, math.ceil(median))
