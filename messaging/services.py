@@ -27,6 +27,7 @@ from audit.models import Action
 from audit.services import record
 from plumbing.tasks import task
 from surveys import links
+from surveys import selectors as survey_selectors
 from surveys.models import Invitation, Practice, Respondent, Role
 from surveys.permissions import practices_for
 from surveys.tokens import hash_token, new_token
@@ -337,11 +338,15 @@ def _not_needed(message: OutboundMessage, invitation: Invitation, now: dt.dateti
 
 
 def message_context(invitation: Invitation, token: str, kind: str) -> dict:
+    """What an email or SMS says. `minutes` is what this practice's patients take (the median over the last year,
+    rounded up), as on the QR cards: issue 14 found messages promising "about 3 minutes" where it was 4.8."""
+    practice = invitation.visit.practice
     return {
-        "practice": invitation.visit.practice.name,
+        "practice": practice.name,
         "url": links.patient_url(token),
         "expires": timezone.localdate(invitation.expires_at),
         "reminder": kind == Kind.REMINDER,
+        "minutes": survey_selectors.typical_minutes_to_complete(practice),
     }
 
 

@@ -104,11 +104,12 @@ class TestSending:
         email = mail.outbox[0]
         assert email.to == [EMAIL]
         assert "questionnaire" in email.subject and "cuestionario" in email.subject
-        assert "would like to know how your visit went" in email.body and "cómo fue su consulta" in email.body
+        assert "would like to know how your care is going" in email.body and "cómo va su atención" in email.body
+        assert "visit" not in email.body and "consulta" not in email.body  # the form asks about the relationship
         assert "Practice A" in email.body
         assert email.extra_headers["Auto-Submitted"] == "auto-generated"
         to, body = sms.outbox[0]
-        assert to == PHONE and "¿cómo fue su consulta?" in body and len(body) < 200
+        assert to == PHONE and "¿cómo va su atención?" in body and len(body) < 200
         email_token, = set(tokens_in(email.body))
         sms_token, = tokens_in(body)
         assert email_token != sms_token  # each message carries its own link
@@ -123,6 +124,22 @@ class TestSending:
         }
         assert {m.token_hash for m in messages} == {hash_token(email_token), hash_token(sms_token)}
         assert all(m.sent_at and not m.last_error for m in messages)
+
+    def test_the_time_promised_is_what_this_practices_patients_take(self, send, invitation, practice_a, clinician_a):
+        """Issue 14: emails and SMS said "about 3 minutes" where the practice's median was 4.8 minutes."""
+        for i, minutes in enumerate([4.5, 4.8, 6.0]):
+            answered = factories.patient_invitation(factories.visit(practice_a, clinician_a, f"T-{i}"))
+            started = timezone.now() - dt.timedelta(minutes=minutes)
+            survey_services.submit_response(answered, factories.full_answers(answered), started_at=started)
+        send(invitation)
+        assert "about 5 minutes" in mail.outbox[0].body and "unos 5 minutos" in mail.outbox[0].body
+        assert "3 minutes" not in mail.outbox[0].body
+        _to, body = sms.outbox[0]
+        assert "5-min questionnaire" in body and "Cuestionario de 5 min" in body
+
+    def test_before_anyone_has_answered_the_time_is_the_default(self, send, invitation):
+        send(invitation)
+        assert "about 5 minutes" in mail.outbox[0].body
 
     def test_the_raw_token_is_never_stored_nor_put_in_a_broker_message(self, invitation, practice_a, manager_a, monkeypatch, django_capture_on_commit_callbacks):
         sent_args = []
