@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 
 import segno
+from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
@@ -124,16 +126,62 @@ def clinician_questionnaire(request, visit_id):
         state = selectors.invitation_state(invitation)
         if state != "open":
             return _unavailable(request, state, language)
+        visit = invitation.visit
         return _questionnaire(
             request,
             invitation,
             language,
             success_url=reverse("clinician_home"),
-            context={"visit": invitation.visit, "draft_key": f"visit-{invitation.visit_id}"},
+            context={"visit": visit, "draft_key": f"visit-{invitation.visit_id}"},
+            # Issue 14: after sending, the clinician landed on their list with no word that it was saved.
+            confirmation=gettext("Thank you: your questionnaire about patient %(ref)s (visit on %(date)s) is saved.")
+            % {"ref": visit.dyad.patient.reference, "date": visit.date.isoformat()},
         )
 
 
-def _questionnaire(request, invitation, language, success_url, context):
+@login_required
+@require_http_methods(["GET", "POST"])
+def self_assessment(request, slug):
+    """The clinician's periodic competencies self-assessment in one practice: the form while it is due, then what
+    was saved and when the next one is due."""
+    practice = selectors.practice_for(request.user, slug, Role.CLINICIAN)
+    language = _survey_language(request)
+    with translation.override(language):
+        today = timezone.localdate()
+        period = selectors.self_assessment_period(practice, today)
+        context = {"practice": practice, "period": period, "next_period": selectors.next_self_assessment_period(practice, today)}
+        taken = selectors.self_assessment_taken(request.user, practice, period)
+        version = selectors.self_assessment_version()
+        if taken is not None or version is None:
+            return render(request, "surveys/self_assessment_done.html", {**context, "taken": taken})
+        spec = spec_for_version(version)
+        form = QuestionnaireForm(spec, language, data=request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                services.submit_self_assessment(practice, request.user, form.answers(), language=language)
+            except services.SelfAssessmentTaken:
+                pass  # another tab got there first: the page below shows the saved one
+            except services.InvalidAnswers as exc:
+                for code, message in exc.errors.items():
+                    form.add_error(code if code in form.fields else None, message)
+            if not form.errors:
+                flash.success(request, gettext("Thank you: your self-assessment is saved."))
+                return redirect(f"{reverse('self_assessment', args=[practice.slug])}?lang={language}")
+        page = {
+            **context,
+            "self_assessment": True,
+            "form": form,
+            "spec": spec,
+            "title": localized(spec.title, language),
+            "intro": localized(spec.intro, language),
+            "language": language,
+            "other_language": "es" if language == "en" else "en",
+            "draft_key": f"self-{practice.pk}-{period.isoformat()}",
+        }
+        return render(request, "surveys/questionnaire.html", page, status=400 if form.is_bound else 200)
+
+
+def _questionnaire(request, invitation, language, success_url, context, confirmation=""):
     spec = spec_for_version(invitation.instrument_version)
     form = QuestionnaireForm(spec, language, data=request.POST if request.method == "POST" else None)
     if request.method == "GET":
@@ -150,6 +198,8 @@ def _questionnaire(request, invitation, language, success_url, context):
             for code, message in exc.errors.items():
                 form.add_error(code if code in form.fields else None, message)
         else:
+            if confirmation:
+                flash.success(request, confirmation)
             return redirect(success_url)
     status = 400 if form.is_bound else 200
     people = selectors.visit_people(invitation.visit)  # named on the page, not needed to save
@@ -203,7 +253,13 @@ def clinician_home(request):
     visits = selectors.clinician_visits(request.user)[:100]
     pending = [v for v in visits if _open_clinician_invitation(v)]
     practices = practices_for(request.user, Role.CLINICIAN)
-    return render(request, "surveys/clinician_home.html", {"pending": pending, "visits": visits, "practices": practices})
+    context = {
+        "pending": pending,
+        "visits": visits,
+        "practices": practices,
+        "self_assessments_due": selectors.due_self_assessments(request.user) if selectors.self_assessment_version() else [],
+    }
+    return render(request, "surveys/clinician_home.html", context)
 
 
 def _open_clinician_invitation(visit):

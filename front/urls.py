@@ -12,6 +12,7 @@ urlpatterns = [
     path("q/", survey_views.short_code_entry, name="short_code_entry"),
     re_path(r"^q/(?P<code>[^/]{1,40})/?$", survey_views.patient_short_code, name="patient_short_code"),
     path("clinician/", survey_views.clinician_home, name="clinician_home"),
+    path("clinician/self-assessment/<slug:slug>/", survey_views.self_assessment, name="self_assessment"),
     path("clinician/visits/<int:visit_id>/questionnaire/", survey_views.clinician_questionnaire, name="clinician_questionnaire"),
     path("practice/<slug:slug>/", dashboard_views.practice_dashboard, name="practice_dashboard"),
     path("practice/<slug:slug>/charts/<slug:key>.csv", dashboard_views.practice_chart_csv, name="practice_chart_csv"),

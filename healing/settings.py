@@ -412,6 +412,11 @@ CELERY_BEAT_SCHEDULE["invitation-reminders"] = {
     "task": "messaging.tasks.queue_reminders",
     "schedule": crontab(minute=5),  # hourly
 }
+CELERY_BEAT_SCHEDULE["self-assessment-reminders"] = {
+    # Clinicians whose competencies self-assessment is due this period: one e-mail each per period (issue 14).
+    "task": "messaging.tasks.send_self_assessment_reminders",
+    "schedule": crontab(minute=30, hour=8),  # daily, in working hours
+}
 
 # --- No secret in a log (docs/security.md) ---
 # The console backends print whole messages, patient links and password-reset links included, into the process's

@@ -18,7 +18,20 @@ from django.utils import timezone
 
 from plumbing.period import Period
 
-from .models import CardLink, Dyad, InstrumentVersion, Invitation, Practice, Respondent, Response, Role, Visit
+from .models import (
+    CardLink,
+    Dyad,
+    InstrumentVersion,
+    Invitation,
+    Membership,
+    Practice,
+    Respondent,
+    Response,
+    Role,
+    SelfAssessment,
+    SelfAssessmentReminder,
+    Visit,
+)
 from .permissions import practices_for
 from .tokens import hash_short_code, hash_token, looks_like_token, normalize_short_code
 
@@ -326,3 +339,73 @@ def typical_minutes_to_complete(practice: Practice, default: int = 5) -> int:
     (issue 14: they said "about 3 minutes" where the practice's median was 4.8)."""
     median = median_minutes_to_complete(practice, Period.last_days(365))
     return default if median is None else max(1, math.ceil(median))
+
+
+# --- the competencies self-assessment: periodic, per clinician and practice (docs/instruments.md) ---------------
+
+SELF_ASSESSMENT_INSTRUMENT = "competencies"
+
+
+def self_assessment_period(practice: Practice, day: dt.date) -> dt.date:
+    """First day of the practice's self-assessment period holding `day`: periods of 1, 3, 6 or 12 months
+    counted from January, so a quarterly practice's periods are the calendar quarters."""
+    months = practice.self_assessment_months
+    return dt.date(day.year, (day.month - 1) // months * months + 1, 1)
+
+
+def next_self_assessment_period(practice: Practice, day: dt.date) -> dt.date:
+    start = self_assessment_period(practice, day)
+    month = start.month - 1 + practice.self_assessment_months
+    return dt.date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def self_assessment_version() -> InstrumentVersion | None:
+    """The current version of the competencies self-assessment; None until it is loaded."""
+    return InstrumentVersion.objects.filter(instrument__slug=SELF_ASSESSMENT_INSTRUMENT, is_current=True).first()
+
+
+def self_assessment_taken(user, practice: Practice, period_start: dt.date) -> SelfAssessment | None:
+    return SelfAssessment.objects.filter(clinician=user, practice=practice, period_start=period_start).first()
+
+
+def due_self_assessments(user, today: dt.date | None = None) -> list[Practice]:
+    """The practices where the signed-in clinician has not taken this period's self-assessment (one query for the
+    practices, one for what was taken; a person is a clinician in few practices)."""
+    today = today or timezone.localdate()
+    practices = list(practices_for(user, Role.CLINICIAN))
+    taken = set(SelfAssessment.objects.filter(clinician=user).values_list("practice_id", "period_start"))
+    return [p for p in practices if (p.pk, self_assessment_period(p, today)) not in taken]
+
+
+def own_self_assessments(user, practice: Practice) -> list[SelfAssessment]:
+    """A clinician's own self-assessments in a practice, oldest period first: only they see them."""
+    return list(SelfAssessment.objects.filter(clinician=user, practice=practice).order_by("period_start"))
+
+
+def self_assessment_reminders_due(today: dt.date | None = None) -> list[tuple[Practice, object, dt.date]]:
+    """(practice, clinician, period start) for every clinician with an e-mail address whose self-assessment for
+    the current period is due and who has not been reminded in it: what the scheduled reminder sends."""
+    today = today or timezone.localdate()
+    memberships = list(
+        Membership.objects.filter(role=Role.CLINICIAN, user__is_active=True)
+        .exclude(user__email="")
+        .select_related("practice", "user")
+        .order_by("practice_id", "user_id")
+    )
+    periods = {m.practice_id: self_assessment_period(m.practice, today) for m in memberships}
+    taken = set(
+        SelfAssessment.objects.filter(period_start__in=set(periods.values())).values_list(
+            "practice_id", "clinician_id", "period_start"
+        )
+    )
+    reminded = set(
+        SelfAssessmentReminder.objects.filter(period_start__in=set(periods.values())).values_list(
+            "practice_id", "clinician_id", "period_start"
+        )
+    )
+    due = []
+    for membership in memberships:
+        key = (membership.practice_id, membership.user_id, periods[membership.practice_id])
+        if key not in taken and key not in reminded:
+            due.append((membership.practice, membership.user, key[2]))
+    return due

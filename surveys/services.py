@@ -43,6 +43,8 @@ from .models import (
     Respondent,
     Response,
     Role,
+    SelfAssessment,
+    SelfAssessmentReminder,
     Visit,
 )
 from .tokens import hash_short_code, hash_token, new_short_code, new_token, normalize_short_code
@@ -494,6 +496,59 @@ def print_cards(practice: Practice, date: dt.date, *, request=None) -> list[Prin
     cards.sort(key=lambda card: (card.invitation.visit.dyad.clinician.get_username(),
                                  card.invitation.visit.dyad.patient.reference, card.invitation.pk))
     return cards
+
+
+# --- the competencies self-assessment ----------------------------------------------------------------------
+
+
+class SelfAssessmentTaken(ServiceError):
+    """This period's self-assessment is already saved."""
+
+
+def submit_self_assessment(practice: Practice, clinician, answers: dict, *, language: str = "en",
+                           now: dt.datetime | None = None) -> SelfAssessment:
+    """Save a clinician's competencies self-assessment for the practice's current period, exactly once.
+
+    Validated and scored like any questionnaire (`validate_answers`, `scoring.domain_scores`); the unique
+    (practice, clinician, period) constraint turns a second submission (another tab, a double click) into
+    SelfAssessmentTaken, with the first one kept.
+    """
+    if not Membership.objects.filter(user=clinician, practice=practice, role=Role.CLINICIAN).exists():
+        raise ServiceError(f"{clinician.get_username()} is not a clinician of {practice.slug}.")
+    version = selectors.self_assessment_version()
+    if version is None:
+        raise ServiceError("The competencies self-assessment is not loaded: run `manage.py load_instruments`.")
+    spec = spec_for_version(version)
+    clean = validate_answers(spec, answers)
+    scores = scoring.domain_scores(spec.scoring_items, clean, spec.scale)
+    now = now or timezone.now()
+    assessment = SelfAssessment(
+        practice=practice,
+        clinician=clinician,
+        instrument_version=version,
+        period_start=selectors.self_assessment_period(practice, timezone.localdate(now)),
+        language=language,
+        answers={code: None if value == scoring.NA else value for code, value in clean.items()},
+        scores=scores,
+        submitted_at=now,
+    )
+    try:
+        with transaction.atomic():
+            assessment.save()
+    except IntegrityError as exc:
+        raise SelfAssessmentTaken("This period's self-assessment is already saved.") from exc
+    return assessment
+
+
+def claim_self_assessment_reminder(practice: Practice, clinician, period_start: dt.date) -> bool:
+    """Claim the one reminder of this clinician, practice and period; False when it was claimed before. Call it
+    inside the transaction that sends the reminder, so a failed send gives the claim back."""
+    try:
+        with transaction.atomic():
+            SelfAssessmentReminder.objects.create(practice=practice, clinician=clinician, period_start=period_start)
+    except IntegrityError:
+        return False
+    return True
 
 
 # --- privacy: data minimisation and erasure ----------------------------------------------------

@@ -889,3 +889,44 @@ class TestRaces:
         results = at_once(lambda: services.queue_reminders().messages)
         assert sum(results) == 2, results
         assert OutboundMessage.objects.filter(kind=Kind.REMINDER).count() == 2
+
+
+# --- the competencies self-assessment reminder (issue 14) ---------------------------------------------------------
+
+
+class TestSelfAssessmentReminders:
+    @pytest.fixture
+    def due(self, practice_a, clinician_a, competencies):
+        clinician_a.email = "clin-a@example.org"
+        clinician_a.save()
+        return clinician_a
+
+    def test_a_clinician_whose_self_assessment_is_due_gets_one_email_per_period(self, due, practice_a):
+        assert services.send_self_assessment_reminders() == 1
+        assert services.send_self_assessment_reminders() == 0  # the next daily sweep sends nothing more
+        email, = mail.outbox
+        assert email.to == ["clin-a@example.org"]
+        assert "self-assessment" in email.subject and "autoevaluación" in email.subject
+        assert f"https://healing.example/clinician/self-assessment/{practice_a.slug}/" in email.body
+
+    def test_the_next_period_reminds_again(self, due):
+        services.send_self_assessment_reminders()
+        services.send_self_assessment_reminders(today=timezone.localdate() + dt.timedelta(days=120))
+        assert len(mail.outbox) == 2
+
+    def test_nobody_is_reminded_of_a_self_assessment_already_taken(self, due, practice_a):
+        survey_services.submit_self_assessment(practice_a, due, {f"S0{i}": "4" for i in range(1, 9)})
+        assert services.send_self_assessment_reminders() == 0 and not mail.outbox
+
+    def test_a_failed_send_is_tried_again_on_the_next_sweep(self, due, monkeypatch):
+        def refuse(*args, **kwargs):
+            raise sms.TransientSendError("The mail server failed (SMTPServerDisconnected).")
+
+        monkeypatch.setattr(services, "_send_email", refuse)
+        assert services.send_self_assessment_reminders() == 0
+        monkeypatch.undo()
+        assert services.send_self_assessment_reminders() == 1 and len(mail.outbox) == 1
+
+    def test_the_task_runs_from_the_beat_schedule(self, due, settings):
+        assert settings.CELERY_BEAT_SCHEDULE["self-assessment-reminders"]["task"] == tasks.send_self_assessment_reminders.name
+        assert tasks.send_self_assessment_reminders.delay().get() == 1
