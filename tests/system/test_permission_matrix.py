@@ -218,6 +218,7 @@ ROWS: dict[str, Row] = {
     # --- clinicians ------------------------------------------------------------------------------------
     "clinician_home": Row(lambda w, s, r: {}, signed_in(200)),
     "clinician_questionnaire": Row(lambda w, s, r: {"visit_id": w.open_visit.pk}, clinician_page(200)),
+    "self_assessment": Row(slug_kwargs, clinician_page(200)),  # the competencies self-assessment: their own
     "my_relationships": Row(slug_kwargs, clinician_page(200)),
     "my_chart_csv": Row(practice_row(key="comparison"), clinician_page(200)),
     "my_dyad": Row(lambda w, s, r: {"slug": s, "dyad_id": w.answered_dyad.pk}, clinician_page(200), owned=True),
