@@ -598,3 +598,41 @@ def plotly_js() -> str:
     for address, local in _MAP_CDNS:
         js = js.replace(address, local)
     return js
+
+
+def self_ratings(series: list[dict], *, title: str, y_title: str, few_below: int) -> go.Figure:
+    """A clinician's competency self-ratings over time. A series is {"name", "dates", "values"}, optionally
+    "colour", "dash", "symbol" and "n" (questionnaires behind each point). Points from fewer than `few_below`
+    questionnaires are drawn hollow and say their n on hover, so a month built from one questionnaire no longer
+    looks like a settled average (issue 14); the caller explains the hollow points once, in a note.
+    """
+    traces = []
+    for i, s in enumerate(series):
+        dates, values = list(s["dates"]), list(s["values"])
+        if len(dates) != len(values):
+            raise ValueError(f"series {s['name']!r} is not aligned with its dates")
+        colour = _colour(i, s.get("colour"))
+        symbol = s.get("symbol", "circle")
+        marker = {"color": colour, "size": 9, "symbol": symbol, "line": {"color": colour, "width": 2}}
+        hover = "%{x|%Y-%m}: %{y:.1f}<extra>%{fullData.name}</extra>"
+        n = s.get("n")
+        if n is not None:
+            n = list(n)
+            marker["symbol"] = [f"{symbol}-open" if k is not None and k < few_below else symbol for k in n]
+            hover = "%{x|%Y-%m}: %{y:.1f} (n = %{customdata})<extra>%{fullData.name}</extra>"
+        traces.append(
+            go.Scatter(
+                x=dates,
+                y=values,
+                customdata=n,
+                name=_plain(s["name"]),
+                mode="lines+markers",
+                connectgaps=False,
+                line={"color": colour, "width": 2, "dash": s.get("dash", "solid")},
+                marker=marker,
+                hovertemplate=hover,
+                cliponaxis=False,
+            )
+        )
+    xaxis = {"type": "date", "tickformat": "%Y-%m", "fixedrange": True, "showgrid": False}
+    return go.Figure(data=traces, layout=_layout(title, xaxis=xaxis, yaxis=_score_axis(y_title)))

@@ -27,6 +27,7 @@ from measurement.statistics import (
 )
 from plumbing import csvfile
 from plumbing.period import Period
+from surveys import selectors
 from surveys.domains import COMPETENCY_DOMAINS, SHARED_DOMAINS, domain_label
 from surveys.models import Practice, Respondent
 
@@ -110,7 +111,7 @@ def practice_tiles(practice: Practice, period: Period) -> Tiles:
         opened=funnel["opened"],
         completed=funnel["completed"],
         completion_rate=rate,
-        median_minutes=queries.median_minutes_to_complete(practice, period),
+        median_minutes=selectors.median_minutes_to_complete(practice, period),
         responses=queries.responses_in(practice, period).count(),
     )
 
@@ -586,14 +587,10 @@ def clinician_panels(practice: Practice, clinician, period: Period, audience: Au
             [suppression_note(audience.min_n), caution_note()],
         ),
         _gaps_panel(queries.judged_latest_waves(practice, own_period), audience),
-        _trend_panel(
-            "competencies",
-            _("My competency self-ratings"),
+        _self_ratings_panel(
+            selectors.own_self_assessments(clinician, practice),
             queries.monthly_summaries(practice, own_period, respondent=Respondent.CLINICIAN),
-            COMPETENCY_DOMAINS,
-            lambda key, n: False,  # the clinician's own answers about themselves: nothing to protect
             audience.min_n,
-            [],
         ),
     ], [suppression_note(audience.min_n), caution_note()])
 
@@ -623,6 +620,51 @@ def clinician_reflection(practice: Practice, clinician, period: Period, audience
         if mine.shown and theirs.shown and comparison is not None:
             standings.append(reflection.Standing(domain, mine.mean, theirs.mean, comparison.reliability))
     return reflection.reflect(standings)
+
+
+def _self_ratings_panel(assessments, visit_monthly, few_below: int) -> Panel:
+    """'My competency self-ratings': the periodic self-assessments (one questionnaire a period, solid diamonds)
+    and, where per-visit questionnaires carried the competencies (clinician 1.0), their monthly means, hollow
+    where built from fewer than `few_below` questionnaires (issue 14). The clinician's own answers about
+    themselves: nothing is withheld from them."""
+    panel = Panel(
+        "competencies",
+        _("My competency self-ratings"),
+        [_("Period"), _("Source"), _("Domain"), _("Questionnaires"), _("Score"), _("Note")],
+    )
+    periodic, per_visit = _("Self-assessment"), _("Visit questionnaires")
+    few = _("few questionnaires: interpret with care")
+    series = []
+    for domain in COMPETENCY_DOMAINS:
+        label = domain_label(domain)
+        dates, values = [], []
+        for assessment in assessments:
+            score = assessment.scores.get(domain)
+            panel.rows.append([assessment.period_start.strftime("%Y-%m"), periodic, label, 1, score, ""])
+            dates.append(assessment.period_start)
+            values.append(score)
+        if dates:
+            series.append({"name": f"{label} · {periodic}", "dates": dates, "values": values, "symbol": "diamond",
+                           "colour": charts.DOMAIN_COLOURS.get(domain)})
+        months = sorted(month for month, code in visit_monthly if code == domain)
+        ns, means = [], []
+        for month in months:
+            summary = visit_monthly[(month, domain)]
+            panel.rows.append([month.strftime("%Y-%m"), per_visit, label, summary.n, summary.mean,
+                               few if summary.n < few_below else ""])
+            ns.append(summary.n)
+            means.append(summary.mean)
+        if months:
+            series.append({"name": f"{label} · {per_visit}", "dates": months, "values": means, "n": ns,
+                           "dash": "dot", "colour": charts.DOMAIN_COLOURS.get(domain)})
+    if series:
+        panel.figure = charts.self_ratings(series, title=panel.title, y_title=_("Score (0–100)"), few_below=few_below)
+    panel.notes = [
+        _("Diamonds: your periodic self-assessment, one questionnaire each period. Dotted lines: the competency "
+          "questions of your visit questionnaires, averaged by month; hollow points are built from fewer than "
+          "%(n)s questionnaires, so one visit can move them a lot.") % {"n": few_below},
+    ]
+    return panel
 
 
 def _comparison_panel(own, overall, suppression: Suppression, audience: Audience, clinician_id: int) -> Panel:

@@ -10,22 +10,15 @@ through `scoring.summarize_moments`, so the numbers match `scoring.summarize` on
 from __future__ import annotations
 
 import datetime as dt
-import math
-import statistics
 from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.db import connection
 from django.db.models import (
-    Aggregate,
     Count,
-    DurationField,
-    ExpressionWrapper,
     F,
-    FloatField,
     Max,
     OuterRef,
     Q,
@@ -243,26 +236,6 @@ def invitation_funnel(practice: Practice, period: Period) -> dict[str, int]:
     )
 
 
-class MedianSeconds(Aggregate):
-    """PostgreSQL's percentile_cont(0.5) over an interval, in seconds: the median computed in the database."""
-
-    function = "percentile_cont"
-    template = "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM %(expressions)s))"
-    output_field = FloatField()
-
-
-def median_minutes_to_complete(practice: Practice, period: Period) -> float | None:
-    """Median time from opening a patient questionnaire to sending it."""
-    responses = responses_in(practice, period).filter(started_at__isnull=False)
-    if connection.vendor == "postgresql":
-        duration = ExpressionWrapper(F("submitted_at") - F("started_at"), output_field=DurationField())
-        seconds = responses.aggregate(median=MedianSeconds(duration))["median"]
-    else:
-        durations = [(s - o).total_seconds() for s, o in responses.values_list("submitted_at", "started_at")]
-        seconds = statistics.median(durations) if durations else None
-    return None if seconds is None else float(seconds) / 60
-
-
 def visit_counts(practice: Practice, period: Period) -> list[tuple[int, int, int]]:
     """(patient id, clinician id, visits) over the year to the period's end: what continuity of care is measured
     from (measurement.continuity). A year, not the quarter: continuity is about patients coming back."""
@@ -275,13 +248,6 @@ def visit_counts(practice: Practice, period: Period) -> list[tuple[int, int, int
         .annotate(n=Count("id"))
         .order_by()
     )
-
-
-def typical_minutes_to_complete(practice: Practice, default: int = 5) -> int:
-    """What the practice's patients take, rounded up to a whole minute: the median over the last year, or
-    `default` before anyone has answered. Cards tell patients this, not a number we made up."""
-    median = median_minutes_to_complete(practice, Period.last_days(365))
-    return default if median is None else max(1, math.ceil(median))
 
 
 def practice_clinicians(practice: Practice) -> list:

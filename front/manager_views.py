@@ -35,7 +35,6 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from figures import queries
 from interchange.ehr import parse as imports
 from interchange.ehr import selectors as import_selectors
 from interchange.ehr import services as import_services
@@ -291,7 +290,8 @@ def _back_to_list(request, practice):
 @login_required
 @require_http_methods(["GET", "POST"])
 def invitation_cards(request, slug):
-    """GET: pick a day and see how many cards it needs. POST: new links for that day, as cards to print."""
+    """GET: pick a day and see how many cards it needs. POST: new links for that day, as cards to print (added
+    beside the links already handed out, which keep working)."""
     practice = selectors.practice_for(request.user, slug)
     if request.method == "POST":
         form = CardDateForm(request.POST)
@@ -316,9 +316,8 @@ def invitation_cards(request, slug):
 # browsers post with `Origin: null`, which the CSRF check refuses.
 @survey_page
 def _print_cards(request, practice, date):
-    pairs = services.reissue_patient_tokens(practice, date, request=request)
-    cards = [_card(invitation, token) for invitation, token in pairs]
-    minutes = queries.typical_minutes_to_complete(practice)
+    cards = [_card(card) for card in services.print_cards(practice, date, request=request)]
+    minutes = selectors.typical_minutes_to_complete(practice)
     return render(
         request,
         "surveys/manager/cards_print.html",
@@ -326,15 +325,14 @@ def _print_cards(request, practice, date):
     )
 
 
-def _card(invitation, token: str) -> dict:
-    url = links.patient_url(token)
+def _card(card) -> dict:
+    url = links.patient_url(card.token)
     # segno writes the SVG from the URL alone: no user text goes into it, so it is safe to inline.
     svg = segno.make(url, error="m").svg_inline(scale=3)
-    clinician = invitation.visit.dyad.clinician
+    clinician = card.invitation.visit.dyad.clinician
     return {
-        "invitation": invitation,
-        "url": url,
+        "invitation": card.invitation,
+        "short_url": links.short_code_url(card.code),
         "svg": mark_safe(svg),
         "clinician": clinician.get_full_name() or clinician.get_username(),
     }
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import segno
+from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -12,15 +13,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from measurement.instruments import localized, spec_for_version
 from plumbing.csrf import csrf_protect_no_referrer
-from plumbing.ratelimit import limit_patient_links
+from plumbing.ratelimit import limit_patient_links, limit_short_codes
 from surveys import selectors, services
 from surveys.models import Respondent, Role
 from surveys.permissions import is_platform_admin, memberships, practices_for
-from surveys.tokens import hash_token
+from surveys.tokens import normalize_short_code
 
 from .forms import QuestionnaireForm
 
@@ -66,7 +69,39 @@ def home(request):
 @limit_patient_links
 @require_http_methods(["GET", "POST"])
 def patient_questionnaire(request, token):
-    invitation = selectors.invitation_for_token(token)
+    return _patient_questionnaire(request, selectors.invitation_for_token(token))
+
+
+@csrf_protect_no_referrer
+@survey_page
+@limit_short_codes
+@require_http_methods(["GET", "POST"])
+def patient_short_code(request, code):
+    """The questionnaire reached by the short code typed from a QR card (/q/ABCD-EFGH-JKMN): the same page as
+    the link's; an unknown code shows the code form again, with a 404 that the code rate limit counts."""
+    invitation = selectors.invitation_for_short_code(code)
+    if invitation is None:
+        language = _survey_language(request)
+        with translation.override(language):
+            return render(request, "surveys/short_code.html", {"not_found": True, "language": language}, status=404)
+    return _patient_questionnaire(request, invitation)
+
+
+@survey_page
+@require_http_methods(["GET"])
+def short_code_entry(request):
+    """Where a patient without a camera types their card's code (the card prints /q/ and the code)."""
+    typed = request.GET.get("code", "")
+    code = normalize_short_code(typed) if typed else None
+    if code is not None:
+        return redirect("patient_short_code", code=code)
+    language = _survey_language(request)
+    with translation.override(language):
+        status = 400 if typed else 200
+        return render(request, "surveys/short_code.html", {"not_found": bool(typed), "language": language}, status=status)
+
+
+def _patient_questionnaire(request, invitation):
     language = _survey_language(request)
     with translation.override(language):
         state = selectors.invitation_state(invitation)
@@ -77,7 +112,9 @@ def patient_questionnaire(request, token):
             invitation,
             language,
             success_url=f"{reverse('survey_thanks')}?lang={language}",
-            context={"draft_key": hash_token("draft:" + token)[:16]},
+            # Per invitation, whichever link or card opened it, so a draft survives a reprinted card; keyed, so
+            # the key says nothing about the invitation to anyone reading this device's storage.
+            context={"draft_key": salted_hmac("surveys.draft", str(invitation.pk), algorithm="sha256").hexdigest()[:16]},
         )
 
 
@@ -90,16 +127,62 @@ def clinician_questionnaire(request, visit_id):
         state = selectors.invitation_state(invitation)
         if state != "open":
             return _unavailable(request, state, language)
+        visit = invitation.visit
         return _questionnaire(
             request,
             invitation,
             language,
             success_url=reverse("clinician_home"),
-            context={"visit": invitation.visit, "draft_key": f"visit-{invitation.visit_id}"},
+            context={"visit": visit, "draft_key": f"visit-{invitation.visit_id}"},
+            # Issue 14: after sending, the clinician landed on their list with no word that it was saved.
+            confirmation=gettext("Thank you: your questionnaire about patient %(ref)s (visit on %(date)s) is saved.")
+            % {"ref": visit.dyad.patient.reference, "date": visit.date.isoformat()},
         )
 
 
-def _questionnaire(request, invitation, language, success_url, context):
+@login_required
+@require_http_methods(["GET", "POST"])
+def self_assessment(request, slug):
+    """The clinician's periodic competencies self-assessment in one practice: the form while it is due, then what
+    was saved and when the next one is due."""
+    practice = selectors.practice_for(request.user, slug, Role.CLINICIAN)
+    language = _survey_language(request)
+    with translation.override(language):
+        today = timezone.localdate()
+        period = selectors.self_assessment_period(practice, today)
+        context = {"practice": practice, "period": period, "next_period": selectors.next_self_assessment_period(practice, today)}
+        taken = selectors.self_assessment_taken(request.user, practice, period)
+        version = selectors.self_assessment_version()
+        if taken is not None or version is None:
+            return render(request, "surveys/self_assessment_done.html", {**context, "taken": taken})
+        spec = spec_for_version(version)
+        form = QuestionnaireForm(spec, language, data=request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                services.submit_self_assessment(practice, request.user, form.answers(), language=language)
+            except services.SelfAssessmentTaken:
+                pass  # another tab got there first: the page below shows the saved one
+            except services.InvalidAnswers as exc:
+                for code, message in exc.errors.items():
+                    form.add_error(code if code in form.fields else None, message)
+            if not form.errors:
+                flash.success(request, gettext("Thank you: your self-assessment is saved."))
+                return redirect(f"{reverse('self_assessment', args=[practice.slug])}?lang={language}")
+        page = {
+            **context,
+            "self_assessment": True,
+            "form": form,
+            "spec": spec,
+            "title": localized(spec.title, language),
+            "intro": localized(spec.intro, language),
+            "language": language,
+            "other_language": "es" if language == "en" else "en",
+            "draft_key": f"self-{practice.pk}-{period.isoformat()}",
+        }
+        return render(request, "surveys/questionnaire.html", page, status=400 if form.is_bound else 200)
+
+
+def _questionnaire(request, invitation, language, success_url, context, confirmation=""):
     spec = spec_for_version(invitation.instrument_version)
     form = QuestionnaireForm(spec, language, data=request.POST if request.method == "POST" else None)
     if request.method == "GET":
@@ -116,6 +199,8 @@ def _questionnaire(request, invitation, language, success_url, context):
             for code, message in exc.errors.items():
                 form.add_error(code if code in form.fields else None, message)
         else:
+            if confirmation:
+                flash.success(request, confirmation)
             return redirect(success_url)
     status = 400 if form.is_bound else 200
     people = selectors.visit_people(invitation.visit)  # named on the page, not needed to save
@@ -182,6 +267,7 @@ def clinician_home(request):
         "visits": visit_page,
         "rows": rows,
         "practices": practices,
+        "self_assessments_due": selectors.due_self_assessments(request.user) if selectors.self_assessment_version() else [],
     }
     return render(request, "surveys/clinician_home.html", context)
 

@@ -334,6 +334,9 @@ else:
 # that do not exist (strict: that is what guessing looks like). "0" turns a limit off. plumbing/ratelimit.py.
 SURVEY_RATE_LIMIT = os.environ.get("SURVEY_RATE_LIMIT", "120/m")
 SURVEY_MISS_LIMIT = os.environ.get("SURVEY_MISS_LIMIT", "20/10m")
+# Short codes typed from a QR card (60 bits): codes not found per client address before every code is refused
+# until the window ends (plumbing.ratelimit.limit_short_codes; docs/security.md).
+SURVEY_CODE_MISS_LIMIT = os.environ.get("SURVEY_CODE_MISS_LIMIT", "10/h")
 # New reports one person may ask for in 24 hours (the command line and the schedule are not limited); 0: no limit.
 REPORT_REQUESTS_PER_DAY = envint("REPORT_REQUESTS_PER_DAY", 20)
 # Password-reset requests per client address and per e-mail address (each one sends a mail).
@@ -408,6 +411,11 @@ CELERY_TASK_ROUTES["messaging.tasks.*"] = {"queue": "messages"}
 CELERY_BEAT_SCHEDULE["invitation-reminders"] = {
     "task": "messaging.tasks.queue_reminders",
     "schedule": crontab(minute=5),  # hourly
+}
+CELERY_BEAT_SCHEDULE["self-assessment-reminders"] = {
+    # Clinicians whose competencies self-assessment is due this period: one e-mail each per period (issue 14).
+    "task": "messaging.tasks.send_self_assessment_reminders",
+    "schedule": crontab(minute=30, hour=8),  # daily, in working hours
 }
 
 # --- No secret in a log (docs/security.md) ---

@@ -27,6 +27,8 @@ from audit.models import Action
 from audit.services import record
 from plumbing.tasks import task
 from surveys import links
+from surveys import selectors as survey_selectors
+from surveys import services as survey_services
 from surveys.models import Invitation, Practice, Respondent, Role
 from surveys.permissions import practices_for
 from surveys.tokens import hash_token, new_token
@@ -336,12 +338,48 @@ def _not_needed(message: OutboundMessage, invitation: Invitation, now: dt.dateti
     return ""
 
 
+def send_self_assessment_reminders(today: dt.date | None = None) -> int:
+    """E-mail each clinician whose competencies self-assessment for the current period is due, once per period.
+
+    Each reminder is claimed (`surveys.services.claim_self_assessment_reminder`, a row with a unique key) in the
+    transaction that sends it: a second sweep, or two at once, send nothing more, and a send that fails gives
+    the claim back, so the next daily sweep tries again. Clinicians without an e-mail address are skipped.
+    Returns how many were sent.
+    """
+    sent = 0
+    for practice, clinician, period_start in survey_selectors.self_assessment_reminders_due(today):
+        context = {
+            "name": clinician.get_full_name() or clinician.get_username(),
+            "practice": practice.name,
+            "url": links.self_assessment_url(practice),
+            "period": period_start,
+            "months": practice.self_assessment_months,
+        }
+        try:
+            with transaction.atomic():
+                if not survey_services.claim_self_assessment_reminder(practice, clinician, period_start):
+                    continue
+                subject = " ".join(render_to_string("messaging/self_assessment_subject.txt", context).split())
+                _send_email(clinician.email, subject, render_to_string("messaging/self_assessment_body.txt", context))
+        except SendError as exc:
+            logger.warning("self-assessment reminder not sent: practice=%s user=%s (%s)", practice.slug, clinician.pk, exc)
+            continue
+        sent += 1
+    if sent:
+        logger.info("self-assessment reminders sent: %d", sent)
+    return sent
+
+
 def message_context(invitation: Invitation, token: str, kind: str) -> dict:
+    """What an email or SMS says. `minutes` is what this practice's patients take (the median over the last year,
+    rounded up), as on the QR cards: issue 14 found messages promising "about 3 minutes" where it was 4.8."""
+    practice = invitation.visit.practice
     return {
-        "practice": invitation.visit.practice.name,
+        "practice": practice.name,
         "url": links.patient_url(token),
         "expires": timezone.localdate(invitation.expires_at),
         "reminder": kind == Kind.REMINDER,
+        "minutes": survey_selectors.typical_minutes_to_complete(practice),
     }
 
 

@@ -80,3 +80,16 @@ def queue_reminders() -> int:
     """The hourly sweep: reminders that are due, and any message whose task was lost."""
     services.requeue_stale()
     return services.queue_reminders().messages
+
+
+@shared_task(
+    base=DjangoTask,
+    name="messaging.tasks.send_self_assessment_reminders",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=30,
+    max_retries=3,
+    acks_late=True,
+)
+def send_self_assessment_reminders() -> int:
+    """The daily sweep: one e-mail per clinician and period whose competencies self-assessment is due."""
+    return services.send_self_assessment_reminders()

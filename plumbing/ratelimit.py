@@ -167,6 +167,36 @@ def limit_patient_links(view):
     return wrapped
 
 
+def limit_short_codes(view):
+    """Rate-limit the short-code view (/q/<code>) per client address, more strictly than links.
+
+    A card's short code has 60 bits, not 256 (surveys.tokens), so here, unlike on links, an address past the
+    miss limit (SURVEY_CODE_MISS_LIMIT) is refused every code, found or not, until its window ends: otherwise a
+    guesser would keep every chance of a hit. A patient locked out by a guesser on the same wifi can still scan
+    the card's QR code. Every request also counts against SURVEY_RATE_LIMIT, as on links.
+    """
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        requests_rate = Rate.parse(getattr(settings, "SURVEY_RATE_LIMIT", None))
+        misses_rate = Rate.parse(getattr(settings, "SURVEY_CODE_MISS_LIMIT", None))
+        address = client_address(request) or "unknown"
+        if misses_rate:
+            misses = peek("code-miss", address, misses_rate)
+            if misses.count >= misses.rate.limit:
+                return too_many_requests(request, misses.reset_in)
+        if requests_rate:
+            requests = hit("link", address, requests_rate)
+            if requests.exceeded:
+                return too_many_requests(request, requests.reset_in)
+        response = view(request, *args, **kwargs)
+        if misses_rate and response.status_code == 404:
+            hit("code-miss", address, misses_rate)
+        return response
+
+    return wrapped
+
+
 def limit_password_resets(view):
     """Password-reset requests (POST) per client address and per e-mail address asked for (PASSWORD_RESET_LIMIT):
     each sends a mail, so without a limit one client could flood a colleague's inbox or the mail server."""

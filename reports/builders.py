@@ -34,6 +34,7 @@ from measurement import gaps, scoring
 from measurement import psychometrics as measures
 from plumbing import csvfile
 from plumbing.period import Period
+from surveys import selectors
 from surveys.domains import domain_label
 from surveys.models import Respondent
 
@@ -397,7 +398,7 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     rows["gaps"] = gap_rows(queries.judged_latest_waves(practice, whole), None, min_n, hiding.gaps)
     pairs = [p for p in pairs if not hiding.gaps.hides(p.domain, None)]  # the scatter's dots too
     funnel = queries.invitation_funnel(practice, whole)
-    rows["funnel"] = [funnel_row(funnel, None, queries.median_minutes_to_complete(practice, whole))]
+    rows["funnel"] = [funnel_row(funnel, None, selectors.median_minutes_to_complete(practice, whole))]
 
     patient_rows = rows["domains"][: len(SHARED)]
     clinician_view = [r for r in rows["domains"] if r["respondent"] == Respondent.CLINICIAN and r["domain"] in SHARED]

@@ -13,6 +13,7 @@ from .models import (
     Patient,
     Practice,
     Response,
+    SelfAssessment,
     Visit,
 )
 
@@ -25,7 +26,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Practice)
 class PracticeAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "min_reporting_n", "created_at"]
+    list_display = ["name", "slug", "min_reporting_n", "self_assessment_months", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
@@ -134,4 +135,19 @@ class ResponseAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         # A submitted response is a record of what someone said: read it, never edit it.
+        return False
+
+
+@admin.register(SelfAssessment)
+class SelfAssessmentAdmin(admin.ModelAdmin):
+    """Read-only: a self-assessment is the clinician's own record, written once by the service."""
+
+    list_display = ["clinician", "practice", "period_start", "submitted_at", "instrument_version"]
+    list_filter = ["practice", "period_start"]
+    readonly_fields = [f.name for f in SelfAssessment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -7,3 +7,7 @@ class SurveysConfig(AppConfig):
 
     def ready(self):
         from . import latest  # noqa: F401  (connects the receiver that keeps the latest flags on deletion)
+        from .models import CardLink
+        from .selectors import register_link_source
+
+        register_link_source(CardLink)  # every QR card printed for an invitation opens it (issue 14)

@@ -23,3 +23,14 @@ def visit_links(new_visit) -> dict:
         "patient_url": patient_url(new_visit.patient_token),
         "clinician_url": clinician_url(new_visit.visit.pk),
     }
+
+
+def short_code_url(code: str) -> str:
+    """The address printed on a QR card for typing: short, without the scheme people need not type."""
+    url = settings.SITE_URL + reverse("patient_short_code", args=[code])
+    return url.split("://", 1)[-1]
+
+
+def self_assessment_url(practice) -> str:
+    """The clinician's competencies self-assessment in one practice (signed in), for the reminder e-mail."""
+    return settings.SITE_URL + reverse("self_assessment", args=[practice.slug])

@@ -38,12 +38,20 @@ class Practice(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Clinician-level figures with fewer dyads than this are suppressed.",
     )
+    self_assessment_months = models.PositiveSmallIntegerField(
+        default=3,
+        choices=[(1, "Monthly"), (3, "Quarterly"), (6, "Every six months"), (12, "Yearly")],
+        help_text="How often clinicians take the competencies self-assessment (periods start in January).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(min_reporting_n__gte=1), name="practice_min_n_positive"),
+            models.CheckConstraint(
+                condition=Q(self_assessment_months__in=[1, 3, 6, 12]), name="practice_self_assessment_period_divides_year"
+            ),
         ]
 
     def __str__(self):
@@ -312,5 +320,72 @@ class DomainScore(models.Model):
                 include=["month", "domain", "clinician", "score"],
                 condition=Q(is_month_latest=True),
                 name="score_month_latest",
+            ),
+        ]
+
+
+class CardLink(models.Model):
+    """A link printed on a QR card for a patient invitation, beside the invitation's own link (issue 14).
+
+    Printing a day's cards again must never void a card already handed out, and we keep no copy of any token, so
+    each printing adds links instead of replacing the invitation's: every card of an invitation opens it, and
+    the invitation's single use still allows one response. Each card carries two secrets, both stored only as
+    digests: the QR code's 256-bit token (SHA-256, like every link) and a short code for typing at /q/
+    (60 bits, HMAC-SHA256 keyed by SECRET_KEY; docs/security.md says why that is enough).
+    """
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="card_links")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"Card link for invitation {self.invitation_id}"
+
+
+class SelfAssessment(models.Model):
+    """A clinician's periodic competencies self-assessment (instrument `competencies`), one per practice and
+    period: about their work with patients in general, so it belongs to no visit, dyad or patient.
+
+    `period_start` is the first day of the practice's self-assessment period (a quarter by default) it was
+    taken in; the unique constraint makes a second submission for the same period impossible, however it
+    arrives. Answers ({item code: value, None for not applicable}) and domain scores ({domain: 0-100 or None})
+    are kept as the instrument scored them.
+    """
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="self_assessments")
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="self_assessments")
+    instrument_version = models.ForeignKey(InstrumentVersion, on_delete=models.PROTECT, related_name="self_assessments")
+    period_start = models.DateField()
+    language = models.CharField(max_length=8, default="en")
+    answers = models.JSONField()
+    scores = models.JSONField()
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["practice", "clinician", "period_start"], name="one_self_assessment_per_period"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Self-assessment of {self.clinician} for {self.period_start}"
+
+
+class SelfAssessmentReminder(models.Model):
+    """The reminder e-mail for one clinician, practice and period: the row is the claim, so a reminder goes out
+    at most once per period however often the scheduled task runs (unique constraint)."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    period_start = models.DateField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["practice", "clinician", "period_start"], name="one_self_assessment_reminder_per_period"
             ),
         ]

@@ -7,25 +7,53 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
+import statistics
 from dataclasses import dataclass
 
 from django.db import connections, router
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Aggregate,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.http import Http404
 from django.utils import timezone
 
-from .models import Dyad, InstrumentVersion, Invitation, Practice, Respondent, Response, Role, Visit
+from plumbing.period import Period
+
+from .models import (
+    CardLink,
+    Dyad,
+    InstrumentVersion,
+    Invitation,
+    Membership,
+    Practice,
+    Respondent,
+    Response,
+    Role,
+    SelfAssessment,
+    SelfAssessmentReminder,
+    Visit,
+)
 from .permissions import practices_for
-from .tokens import hash_token, looks_like_token
+from .tokens import hash_short_code, hash_token, looks_like_token, normalize_short_code
 
 
 def invitation_for_token(token: str) -> Invitation | None:
     """The patient invitation behind a link, with its visit and instrument version; None for anything unknown
     (junk never hits the database).
 
-    A link is the invitation's own (made with the visit or printed on a card) or one that another app handed out
-    for it and registered its table for (`register_link_source`: messaging's emails and SMS): one query either way. The message side is a scalar subquery,
-    which PostgreSQL runs once and then ORs with the invitation's own hash, each through its unique index;
+    A link is the invitation's own (made with the visit) or one handed out for it later whose table is registered
+    (`register_link_source`: QR cards' `CardLink`, messaging's emails and SMS): one query either way. Each of those
+    is a scalar subquery, which PostgreSQL runs once and then ORs with the invitation's own hash, each through its unique index;
     a join instead would make the OR span two tables and scan them.
 
     The SQL is written once per process (`_token_lookup`), not compiled by the ORM on every request: on the
@@ -49,11 +77,26 @@ def invitation_for_token(token: str) -> Invitation | None:
     return invitation
 
 
+def invitation_for_short_code(typed: str) -> Invitation | None:
+    """The patient invitation behind a QR card's short code as a person typed it (any case, with or without
+    dashes); None for anything unknown (junk never hits the database). Rate-limited by the view
+    (plumbing.ratelimit.limit_short_codes): the code has 60 bits, not 256."""
+    code = normalize_short_code(typed)
+    if code is None:
+        return None
+    card = (
+        CardLink.objects.select_related("invitation__visit", "invitation__instrument_version")
+        .filter(code_hash=hash_short_code(code), invitation__respondent=Respondent.PATIENT)
+        .first()
+    )
+    return None if card is None else card.invitation
+
+
 _link_sources: list = []
 
 
 def register_link_source(model) -> None:
-    """Let links that another app hands out open invitations too: `model` has a unique `token_hash` and an
+    """Let links handed out after the visit's own (QR cards; another app's emails) open invitations too: `model` has a unique `token_hash` and an
     `invitation` foreign key. Called from that app's AppConfig.ready(), before any request, so surveys never
     imports the apps built on it."""
     if model not in _link_sources:
@@ -279,3 +322,113 @@ def printable_invitations(practice: Practice, date: dt.date, now=None) -> QueryS
         used_at__isnull=True,
         expires_at__gt=now or timezone.now(),
     )
+
+
+# --- time to complete: what cards, emails and SMS promise, and the dashboard's tile ------------------------------
+
+
+class MedianSeconds(Aggregate):
+    """PostgreSQL's percentile_cont(0.5) over an interval, in seconds: the median computed in the database."""
+
+    function = "percentile_cont"
+    template = "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM %(expressions)s))"
+    output_field = FloatField()
+
+
+def median_minutes_to_complete(practice: Practice, period: Period) -> float | None:
+    """Median time from opening a patient questionnaire to sending it, over the period's patient responses (of
+    its clinician and version, when the period names them)."""
+    start, end = period.bounds
+    responses = Response.objects.filter(
+        practice=practice, respondent=Respondent.PATIENT, submitted_at__gte=start, submitted_at__lt=end,
+        started_at__isnull=False,
+    )
+    if period.clinician_id:
+        responses = responses.filter(dyad__clinician_id=period.clinician_id)
+    if period.version_id:
+        responses = responses.filter(instrument_version_id=period.version_id)
+    if connections[responses.db].vendor == "postgresql":
+        duration = ExpressionWrapper(F("submitted_at") - F("started_at"), output_field=DurationField())
+        seconds = responses.aggregate(median=MedianSeconds(duration))["median"]
+    else:
+        durations = [(s - o).total_seconds() for s, o in responses.values_list("submitted_at", "started_at")]
+        seconds = statistics.median(durations) if durations else None
+    return None if seconds is None else float(seconds) / 60
+
+
+def typical_minutes_to_complete(practice: Practice, default: int = 5) -> int:
+    """What the practice's patients take, rounded up to a whole minute: the median over the last year, or
+    `default` before anyone has answered. Cards, emails and SMS tell patients this, not a number we made up
+    (issue 14: they said "about 3 minutes" where the practice's median was 4.8)."""
+    median = median_minutes_to_complete(practice, Period.last_days(365))
+    return default if median is None else max(1, math.ceil(median))
+
+
+# --- the competencies self-assessment: periodic, per clinician and practice (docs/instruments.md) ---------------
+
+SELF_ASSESSMENT_INSTRUMENT = "competencies"
+
+
+def self_assessment_period(practice: Practice, day: dt.date) -> dt.date:
+    """First day of the practice's self-assessment period holding `day`: periods of 1, 3, 6 or 12 months
+    counted from January, so a quarterly practice's periods are the calendar quarters."""
+    months = practice.self_assessment_months
+    return dt.date(day.year, (day.month - 1) // months * months + 1, 1)
+
+
+def next_self_assessment_period(practice: Practice, day: dt.date) -> dt.date:
+    start = self_assessment_period(practice, day)
+    month = start.month - 1 + practice.self_assessment_months
+    return dt.date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def self_assessment_version() -> InstrumentVersion | None:
+    """The current version of the competencies self-assessment; None until it is loaded."""
+    return InstrumentVersion.objects.filter(instrument__slug=SELF_ASSESSMENT_INSTRUMENT, is_current=True).first()
+
+
+def self_assessment_taken(user, practice: Practice, period_start: dt.date) -> SelfAssessment | None:
+    return SelfAssessment.objects.filter(clinician=user, practice=practice, period_start=period_start).first()
+
+
+def due_self_assessments(user, today: dt.date | None = None) -> list[Practice]:
+    """The practices where the signed-in clinician has not taken this period's self-assessment (one query for the
+    practices, one for what was taken; a person is a clinician in few practices)."""
+    today = today or timezone.localdate()
+    practices = list(practices_for(user, Role.CLINICIAN))
+    taken = set(SelfAssessment.objects.filter(clinician=user).values_list("practice_id", "period_start"))
+    return [p for p in practices if (p.pk, self_assessment_period(p, today)) not in taken]
+
+
+def own_self_assessments(user, practice: Practice) -> list[SelfAssessment]:
+    """A clinician's own self-assessments in a practice, oldest period first: only they see them."""
+    return list(SelfAssessment.objects.filter(clinician=user, practice=practice).order_by("period_start"))
+
+
+def self_assessment_reminders_due(today: dt.date | None = None) -> list[tuple[Practice, object, dt.date]]:
+    """(practice, clinician, period start) for every clinician with an e-mail address whose self-assessment for
+    the current period is due and who has not been reminded in it: what the scheduled reminder sends."""
+    today = today or timezone.localdate()
+    memberships = list(
+        Membership.objects.filter(role=Role.CLINICIAN, user__is_active=True)
+        .exclude(user__email="")
+        .select_related("practice", "user")
+        .order_by("practice_id", "user_id")
+    )
+    periods = {m.practice_id: self_assessment_period(m.practice, today) for m in memberships}
+    taken = set(
+        SelfAssessment.objects.filter(period_start__in=set(periods.values())).values_list(
+            "practice_id", "clinician_id", "period_start"
+        )
+    )
+    reminded = set(
+        SelfAssessmentReminder.objects.filter(period_start__in=set(periods.values())).values_list(
+            "practice_id", "clinician_id", "period_start"
+        )
+    )
+    due = []
+    for membership in memberships:
+        key = (membership.practice_id, membership.user_id, periods[membership.practice_id])
+        if key not in taken and key not in reminded:
+            due.append((membership.practice, membership.user, key[2]))
+    return due

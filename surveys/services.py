@@ -29,6 +29,7 @@ from plumbing.period import EARLIEST, LATEST
 from . import latest, selectors, signals
 from .models import (
     Answer,
+    CardLink,
     Domain,
     DomainScore,
     Dyad,
@@ -42,9 +43,11 @@ from .models import (
     Respondent,
     Response,
     Role,
+    SelfAssessment,
+    SelfAssessmentReminder,
     Visit,
 )
-from .tokens import hash_token, new_token
+from .tokens import hash_short_code, hash_token, new_short_code, new_token, normalize_short_code
 
 logger = logging.getLogger(__name__)
 
@@ -456,31 +459,96 @@ def _unavailable_reason(invitation_id: int, now: dt.datetime) -> str:
 # --- invitation cards --------------------------------------------------------------------------
 
 
-@transaction.atomic
-def reissue_patient_tokens(practice: Practice, date: dt.date, *, request=None) -> list[tuple[Invitation, str]]:
-    """New links for a day's patient invitations that are still open, for printing on QR cards.
+@dataclass(frozen=True)
+class PrintedCard:
+    """One QR card: the invitation it opens, its QR link's token and its short code (each shown once, never
+    stored or logged)."""
 
-    Only token hashes are stored, so a card can only carry a link made now: the old link of each
-    of these invitations stops working. Rows are locked in primary-key order; an invitation answered
-    meanwhile is no longer open and gets no card. Returns (invitation, token) pairs, by clinician then
-    patient reference; the tokens are shown once and never stored or logged.
+    invitation: Invitation
+    token: str
+    code: str
+
+
+@transaction.atomic
+def print_cards(practice: Practice, date: dt.date, *, request=None) -> list[PrintedCard]:
+    """Links for a day's patient invitations that are still open, for printing on QR cards.
+
+    Only digests are stored, so a card can only carry a link made now; it is added beside the links the
+    invitation already has (`CardLink`), never in place of them: printing again must not void a card already
+    handed out, an email already sent, or the draft a patient keeps under their link (issue 14). The invitation
+    stays single-use whichever link answers it. Returns the cards by clinician then patient reference.
     """
     invitations = list(
         selectors.printable_invitations(practice, date)
-        .select_for_update(of=("self",))
         .select_related("visit__dyad__clinician", "visit__dyad__patient")
         .order_by("pk")
     )
-    pairs = []
-    for invitation in invitations:
-        token = new_token()
-        invitation.token_hash = hash_token(token)
-        pairs.append((invitation, token))
-    Invitation.objects.bulk_update(invitations, ["token_hash"], batch_size=500)
-    logger.info("patient links reissued: practice=%s date=%s count=%d", practice.slug, date, len(pairs))
-    record(Action.CARDS_PRINTED, request=request, practice=practice, date=date.isoformat(), cards=len(pairs))
-    pairs.sort(key=lambda pair: (pair[0].visit.dyad.clinician.get_username(), pair[0].visit.dyad.patient.reference, pair[0].pk))
-    return pairs
+    cards = [PrintedCard(invitation, new_token(), new_short_code()) for invitation in invitations]
+    CardLink.objects.bulk_create(
+        [
+            CardLink(invitation=card.invitation, token_hash=hash_token(card.token), code_hash=hash_short_code(normalize_short_code(card.code)))
+            for card in cards
+        ],
+        batch_size=500,
+    )
+    logger.info("patient cards printed: practice=%s date=%s count=%d", practice.slug, date, len(cards))
+    record(Action.CARDS_PRINTED, request=request, practice=practice, date=date.isoformat(), cards=len(cards))
+    cards.sort(key=lambda card: (card.invitation.visit.dyad.clinician.get_username(),
+                                 card.invitation.visit.dyad.patient.reference, card.invitation.pk))
+    return cards
+
+
+# --- the competencies self-assessment ----------------------------------------------------------------------
+
+
+class SelfAssessmentTaken(ServiceError):
+    """This period's self-assessment is already saved."""
+
+
+def submit_self_assessment(practice: Practice, clinician, answers: dict, *, language: str = "en",
+                           now: dt.datetime | None = None) -> SelfAssessment:
+    """Save a clinician's competencies self-assessment for the practice's current period, exactly once.
+
+    Validated and scored like any questionnaire (`validate_answers`, `scoring.domain_scores`); the unique
+    (practice, clinician, period) constraint turns a second submission (another tab, a double click) into
+    SelfAssessmentTaken, with the first one kept.
+    """
+    if not Membership.objects.filter(user=clinician, practice=practice, role=Role.CLINICIAN).exists():
+        raise ServiceError(f"{clinician.get_username()} is not a clinician of {practice.slug}.")
+    version = selectors.self_assessment_version()
+    if version is None:
+        raise ServiceError("The competencies self-assessment is not loaded: run `manage.py load_instruments`.")
+    spec = spec_for_version(version)
+    clean = validate_answers(spec, answers)
+    scores = scoring.domain_scores(spec.scoring_items, clean, spec.scale)
+    now = now or timezone.now()
+    assessment = SelfAssessment(
+        practice=practice,
+        clinician=clinician,
+        instrument_version=version,
+        period_start=selectors.self_assessment_period(practice, timezone.localdate(now)),
+        language=language,
+        answers={code: None if value == scoring.NA else value for code, value in clean.items()},
+        scores=scores,
+        submitted_at=now,
+    )
+    try:
+        with transaction.atomic():
+            assessment.save()
+    except IntegrityError as exc:
+        raise SelfAssessmentTaken("This period's self-assessment is already saved.") from exc
+    return assessment
+
+
+def claim_self_assessment_reminder(practice: Practice, clinician, period_start: dt.date) -> bool:
+    """Claim the one reminder of this clinician, practice and period; False when it was claimed before. Call it
+    inside the transaction that sends the reminder, so a failed send gives the claim back."""
+    try:
+        with transaction.atomic():
+            SelfAssessmentReminder.objects.create(practice=practice, clinician=clinician, period_start=period_start)
+    except IntegrityError:
+        return False
+    return True
 
 
 # --- privacy: data minimisation and erasure ----------------------------------------------------

@@ -121,3 +121,10 @@ def visit_a(practice_a, clinician_a):
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def competencies(db, tmp_path):
+    """The clinicians' periodic competencies self-assessment, loaded beside whatever else the test loads."""
+    shutil.copy(INSTRUMENTS_DIR / "competencies-1.0.json", tmp_path / "competencies-1.0.json")
+    load_instruments(tmp_path)

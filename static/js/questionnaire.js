@@ -50,31 +50,83 @@
     }
   }
 
+  // A draft is kept only while it holds something: an empty one would later claim answers that were never given.
   function saveDraft() {
     if (!store) { return; }
     var comment = form.querySelector("textarea[name=comment]");
     var draft = { saved: Date.now(), answers: answers(), comment: comment ? comment.value : "" };
-    try { store.setItem(draftKey, JSON.stringify(draft)); } catch (e) { /* storage full or blocked */ }
+    try {
+      if (Object.keys(draft.answers).length || draft.comment.trim()) {
+        store.setItem(draftKey, JSON.stringify(draft));
+      } else {
+        store.removeItem(draftKey);
+      }
+    } catch (e) { /* storage full or blocked */ }
   }
 
+  // Returns how many answers (and whether a comment) the draft put back on the page.
   function restoreDraft() {
-    if (!store) { return; }
+    if (!store) { return 0; }
     var draft;
     try { draft = JSON.parse(store.getItem(draftKey) || "null"); } catch (e) { draft = null; }
-    if (!draft || Date.now() - draft.saved > DRAFT_DAYS * 864e5) { return; }
+    if (!draft || Date.now() - draft.saved > DRAFT_DAYS * 864e5) { return 0; }
+    var restored = 0;
     // Answers the server sent back (after an error) win over the draft.
     Object.keys(draft.answers || {}).forEach(function (name) {
       if (form.querySelector("input[name='" + name + "']:checked")) { return; }
       var input = form.querySelector("input[name='" + name + "'][value='" + draft.answers[name] + "']");
-      if (input) { input.checked = true; }
+      if (input) { input.checked = true; restored += 1; }
     });
     var comment = form.querySelector("textarea[name=comment]");
-    if (comment && !comment.value && draft.comment) { comment.value = draft.comment; }
+    if (comment && !comment.value && draft.comment) { comment.value = draft.comment; restored += 1; }
+    return restored;
   }
 
-  restoreDraft();
+  // After a refused POST the server marks each unanswered item; once it is answered, its message, its red bar
+  // and its place in the summary's count go, and the summary itself goes with the last one (issue 14).
+  var summary = document.querySelector("[data-form-errors]");
+
+  function clearItemError(fieldset) {
+    if (!fieldset || !fieldset.classList.contains("has-error")) { return; }
+    if (!fieldset.querySelector("input[type=radio]:checked")) { return; }
+    fieldset.classList.remove("has-error");
+    fieldset.removeAttribute("aria-describedby");
+    var message = fieldset.querySelector(".item-error");
+    if (message) { message.remove(); }
+    Array.prototype.forEach.call(fieldset.querySelectorAll("[aria-invalid]"), function (input) {
+      input.removeAttribute("aria-invalid");
+    });
+  }
+
+  function updateSummary() {
+    if (!summary) { return; }
+    var left = form.querySelectorAll("fieldset.item.has-error").length;
+    if (!left && !summary.hasAttribute("data-other-errors")) { summary.hidden = true; return; }
+    var count = summary.querySelector("[data-error-count]");
+    if (count) {
+      var template = left === 1 ? count.dataset.templateOne : count.dataset.templateOther;
+      if (template) { count.textContent = template.replace("__count__", left); }
+    }
+  }
+
+  function clearAnsweredErrors() {
+    Array.prototype.forEach.call(form.querySelectorAll("fieldset.item.has-error"), clearItemError);
+    updateSummary();
+  }
+
+  var restored = restoreDraft();
+  if (restored) {
+    var notice = document.querySelector("[data-draft-restored]");
+    if (notice) { notice.hidden = false; }
+  }
+  clearAnsweredErrors();
   updateProgress();
-  form.addEventListener("change", function () { updateProgress(); saveDraft(); });
+  form.addEventListener("change", function (event) {
+    var fieldset = event.target.closest ? event.target.closest("fieldset.item") : null;
+    if (fieldset) { clearItemError(fieldset); updateSummary(); }
+    updateProgress();
+    saveDraft();
+  });
   form.addEventListener("input", saveDraft);
   // A phone going to sleep or a tab switch: save what is there.
   document.addEventListener("visibilitychange", saveDraft);
@@ -97,7 +149,7 @@
   window.addEventListener("pageshow", function () { sending = false; });
 
   var errors = document.getElementById("form-errors");
-  if (errors) {
+  if (errors && !errors.hidden) {
     var first = form.querySelector("fieldset.item.has-error input");
     if (first) { first.focus(); } else { errors.focus(); }
   }

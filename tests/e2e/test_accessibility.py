@@ -224,3 +224,31 @@ def test_the_psychometrics_page_is_accessible(page, demo, viewport):
     page.goto(demo.url + reverse("psychometrics") + f"?practice={demo.practice.slug}")
     expect(page.locator("table caption").first).to_be_visible()
     assert_accessible(page, "the psychometrics page")
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_short_code_page_is_accessible(page, demo, language):
+    page.set_viewport_size(PHONE)
+    page.goto(demo.url + reverse("short_code_entry") + f"?lang={language}")
+    expect(page.locator("h1")).to_be_visible()
+    assert_accessible(page, "the short-code page")
+    page.locator("#short-code").fill("not a code")
+    page.locator("form[data-short-code] [type=submit]").click()
+    page.wait_for_load_state()
+    expect(page.locator("#code-error")).to_be_visible()
+    assert_accessible(page, "the short-code page with its error")
+
+
+def test_the_self_assessment_is_accessible(page, demo):
+    page.set_viewport_size(PHONE)
+    sign_in(page, demo.url, "clinician1a")
+    page.goto(demo.url + reverse("self_assessment", args=[demo.practice.slug]))
+    # The demo has no self-assessments: it is due, so the form, then what the page says once it is sent.
+    expect(page.locator("form[data-questionnaire]")).to_be_visible()
+    assert_accessible(page, "the self-assessment form")
+    for fieldset in page.locator("fieldset.item").all():
+        fieldset.locator(".choice label").nth(3).click()
+    page.get_by_role("button", name="Send my answers").click()
+    page.wait_for_load_state()
+    expect(page.locator("[data-self-assessment-done]")).to_be_visible()
+    assert_accessible(page, "the saved self-assessment")

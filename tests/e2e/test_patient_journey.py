@@ -200,3 +200,97 @@ def test_the_patient_is_told_who_sees_the_answers_and_shares_only_by_choice(page
         page.locator("button[type=submit]").tap()
     assert_redirected_to_thanks(posted.value)
     assert Response.objects.get(visit=patient_link.visit).shared_with_clinician is False
+
+
+# --- issue 14: what stays on screen after an error, the draft notice, the section headings ----------------------
+
+
+def send_answers(page):
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="Send my answers").tap()
+    page.wait_for_load_state()
+    return posted.value
+
+
+def test_an_answered_item_loses_its_message_and_red_bar_and_the_summary_goes_with_the_last(page, patient_link):
+    total = len(patient_link.codes)
+    page.goto(patient_link.url)
+    for code in patient_link.codes[:3]:
+        tap_answer(page, code, "4")
+    assert send_answers(page).status == 400
+    summary = page.locator("#form-errors")
+    expect(summary).to_contain_text(f"{total - 3} questions need attention.")
+
+    fixed = patient_link.codes[3]
+    tap_answer(page, fixed, "2")
+    item = page.locator(f"#item-{fixed}")
+    expect(item).not_to_have_class(HAS_ERROR)
+    expect(item.locator(f"#{fixed}-error")).to_have_count(0)
+    expect(item).not_to_have_attribute("aria-describedby", re.compile(".*"))
+    expect(item.locator("[aria-invalid]")).to_have_count(0)
+    # The red bar is the item's left border: gone with the error.
+    assert item.evaluate("el => getComputedStyle(el).borderLeftStyle") == "none"
+    expect(summary).to_contain_text(f"{total - 4} questions need attention.")
+    expect(page.locator("fieldset.item.has-error")).to_have_count(total - 4)
+
+    for code in patient_link.codes[4:-1]:
+        tap_answer(page, code, "3")
+    expect(summary).to_contain_text("1 question needs attention.")
+    tap_answer(page, patient_link.codes[-1], "3")
+    expect(summary).to_be_hidden()
+    expect(page.locator("fieldset.item.has-error")).to_have_count(0)
+    assert_redirected_to_thanks(send_answers(page))
+
+
+def test_the_answers_kept_message_shows_only_when_answers_were_kept(page, patient_link):
+    page.goto(patient_link.url)
+    assert send_answers(page).status == 400
+    summary = page.locator("#form-errors")
+    expect(summary).to_contain_text("Nothing was saved yet")
+    expect(summary).not_to_contain_text("Your answers are still here")
+
+    tap_answer(page, patient_link.codes[0], "5")
+    assert send_answers(page).status == 400
+    expect(page.locator("#form-errors")).to_contain_text("Your answers are still here.")
+
+
+def test_the_draft_notice_shows_only_when_a_draft_holds_answers(page, patient_link):
+    notice = page.locator("[data-draft-restored]")
+    page.goto(patient_link.url)
+    expect(notice).to_be_hidden()
+    # Leaving the page (a tab switch, a reload) with nothing answered keeps no draft and claims none.
+    page.reload()
+    expect(notice).to_be_hidden()
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('healing-draft:')).length") == 0
+
+    tap_answer(page, patient_link.codes[0], "5")
+    page.reload()
+    expect(notice).to_be_visible()
+    expect(notice).to_have_text("Your answers from earlier on this device are filled in: check them and carry on.")
+
+
+def test_a_reprinted_card_keeps_the_patients_draft(page, patient_link, practice_a):
+    """Issue 14: reprinting voided the printed link, and the patient lost their draft. Cards now add links."""
+    from surveys import services
+
+    page.goto(patient_link.url)
+    tap_answer(page, patient_link.codes[0], "5")
+    services.print_cards(practice_a, patient_link.visit.date)
+    page.reload()
+    expect(page.locator(f"#item-{patient_link.codes[0]} input[value='5']")).to_be_checked()
+    expect(page.locator("[data-draft-restored]")).to_be_visible()
+
+
+def test_section_headings_sit_inside_the_card_border(page, patient_link):
+    page.goto(patient_link.url)
+    boxes = page.evaluate(
+        """() => Array.from(document.querySelectorAll('fieldset.domain')).map(fs => {
+            const legend = fs.querySelector(':scope > legend').getBoundingClientRect();
+            const card = fs.getBoundingClientRect();
+            return {legendTop: legend.top, cardTop: card.top, border: parseFloat(getComputedStyle(fs).borderTopWidth)};
+        })"""
+    )
+    assert boxes
+    for box in boxes:
+        # A legend drawn across the border starts above the border's inner edge; inside the card, below it.
+        assert box["legendTop"] >= box["cardTop"] + box["border"] - 0.5, box

@@ -7,9 +7,8 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from demo.seed import DEMO_PASSWORD, seed_demo
+from demo.seed import DEMO_PASSWORD, practice_slug, seed_demo
 from surveys.models import Practice
-from demo.seed import practice_slug
 
 pytestmark = pytest.mark.e2e
 

@@ -119,16 +119,16 @@ def test_a_figure_filtered_to_one_clinician_is_not_widened(practice):
 def test_the_time_cards_promise_is_what_this_practices_patients_take(instruments):
     from django.utils import timezone
 
-    from figures import queries
+    from surveys import selectors
 
     practice = factories.practice("timed")
-    assert queries.typical_minutes_to_complete(practice) == 5  # before anyone has answered
+    assert selectors.typical_minutes_to_complete(practice) == 5  # before anyone has answered
     clinician = factories.member(practice, "timer", "clinician")
     for i, minutes in enumerate([1.2, 2.1, 9.0]):
         invitation = factories.patient_invitation(factories.visit(practice, clinician, f"T-{i}"))
         started = timezone.now() - dt.timedelta(minutes=minutes)
         services.submit_response(invitation, factories.full_answers(invitation), started_at=started)
-    assert queries.typical_minutes_to_complete(practice) == 3  # the median, 2.1 minutes, rounded up
+    assert selectors.typical_minutes_to_complete(practice) == 3  # the median, 2.1 minutes, rounded up
 
 
 def test_the_continuity_panel_gives_each_clinicians_share_and_the_patients_upc_and_coc(instruments):

@@ -337,6 +337,11 @@ class TestInvitations:
 CARD = re.compile(r'<p class="qr-card-ref">Patient <strong>([^<]+)</strong></p>.*?<p class="qr-card-link">([^<]+)</p>', re.S)
 
 
+def card_path(printed: str) -> str:
+    """The path of the short address a card prints for typing (host/q/ABCD-EFGH-JKMN, without the scheme)."""
+    return "/" + printed.split("/", 1)[1]
+
+
 class TestCards:
     def url(self, practice):
         return reverse("manager_cards", args=[practice.slug])
@@ -355,7 +360,7 @@ class TestCards:
         assert response.status_code == 200
         html = response.content.decode()
         assert "2 cards will be printed for 2025-03-04" in html
-        assert "stop working" in html
+        assert "keep working" in html
         assert 'name="csrfmiddlewaretoken"' in html
         # Looking changes nothing.
         assert selectors.invitation_for_token(day["PA-1"].patient_token) is not None
@@ -369,7 +374,7 @@ class TestCards:
         assert manager.get(self.url(practice_a), {"date": "soon"}).status_code == 400
         assert manager.post(self.url(practice_a), {"date": "soon"}).status_code == 400
 
-    def test_post_rotates_the_tokens_and_prints_one_card_per_open_visit(self, client, manager, practice_a, day,
+    def test_post_prints_one_card_per_open_visit(self, client, manager, practice_a, day,
                                                                         clinician_a):
         response = manager.post(self.url(practice_a), {"date": "2025-03-04"})
         assert response.status_code == 200
@@ -383,11 +388,11 @@ class TestCards:
         assert f"How is your relationship with {name}?" in html and f"¿Cómo es su relación con {name}?" in html
         assert re.search(r"about \d+ minutes", html) and "How was your visit" not in html
         for ref in ("PA-1", "PA-2"):
+            # The link made with the visit (and perhaps already sent or printed) keeps working beside the card's.
             old = client.get(reverse("patient_questionnaire", args=[day[ref].patient_token]))
-            assert old.status_code == 404 and b"could not find this questionnaire" in old.content
-            new_path = cards[ref].removeprefix("http://127.0.0.1:8000")
-            assert new_path.startswith("/s/")
-            opened = client.get(new_path)
+            assert old.status_code == 200 and b'name="P01"' in old.content
+            assert re.fullmatch(r"127\.0\.0\.1:8000/q/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", cards[ref])
+            opened = client.get(card_path(cards[ref]))
             assert opened.status_code == 200 and b'name="P01"' in opened.content
         event = AuditEvent.objects.get(action=Action.CARDS_PRINTED)
         assert event.detail == {"date": "2025-03-04", "cards": 2} and event.practice_id == practice_a.pk
@@ -397,10 +402,32 @@ class TestCards:
                 day[ref].patient_token
             )
 
-    def test_card_links_use_the_site_url(self, manager, practice_a, day, settings):
+    def test_reprinting_a_day_never_voids_the_cards_already_handed_out(self, client, manager, practice_a, day):
+        """Issue 14: reprinting silently voided the links already printed, and the patient lost their draft."""
+        first = dict(CARD.findall(manager.post(self.url(practice_a), {"date": "2025-03-04"}).content.decode()))
+        second = dict(CARD.findall(manager.post(self.url(practice_a), {"date": "2025-03-04"}).content.decode()))
+        assert sorted(first) == sorted(second) == ["PA-1", "PA-2"]
+        assert first["PA-1"] != second["PA-1"]
+        for printed in (first, second):
+            for ref in ("PA-1", "PA-2"):
+                opened = client.get(card_path(printed[ref]))
+                assert opened.status_code == 200 and b'name="P01"' in opened.content
+        assert selectors.invitation_for_token(day["PA-1"].patient_token) is not None
+
+    def test_any_card_of_an_invitation_answers_it_once(self, client, manager, practice_a, day):
+        first = dict(CARD.findall(manager.post(self.url(practice_a), {"date": "2025-03-04"}).content.decode()))
+        second = dict(CARD.findall(manager.post(self.url(practice_a), {"date": "2025-03-04"}).content.decode()))
+        invitation = selectors.invitation_for_short_code(second["PA-1"].rsplit("/q/", 1)[1])
+        services.submit_response(invitation, factories.full_answers(invitation))
+        for printed in (first, second):
+            used = client.get(card_path(printed["PA-1"]))
+            assert used.status_code == 409
+        assert client.get(reverse("patient_questionnaire", args=[day["PA-1"].patient_token])).status_code == 409
+
+    def test_card_addresses_use_the_site_url(self, manager, practice_a, day, settings):
         settings.SITE_URL = "https://healing.example.org"
         html = manager.post(self.url(practice_a), {"date": "2025-03-04"}).content.decode()
-        assert all(link.startswith("https://healing.example.org/s/") for _, link in CARD.findall(html))
+        assert all(link.startswith("healing.example.org/q/") for _, link in CARD.findall(html))
 
     def test_the_printed_page_is_never_cached_nor_sent_as_referrer(self, manager, practice_a, day):
         response = manager.post(self.url(practice_a), {"date": "2025-03-04"})

@@ -1,4 +1,4 @@
-"""Reading visit lists from EHR exports, and the services that import them and reissue patient links."""
+"""Reading visit lists from EHR exports, and the services that import them."""
 
 import datetime as dt
 import logging
@@ -14,7 +14,6 @@ from interchange.ehr import services as import_services
 from interchange.ehr.parse import ImportFileError, parse_csv, parse_text
 from surveys import selectors, services
 from surveys.models import Invitation, Visit
-from surveys.tokens import hash_token
 from tests import factories
 
 D1, D2 = dt.date(2025, 3, 4), dt.date(2025, 3, 5)
@@ -384,32 +383,6 @@ class TestImportVisits:
             import_services.import_visits(practice_a, rows_of(*self.FILE), people["mgr-a"])
         assert "visit import" in caplog.text
         assert "ana@example.org" not in caplog.text and "600 000" not in caplog.text
-
-
-class TestReissuePatientTokens:
-    def test_it_gives_open_invitations_of_the_day_new_tokens_and_skips_the_rest(self, practice_a, clinician_a, clinician_b, practice_b):
-        fresh = factories.visit(practice_a, clinician_a, "PA-1", D1)
-        opened = factories.visit(practice_a, clinician_a, "PA-2", D1)
-        used = factories.visit(practice_a, clinician_a, "PA-3", D1)
-        expired = factories.visit(practice_a, clinician_a, "PA-4", D1)
-        other_day = factories.visit(practice_a, clinician_a, "PA-5", D2)
-        other_practice = factories.visit(practice_b, clinician_b, "PB-1", D1)
-        services.mark_opened(factories.patient_invitation(opened))
-        services.submit_response(factories.patient_invitation(used), factories.full_answers(factories.patient_invitation(used)))
-        Invitation.objects.filter(pk=factories.patient_invitation(expired).pk).update(expires_at=timezone.now())
-
-        pairs = services.reissue_patient_tokens(practice_a, D1)
-
-        assert [inv.visit.dyad.patient.reference for inv, _ in pairs] == ["PA-1", "PA-2"]
-        for (invitation, token), old in zip(pairs, [fresh, opened]):
-            assert selectors.invitation_for_token(old.patient_token) is None
-            assert selectors.invitation_for_token(token).pk == invitation.pk
-            assert Invitation.objects.get(pk=invitation.pk).token_hash == hash_token(token)
-        for untouched in (used, expired, other_day, other_practice):
-            assert selectors.invitation_for_token(untouched.patient_token) is not None
-
-    def test_a_day_without_open_invitations_gives_nothing(self, practice_a):
-        assert services.reissue_patient_tokens(practice_a, D1) == []
 
 
 class TestInvitationStatus:

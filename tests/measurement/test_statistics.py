@@ -16,6 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from measurement import statistics as stats
+from measurement.scoring import summarize
 from measurement.statistics import (
     ABOVE_95,
     ABOVE_998,
@@ -37,7 +38,6 @@ from measurement.statistics import (
     spearman_brown,
     widened,
 )
-from measurement.scoring import summarize
 
 # Shrout PE, Fleiss JL. Psychol Bull 1979;86:420-428, Table 2: six targets rated by four judges. With targets
 # as groups, the one-way ANOVA has BMS 11.24 and WMS 6.26, and ICC(1,1) = 0.17.

@@ -104,11 +104,12 @@ class TestSending:
         email = mail.outbox[0]
         assert email.to == [EMAIL]
         assert "questionnaire" in email.subject and "cuestionario" in email.subject
-        assert "would like to know how your visit went" in email.body and "cómo fue su consulta" in email.body
+        assert "would like to know how your care is going" in email.body and "cómo va su atención" in email.body
+        assert "visit" not in email.body and "consulta" not in email.body  # the form asks about the relationship
         assert "Practice A" in email.body
         assert email.extra_headers["Auto-Submitted"] == "auto-generated"
         to, body = sms.outbox[0]
-        assert to == PHONE and "¿cómo fue su consulta?" in body and len(body) < 200
+        assert to == PHONE and "¿cómo va su atención?" in body and len(body) < 200
         email_token, = set(tokens_in(email.body))
         sms_token, = tokens_in(body)
         assert email_token != sms_token  # each message carries its own link
@@ -123,6 +124,22 @@ class TestSending:
         }
         assert {m.token_hash for m in messages} == {hash_token(email_token), hash_token(sms_token)}
         assert all(m.sent_at and not m.last_error for m in messages)
+
+    def test_the_time_promised_is_what_this_practices_patients_take(self, send, invitation, practice_a, clinician_a):
+        """Issue 14: emails and SMS said "about 3 minutes" where the practice's median was 4.8 minutes."""
+        for i, minutes in enumerate([4.5, 4.8, 6.0]):
+            answered = factories.patient_invitation(factories.visit(practice_a, clinician_a, f"T-{i}"))
+            started = timezone.now() - dt.timedelta(minutes=minutes)
+            survey_services.submit_response(answered, factories.full_answers(answered), started_at=started)
+        send(invitation)
+        assert "about 5 minutes" in mail.outbox[0].body and "unos 5 minutos" in mail.outbox[0].body
+        assert "3 minutes" not in mail.outbox[0].body
+        _to, body = sms.outbox[0]
+        assert "5-min questionnaire" in body and "Cuestionario de 5 min" in body
+
+    def test_before_anyone_has_answered_the_time_is_the_default(self, send, invitation):
+        send(invitation)
+        assert "about 5 minutes" in mail.outbox[0].body
 
     def test_the_raw_token_is_never_stored_nor_put_in_a_broker_message(self, invitation, practice_a, manager_a, monkeypatch, django_capture_on_commit_callbacks):
         sent_args = []
@@ -872,3 +889,44 @@ class TestRaces:
         results = at_once(lambda: services.queue_reminders().messages)
         assert sum(results) == 2, results
         assert OutboundMessage.objects.filter(kind=Kind.REMINDER).count() == 2
+
+
+# --- the competencies self-assessment reminder (issue 14) ---------------------------------------------------------
+
+
+class TestSelfAssessmentReminders:
+    @pytest.fixture
+    def due(self, practice_a, clinician_a, competencies):
+        clinician_a.email = "clin-a@example.org"
+        clinician_a.save()
+        return clinician_a
+
+    def test_a_clinician_whose_self_assessment_is_due_gets_one_email_per_period(self, due, practice_a):
+        assert services.send_self_assessment_reminders() == 1
+        assert services.send_self_assessment_reminders() == 0  # the next daily sweep sends nothing more
+        email, = mail.outbox
+        assert email.to == ["clin-a@example.org"]
+        assert "self-assessment" in email.subject and "autoevaluación" in email.subject
+        assert f"https://healing.example/clinician/self-assessment/{practice_a.slug}/" in email.body
+
+    def test_the_next_period_reminds_again(self, due):
+        services.send_self_assessment_reminders()
+        services.send_self_assessment_reminders(today=timezone.localdate() + dt.timedelta(days=120))
+        assert len(mail.outbox) == 2
+
+    def test_nobody_is_reminded_of_a_self_assessment_already_taken(self, due, practice_a):
+        survey_services.submit_self_assessment(practice_a, due, {f"S0{i}": "4" for i in range(1, 9)})
+        assert services.send_self_assessment_reminders() == 0 and not mail.outbox
+
+    def test_a_failed_send_is_tried_again_on_the_next_sweep(self, due, monkeypatch):
+        def refuse(*args, **kwargs):
+            raise sms.TransientSendError("The mail server failed (SMTPServerDisconnected).")
+
+        monkeypatch.setattr(services, "_send_email", refuse)
+        assert services.send_self_assessment_reminders() == 0
+        monkeypatch.undo()
+        assert services.send_self_assessment_reminders() == 1 and len(mail.outbox) == 1
+
+    def test_the_task_runs_from_the_beat_schedule(self, due, settings):
+        assert settings.CELERY_BEAT_SCHEDULE["self-assessment-reminders"]["task"] == tasks.send_self_assessment_reminders.name
+        assert tasks.send_self_assessment_reminders.delay().get() == 1

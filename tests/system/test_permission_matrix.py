@@ -184,6 +184,11 @@ def token_kwargs(w, slug, role):
     return {"token": w.patient_token if role == PATIENT else w.guessed_token}
 
 
+def code_kwargs(w, slug, role):
+    # A QR card's short code is a credential like the link: the patient holds a printed one, everyone else a guess.
+    return {"code": w.card_code if role == PATIENT else "AAAA-BBBB-CCCC"}
+
+
 ROWS: dict[str, Row] = {
     # --- signing in and passwords: Django's views with our templates --------------------------------
     "login": Row(lambda w, s, r: {}, public(200)),
@@ -213,9 +218,12 @@ ROWS: dict[str, Row] = {
     "patient_questionnaire": Row(token_kwargs, public(404, **{PATIENT: 200})),
     "patient_qr": Row(token_kwargs, public(404, **{PATIENT: 200})),
     "patient_link_without_slash": Row(token_kwargs, public(302)),  # on to the questionnaire, which checks the token
+    "short_code_entry": Row(lambda w, s, r: {}, public(200)),  # the form to type a QR card's code
+    "patient_short_code": Row(code_kwargs, public(404, **{PATIENT: 200})),
     # --- clinicians ------------------------------------------------------------------------------------
     "clinician_home": Row(lambda w, s, r: {}, signed_in(200)),
     "clinician_questionnaire": Row(lambda w, s, r: {"visit_id": w.open_visit.pk}, clinician_page(200)),
+    "self_assessment": Row(slug_kwargs, clinician_page(200)),  # the competencies self-assessment: their own
     "my_relationships": Row(slug_kwargs, clinician_page(200)),
     "my_chart_csv": Row(practice_row(key="comparison"), clinician_page(200)),
     "my_dyad": Row(lambda w, s, r: {"slug": s, "dyad_id": w.answered_dyad.pk}, clinician_page(200), owned=True),
@@ -306,6 +314,10 @@ class World:
     @property
     def open_invitation(self):
         return self.open_visit.invitations.get(respondent="patient")
+
+    @cached_property
+    def card_code(self):
+        return services.print_cards(self.practice_a, self.open_visit.date)[0].code
 
     @cached_property
     def report(self):
