@@ -4,7 +4,9 @@ Written in bulk so the same code seeds a 100,000-visit benchmark database in wel
 docs/performance.md: rows are plain tuples whose ids are taken from the tables' sequences up front (so answers can
 point at responses before either is written), and on PostgreSQL each table's rows go in with one COPY
 per batch. Building 4 million model instances for bulk_create took two thirds of the old seed's time.
-The scores come from the same scoring functions as real submissions.
+The answers come from a generative model with the shape of real primary-care data (demo/answers.py: small
+clinician differences, a ceiling, consistent items, no trend); the scores from the same scoring functions as real
+submissions.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import random
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import connections, transaction
 from django.utils import timezone
 
+from demo.answers import ItemLayout, PracticeModel
 from measurement import scoring
 from measurement.instruments import spec_for_version
 from surveys import latest
@@ -65,11 +69,6 @@ PRACTICE_NAMES = [
     "Lakeside Family Practice",
     "Eastbrook Health Partners",
 ]
-# How patients tend to rate each domain relative to their overall view (on the 1-5 scale).
-DOMAIN_OFFSET = {
-    "valuing": 0.15, "power": -0.25, "abiding": -0.1, "trust": 0.3, "hope": -0.15, "known": -0.35,
-    "self_confidence": 0.1, "emotional_self_management": -0.1, "mindfulness": -0.3, "knowledge": 0.2,
-}
 # Visits per transaction: big enough that COPY dominates, small enough to keep memory flat and the bar moving.
 BATCH = 5000
 
@@ -143,7 +142,11 @@ class Planned(NamedTuple):
     dyad_id: int
     practice_id: int
     clinician_id: int
-    view: float  # the respondent's view of the relationship, on the instrument's scale
+    patient_id: int
+    # Positions in the practice's PracticeModel: whose views the answers are drawn from.
+    clinician_index: int
+    patient_index: int
+    dyad_index: int
     started_at: dt.datetime
     submitted_at: dt.datetime
 
@@ -181,6 +184,7 @@ class Side:
     spec: object
     items: tuple  # (code, item id, domain, reverse, allow_na)
     scoring_items: tuple
+    layout: ItemLayout
 
     @classmethod
     def current(cls, respondent: str) -> Side:
@@ -188,19 +192,12 @@ class Side:
         spec = spec_for_version(version)
         item_ids = dict(Item.objects.filter(version=version).values_list("code", "id"))
         items = tuple((i.code, item_ids[i.code], i.domain, i.reverse, i.allow_na) for i in spec.items)
-        return cls(respondent, version.pk, spec, items, spec.scoring_items)
+        layout = ItemLayout.of([(i.code, i.domain, i.reverse, i.allow_na) for i in spec.items], spec.scale)
+        return cls(respondent, version.pk, spec, items, spec.scoring_items, layout)
 
 
 def practice_slug(number: int) -> str:
     return f"demo-{number}"
-
-
-def _answer(rng: random.Random, latent: float, domain: str, reverse: bool, allow_na: bool, scale: scoring.Scale):
-    if allow_na and rng.random() < 0.12:
-        return scoring.NA
-    value = latent + DOMAIN_OFFSET.get(domain, 0.0) + rng.gauss(0, 0.55)
-    value = min(scale.max, max(scale.min, round(value)))
-    return scale.min + scale.max - value if reverse else value
 
 
 def seed_demo(
@@ -281,7 +278,6 @@ def _member(User, practice, username, role, password, name: tuple[str, str]):
 def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, progress, reference_prefix=None) -> int:
     completion = rng.uniform(0.5, 0.72)  # this practice's patient completion rate
     staff_ids = [c.pk for c in staff]
-    clinician_quality = {pk: rng.gauss(3.9, 0.35) for pk in staff_ids}
     clinician_diligence = {pk: rng.uniform(0.6, 0.95) for pk in staff_ids}
     ttl = dt.timedelta(days=settings.INVITATION_TTL_DAYS)
     now = timezone.now()
@@ -291,9 +287,17 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
     patient_ids = writer.ids(Patient, max(1, n_visits // 3))
     with transaction.atomic(using=writer.connection.alias):
         writer.write(Patient, PATIENT_FIELDS, [(pk, practice.pk, f"{prefix}{i:05d}", now) for i, pk in enumerate(patient_ids, 1)])
+    # The answers' own random stream (numpy), drawn from the plan's: still one --seed for everything.
+    # Case mix: a per-patient latent adjustment goes in as PracticeModel(..., patient_shift=...), one per patient.
+    model = PracticeModel(
+        np.random.default_rng(rng.getrandbits(64)), len(staff_ids), len(patient_ids),
+        tuple(dict.fromkeys(domain for side in sides for domain in side.layout.domains)),
+    )
+    clinician_index = {pk: i for i, pk in enumerate(staff_ids)}
+    patient_index = {pk: i for i, pk in enumerate(patient_ids)}
     primary = {pk: rng.choice(staff_ids) for pk in patient_ids}
     dyad_ids: dict[tuple[int, int], int] = {}
-    dyad_bond: dict[tuple[int, int], float] = {}
+    dyad_index: dict[tuple[int, int], int] = {}
     # First the whole practice's visits and who answered when, so each dyad's latest response (surveys.latest)
     # is known before any score row is written; then the answers and the rows, a batch per transaction.
     batches = []
@@ -304,11 +308,12 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
             patient = rng.choice(patient_ids)
             clinician = primary[patient] if rng.random() < 0.85 else rng.choice(staff_ids)
             key = (clinician, patient)
-            if key not in dyad_bond:
-                dyad_bond[key] = rng.gauss(0, 0.45)
+            if key not in dyad_index:
+                dyad_index[key] = len(dyad_index)
                 new_dyads.append(key)
             plan.append((key, today - dt.timedelta(days=rng.randrange(0, 365))))
         dyad_ids.update(zip(new_dyads, writer.ids(Dyad, len(new_dyads))))
+        model.add_dyads(len(new_dyads))
         visit_ids = writer.ids(Visit, size)
         invitation_ids = iter(writer.ids(Invitation, 2 * size))
 
@@ -318,7 +323,6 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
             visit_rows.append((visit_id, practice.pk, dyad_id, date, now))
             visit_time = timezone.make_aware(dt.datetime.combine(date, dt.time(9))) + dt.timedelta(minutes=rng.randrange(0, 480))
             visit_time = min(visit_time, latest_visit_time)
-            latent = clinician_quality[key[0]] + dyad_bond[key]
             for side, rate in ((sides[0], completion), (sides[1], clinician_diligence[key[0]])):
                 opened = visit_time + dt.timedelta(hours=rng.uniform(0.5, 48)) if rng.random() < rate + 0.12 else None
                 done = opened is not None and rng.random() < rate / (rate + 0.12)
@@ -335,10 +339,11 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
                     )
                 )
                 if submitted:
-                    # Clinicians see the relationship a little more (or less) warmly than their patients.
-                    view = latent + (0 if is_patient else rng.gauss(0.15, 0.4))
                     pending.append(
-                        Planned(side, invitation_id, visit_id, dyad_id, practice.pk, key[0], view, opened, submitted)
+                        Planned(
+                            side, invitation_id, visit_id, dyad_id, practice.pk, key[0], key[1],
+                            clinician_index[key[0]], patient_index[key[1]], dyad_index[key], opened, submitted,
+                        )
                     )
         dyad_rows = [(dyad_ids[key], practice.pk, key[0], key[1], now) for key in new_dyads]
         batches.append(Batch(dyad_rows, visit_rows, invitation_rows, pending))
@@ -353,7 +358,7 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
     )
     created = 0
     for batch in batches:
-        response_rows, answer_rows, score_rows = _responses(rng, batch.response_ids, batch.pending, *flags)
+        response_rows, answer_rows, score_rows = _responses(rng, model, sides, batch.response_ids, batch.pending, *flags)
         with transaction.atomic(using=writer.connection.alias):
             writer.write(Dyad, DYAD_FIELDS, batch.dyad_rows)
             writer.write(Visit, VISIT_FIELDS, batch.visit_rows)
@@ -373,19 +378,33 @@ def _shares(dyad_id: int) -> bool:
     return dyad_id * 7919 % 5 < 2
 
 
-def _responses(rng, response_ids, pending: list[Planned], latest_ids: set[int], month_latest_ids: set[int]):
-    """Answers drawn around each respondent's view of the relationship, scored like a real submission; each score
+def _answers(model: PracticeModel, sides, pending: list[Planned]) -> list[list[int | None]]:
+    """Every planned response's raw answers, in `pending` order: drawn a side at a time, in one go per side."""
+    answers: list = [None] * len(pending)
+    for side in sides:
+        mine = [i for i, planned in enumerate(pending) if planned.side is side]
+        drawn = model.answers(
+            side.layout, side.respondent == Respondent.PATIENT,
+            [pending[i].clinician_index for i in mine], [pending[i].patient_index for i in mine],
+            [pending[i].dyad_index for i in mine],
+        )
+        for i, values in zip(mine, drawn):
+            answers[i] = values
+    return answers
+
+
+def _responses(rng, model: PracticeModel, sides, response_ids, pending: list[Planned], latest_ids: set[int],
+               month_latest_ids: set[int]):
+    """Answers drawn from the practice's model (demo/answers.py), scored like a real submission; each score
     row paired with the other respondent's score of its visit and flagged as its dyad's latest where it is."""
     response_rows, answer_rows, scored = [], [], []
-    for response_id, planned in zip(response_ids, pending):
+    item_ids = {side.respondent: [item_id for _code, item_id, *_rest in side.items] for side in sides}
+    for response_id, planned, values in zip(response_ids, pending, _answers(model, sides, pending)):
         side = planned.side
-        scale = side.spec.scale
-        answers = {}
-        for code, item_id, domain, reverse, allow_na in side.items:
-            value = _answer(rng, planned.view, domain, reverse, allow_na, scale)
-            answers[code] = value
-            answer_rows.append((response_id, item_id, None if value == scoring.NA else value))
-        scores = scoring.domain_scores(side.scoring_items, answers, scale)
+        ids = item_ids[side.respondent]
+        answer_rows.extend(zip([response_id] * len(ids), ids, values))
+        answers = {code: scoring.NA if value is None else value for code, value in zip(side.layout.codes, values)}
+        scores = scoring.domain_scores(side.scoring_items, answers, side.spec.scale)
         index = scoring.indices(scores)
         response_rows.append(
             (
