@@ -21,6 +21,7 @@ Pure functions on plain values, standard library only, full precision: round onl
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -90,6 +91,12 @@ def one_way_anova(groups: Mapping[Hashable, Sequence[float]]) -> OneWayAnova:
     ss_within = math.fsum(
         (value - mean) ** 2 for values, mean in zip(groups.values(), group_means) for value in values
     )
+    # A sum of squares no bigger than the rounding of the means themselves is no spread at all: scores that are
+    # all equal but not exactly representable (0.1 three times has a mean a unit in the last place off 0.1)
+    # must give 0/0 (no ICC), not an ICC made of rounding error.
+    rounding = n * (16 * sys.float_info.epsilon * max(abs(v) for values in groups.values() for v in values)) ** 2
+    ss_between = 0.0 if ss_between <= rounding else ss_between
+    ss_within = 0.0 if ss_within <= rounding else ss_within
     ms_between = ss_between / (j - 1) if j >= 2 else math.nan
     ms_within = ss_within / (n - j) if n > j else math.nan
     n0 = (n - math.fsum(size * size for size in sizes) / n) / (j - 1) if j >= 2 else math.nan

@@ -482,3 +482,10 @@ def test_compare_summaries_gives_the_reliability_and_funnel_of_compare_clinician
     for clinician in reference.clinicians:
         assert comparisons[clinician.clinician].reliability == pytest.approx(clinician.reliability, abs=1e-12)
         assert comparisons[clinician.clinician].funnel == clinician.funnel
+
+
+def test_equal_scores_that_floats_cannot_hold_exactly_give_no_icc():
+    """0.1 is not a float: three of them average a unit in the last place off two of them. Found by hypothesis
+    (the rescaling property): the rounding gave an ICC of 0.45 where every score is the same."""
+    assert icc1({0: [0.1, 0.1], 1: [0.1, 0.1, 0.1]}) is None
+    assert icc1({0: [0.0, 0.0], 1: [0.0, 0.0, 0.0]}) is None
