@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.utils import translation
 
 from surveys.services import INSTRUMENTS_DIR, load_instruments
 from tests import factories
@@ -25,6 +26,14 @@ def fresh_cache():
     # Rate-limit counters live in the cache (LocMemCache in tests): no test inherits another's requests.
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the site's default language: a request through LocaleMiddleware (a client that chose
+    Spanish) leaves its language active in the thread, and the next test's reports would come out in Spanish."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
