@@ -57,6 +57,7 @@ def test_it_records_an_admin_change(client, admin_user, practice_a):
             "name": "Renamed",
             "slug": practice_a.slug,
             "min_reporting_n": 6,
+            "self_assessment_months": 3,
             "memberships-TOTAL_FORMS": 0,
             "memberships-INITIAL_FORMS": 0,
         },
