@@ -72,6 +72,18 @@ def page(browser, request):
         yield phone_page
 
 
+def scroll_through_charts(page):
+    """Bring every chart into view, one after the other: charts.js draws a chart only when it nears the viewport
+    (and fetches plotly.js for the first one), so a chart nobody scrolls to is never drawn."""
+    charts = page.locator("[data-chart]")
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        if chart.is_visible():  # a chart in a closed tab or panel is drawn when it is shown
+            chart.scroll_into_view_if_needed()
+            chart.locator("svg.main-svg").first.wait_for(state="attached")
+    page.evaluate("() => window.scrollTo(0, 0)")
+
+
 @pytest.fixture
 def artifacts():
     """The folder for screenshots (git-ignored)."""

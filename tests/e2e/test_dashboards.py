@@ -24,7 +24,7 @@ from playwright.sync_api import expect
 from demo.seed import DEMO_PASSWORD, seed_demo
 from plumbing.period import calendar_quarter, quarter_name
 from surveys.models import Dyad
-from tests.e2e.conftest import fresh_page
+from tests.e2e.conftest import fresh_page, scroll_through_charts
 
 pytestmark = pytest.mark.e2e
 
@@ -68,6 +68,7 @@ def wait_for_charts(page) -> int:
     charts = page.locator("[data-chart]")
     expect(charts.first).to_be_attached()
     count = charts.count()
+    scroll_through_charts(page)
     expect(page.locator('[data-chart][data-rendered="1"]')).to_have_count(count)
     expect(page.locator(DRAWN)).to_have_count(count)
     return count
