@@ -21,8 +21,9 @@
     displaylogo: false, responsive: true, showSendToCloud: false,
     modeBarButtonsToRemove: ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio"]
   };
-  // Start drawing a chart when it is this close to the viewport, so it is usually ready when it scrolls in.
-  var AHEAD = "300px 0px";
+  // Draw a chart once any of it is in the viewport. A margin ahead (300px was tried) drew one or two more charts
+  // while the page loaded, and on a phone each costs Lighthouse's mobile run a long task (docs/performance.md).
+  var AHEAD = "0px";
   var script = document.currentScript;
   var plotlySrc = script && script.getAttribute("data-plotly-src");
   var plotly = null;  // a promise of window.Plotly, once asked for

@@ -22,6 +22,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 PHONE = {"width": 390, "height": 844}
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# The README's screenshots: written by the browser tests to tests/e2e/artifacts/, and to docs/screenshots/ when
+# UPDATE_SCREENSHOTS=1 is set, so an ordinary test run never changes tracked files.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else ARTIFACTS
+)
 
 
 @pytest.hookimpl(hookwrapper=True)
