@@ -4,7 +4,7 @@ and inlined into offline reports.
 plotly's full bundle (the copy inside the Python package) is 4.8 MB and took Lighthouse's total blocking time to
 ~1.2 s on the dashboard; this one holds only the trace types figures/charts.py draws (scatter, bar, heatmap,
 funnel) and is 1.0 MB (0.37 MB gzipped). It is built from the plotly.js npm package of the version the Python
-package was made for, by tools/plotly-bundle/build.sh (static/vendor/VERSIONS.txt). TRACE_TYPES is what it
+package was made for, by tools/plotly-bundle/build.sh (static/vendor/VERSIONS.txt). `trace_types()` is what it
 holds; tests/figures/test_charts.py checks that every chart draws only those.
 """
 
@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 
 PLOTLY_JS_PATH = Path(__file__).resolve().parent.parent / "static" / "vendor" / "plotly" / "plotly.min.js"
-STATIC_PATH = "vendor/plotly/plotly.min.js"
 
 
 @functools.cache
