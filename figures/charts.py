@@ -21,9 +21,9 @@ import math
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
-import plotly.offline
 
 from measurement import scoring
+from plumbing import plotlyjs
 
 PALETTE = (
     "#0072B2",  # blue
@@ -582,19 +582,17 @@ def figure_html(fig: go.Figure, div_id: str) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)
 
 
-# The bundle's two CDN addresses, both used only by map charts: the default `topojsonURL` (map outlines) and the
-# icons of map symbol layers. We draw no maps, but a report is a file that travels on its own (no CSP of ours
-# around it), so it must not even name a CDN: both become relative paths that nothing here ever asks for.
-_MAP_CDNS = (
-    ('"https://cdn.plot.ly/un/"', '"topojson/"'),
-    ("`https://cdn.jsdelivr.net/npm/@mapbox/maki@8.2.0/icons/", "`maki/"),
-)
+# The bundle's one CDN address, the default `topojsonURL` (map outlines), which only map charts use. We draw no
+# maps, but a report is a file that travels on its own (no CSP of ours around it), so it must not even name a
+# CDN: it becomes a relative path that nothing here ever asks for.
+_MAP_CDNS = (('"https://cdn.plot.ly/un/"', '"topojson/"'),)
 
 
 @functools.lru_cache(maxsize=1)
 def plotly_js() -> str:
-    """plotly.js from the installed plotly package: the version the figures were built for, no CDN (read once)."""
-    js = plotly.offline.get_plotlyjs()
+    """The plotly.js the pages serve (plumbing.plotlyjs: the partial bundle of the version the figures were built
+    for, with the trace types drawn here), for a report to inline: the same library on paper and on screen."""
+    js = plotlyjs.source()
     for address, local in _MAP_CDNS:
         js = js.replace(address, local)
     return js

@@ -1,26 +1,26 @@
 """plotly.js under a strict Content Security Policy (no 'unsafe-inline' styles).
 
-When it loads, plotly.js injects two <style> elements, which `style-src 'self'` refuses: its own global rules,
-and maplibre's (map charts, which we never draw). Each is skipped when the page already has an element with
-its id (plotly.js 2.35+, its `.no-inline-styles` mark; maplibre's by a content hash). `{% plotly_css %}` puts
-those elements in the page: the global rules as a static file, static/css/plotly.css, written from the
-installed bundle by `python -m plumbing.templatetags.plotly_csp > static/css/plotly.css`, and an empty marker
-for maplibre's. tests/system/test_security.py keeps the file in step with the installed plotly; tests/e2e/test_csp.py
-checks in Chromium that the dashboard draws its charts with no CSP violation. See docs/security.md.
+When it loads, plotly.js injects a <style> element with its global rules, which `style-src 'self'` refuses. It
+skips that when the page already has an element with its id marked `.no-inline-styles` (plotly.js 2.35+).
+`{% plotly_css %}` puts that element in the page: a <link> to the same rules as a static file,
+static/css/plotly.css, written from the vendored bundle by
+`python -m plumbing.templatetags.plotly_csp > static/css/plotly.css`. (plotly's full bundle also injects
+maplibre's CSS for map charts; ours is built without it: plumbing/plotlyjs.py.) tests/system/test_security.py
+keeps the file in step with the bundle; tests/e2e/test_csp.py checks in Chromium that the dashboard draws its
+charts with no CSP violation. See docs/security.md.
 
 Everything else plotly.js styles goes through the CSSOM (element.style), which CSP allows.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 
 from django import template
 from django.templatetags.static import static
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
-from plumbing.staticfinders import PLOTLY_DIR
+from plumbing import plotlyjs
 
 register = template.Library()
 
@@ -29,13 +29,6 @@ _STRING = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
 _RULES = re.compile(r'\{"X,X div":[^{}]*\}')
 # Keys are quoted, except those the minifier left bare because they are identifiers (such as Y).
 _PAIR = re.compile(rf"(?:^|[{{,])\s*({_STRING}|[A-Za-z_$][\w$]*)\s*:\s*({_STRING})")
-# esbuild's CSS injection: `if(!document.getElementById("<sha256>")){var e=document.createElement("style")...`
-_INJECTED = re.compile(r'getElementById\("([0-9a-f]{64})"\)\)\{var \w+=document\.createElement\("style"\)')
-
-
-@functools.cache
-def _bundle() -> str:
-    return (PLOTLY_DIR / "plotly.min.js").read_text(encoding="utf-8")
 
 
 def _unquote(literal: str) -> str:
@@ -46,7 +39,7 @@ def _unquote(literal: str) -> str:
 
 def global_css() -> str:
     """The rules plotly.js would add to its global <style>, as plotly.js writes them (src/build/plotcss.js)."""
-    match = _RULES.search(_bundle())
+    match = _RULES.search(plotlyjs.source())
     if match is None:
         raise LookupError("plotly.js global style rules not found in the installed bundle")
     lines = []
@@ -58,22 +51,12 @@ def global_css() -> str:
     return "\n".join(reversed(lines)) + "\n"
 
 
-@functools.cache
-def injected_style_ids() -> tuple[str, ...]:
-    """Ids of the other <style> elements the bundle injects at load (maplibre's CSS)."""
-    return tuple(dict.fromkeys(_INJECTED.findall(_bundle())))
-
-
 @register.simple_tag
 def plotly_css():
-    """Put before plotly.min.js: its global CSS as a file, and markers that stop it injecting <style>."""
-    link = format_html(
+    """Put before plotly.min.js: its global CSS as a file, which stops it injecting a <style>."""
+    return format_html(
         '<link rel="stylesheet" id="{}" class="no-inline-styles" href="{}">', GLOBAL_STYLE_ID, static("css/plotly.css")
     )
-    markers = format_html_join(
-        "", '\n<meta id="{}" name="plotly-style-skipped" content="not used: no map charts">', ((i,) for i in injected_style_ids())
-    )
-    return link + markers
 
 
 if __name__ == "__main__":

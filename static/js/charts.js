@@ -1,6 +1,12 @@
 // Charts: draws every <div data-chart="ID"> from the figure in <script type="application/json" id="ID">
 // (written by figures.charts.figure_json). No inline scripts: this file is all a page runs, so a strict CSP holds.
 //
+// Light on the page's first seconds (docs/performance.md, "pages"): plotly.js (1 MB, the script tag's
+// data-plotly-src) is fetched only when a chart comes near the viewport, and each chart is drawn when it does,
+// one chart per task, so no chart the reader never scrolls to costs any work and no single task holds the page
+// for long. Asked to print, it starts drawing the charts not yet drawn. Each chart's box already has its final height
+// (data-chart-height, static/css/healing.css), so drawing moves nothing on the page.
+//
 // The element's own content is the fallback (a table of the same numbers). Without Plotly, or if a figure
 // cannot be read, it stays as it is. Once a chart is drawn, the fallback is kept for screen readers but hidden
 // from view (Bootstrap's "visually-hidden"), and Plotly's drawing (its SVG layers) is aria-hidden: the table says it
@@ -15,7 +21,40 @@
     displaylogo: false, responsive: true, showSendToCloud: false,
     modeBarButtonsToRemove: ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio"]
   };
+  // Draw a chart once any of it is in the viewport. A margin ahead (300px was tried) drew one or two more charts
+  // while the page loaded, and on a phone each costs Lighthouse's mobile run a long task (docs/performance.md).
+  var AHEAD = "0px";
+  var script = document.currentScript;
+  var plotlySrc = script && script.getAttribute("data-plotly-src");
+  var plotly = null;  // a promise of window.Plotly, once asked for
+  var queue = [];     // charts waiting to be drawn, in page order
+  var busy = false;
   var drawn = [];
+  var observer = null;
+
+  function loadPlotly() {
+    if (!plotly) {
+      plotly = new Promise(function (resolve, reject) {
+        if (window.Plotly) { resolve(window.Plotly); return; }
+        if (!plotlySrc) { reject(new Error("no plotly.js source")); return; }
+        var tag = document.createElement("script");
+        tag.src = plotlySrc;
+        tag.async = true;
+        tag.onload = function () { if (window.Plotly) { resolve(window.Plotly); } else { reject(new Error("no Plotly")); } };
+        tag.onerror = function () { reject(new Error("plotly.js did not load")); };
+        document.head.appendChild(tag);
+      });
+      plotly.catch(function (e) {
+        // No plotly.js: the fallback tables stay, and the boxes kept for the charts are given back.
+        if (window.console) { window.console.warn("charts.js:", e.message); }
+        Array.prototype.forEach.call(document.querySelectorAll("[data-chart]"), function (el) {
+          el.removeAttribute("data-chart-height");
+          el.style.minHeight = "";
+        });
+      });
+    }
+    return plotly;
+  }
 
   function figureFor(el) {
     var source = document.getElementById(el.getAttribute("data-chart"));
@@ -29,9 +68,9 @@
   }
 
   function draw(el) {
-    if (el.getAttribute("data-rendered") === "1") { return; }
+    if (el.getAttribute("data-rendered") === "1" || !document.documentElement.contains(el)) { return null; }
     var fig = figureFor(el);
-    if (!fig) { return; }
+    if (!fig) { return null; }
     // Marked before drawing: a second scan (an htmx swap while Plotly works) must not draw it again.
     el.setAttribute("data-rendered", "1");
 
@@ -40,13 +79,36 @@
     Array.prototype.slice.call(fallback).forEach(function (node) {
       node.classList.add("visually-hidden");
     });
+    drawn.push(el);
     // Plotly adds its drawing after the element's existing content; it never removes that content.
-    window.Plotly.newPlot(el, fig.data || [], fig.layout || {}, CONFIG).then(function () {
+    return window.Plotly.newPlot(el, fig.data || [], fig.layout || {}, CONFIG).then(function () {
       Array.prototype.forEach.call(el.querySelectorAll("svg.main-svg"), function (svg) {
         svg.setAttribute("aria-hidden", "true");
       });
     });
-    drawn.push(el);
+  }
+
+  function next() {
+    // One chart per task: between two charts the browser may paint and answer the reader.
+    if (busy || !queue.length) { return; }
+    busy = true;
+    loadPlotly().then(function () {
+      setTimeout(function () {
+        var el = queue.shift();
+        Promise.resolve(draw(el)).catch(function (e) {
+          if (window.console) { window.console.warn("charts.js: chart not drawn", e); }
+        }).then(function () {
+          busy = false;
+          next();
+        });
+      }, 0);
+    }, function () { queue = []; busy = false; });
+  }
+
+  function want(el) {
+    if (el.getAttribute("data-rendered") === "1" || queue.indexOf(el) !== -1) { return; }
+    queue.push(el);
+    next();
   }
 
   function forget() {
@@ -56,12 +118,39 @@
       window.Plotly.purge(plot);
       return false;
     });
+    queue = queue.filter(function (el) { return document.documentElement.contains(el); });
   }
 
-  function drawAll() {
-    if (!window.Plotly) { return; }  // no plotly.js: the fallback tables stay
-    forget();
-    Array.prototype.forEach.call(document.querySelectorAll("[data-chart]"), draw);
+  function reserve(el) {
+    // charts.css gives the box its height where CSS attr() takes a unit; elsewhere, this does.
+    var height = parseInt(el.getAttribute("data-chart-height"), 10);
+    if (height > 0 && !el.style.minHeight) { el.style.minHeight = height + "px"; }
+  }
+
+  function scan() {
+    if (window.Plotly) { forget(); }
+    Array.prototype.forEach.call(document.querySelectorAll("[data-chart]"), function (el) {
+      if (el.getAttribute("data-rendered") === "1") { return; }
+      reserve(el);
+      if (observer) { observer.observe(el); } else { want(el); }  // no IntersectionObserver: draw them all
+    });
+  }
+
+  if (window.IntersectionObserver) {
+    observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry.isIntersecting) {
+          observer.unobserve(entry.target);
+          want(entry.target);
+        }
+      });
+    }, { rootMargin: AHEAD });
+  }
+
+  function drawEverything() {
+    // Printing: the charts not yet drawn are drawn as fast as they can be (the print dialog does not wait;
+    // by the time its preview is redrawn, they are there).
+    Array.prototype.forEach.call(document.querySelectorAll("[data-chart]"), want);
   }
 
   function resizeShown() {
@@ -73,11 +162,12 @@
   }
 
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", drawAll);
+    document.addEventListener("DOMContentLoaded", scan);
   } else {
-    drawAll();
+    scan();
   }
-  document.addEventListener("htmx:afterSettle", drawAll);
+  document.addEventListener("htmx:afterSettle", scan);
   document.addEventListener("shown.bs.tab", resizeShown);
   document.addEventListener("shown.bs.collapse", resizeShown);
+  window.addEventListener("beforeprint", drawEverything);
 }());

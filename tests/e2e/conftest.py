@@ -22,6 +22,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 PHONE = {"width": 390, "height": 844}
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# The README's screenshots: written by the browser tests to tests/e2e/artifacts/, and to docs/screenshots/ when
+# UPDATE_SCREENSHOTS=1 is set, so an ordinary test run never changes tracked files.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else ARTIFACTS
+)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -70,6 +75,18 @@ def page(browser, request):
     """A phone-sized page with touch."""
     with fresh_page(browser, request, viewport=PHONE, has_touch=True) as phone_page:
         yield phone_page
+
+
+def scroll_through_charts(page):
+    """Bring every chart into view, one after the other: charts.js draws a chart only when it nears the viewport
+    (and fetches plotly.js for the first one), so a chart nobody scrolls to is never drawn."""
+    charts = page.locator("[data-chart]")
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        if chart.is_visible():  # a chart in a closed tab or panel is drawn when it is shown
+            chart.scroll_into_view_if_needed()
+            chart.locator("svg.main-svg").first.wait_for(state="attached")
+    page.evaluate("() => window.scrollTo(0, 0)")
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 from demo.seed import DEMO_PASSWORD, practice_slug, seed_demo
 from surveys.models import Practice
 from tests import factories
+from tests.e2e.conftest import scroll_through_charts
 
 pytestmark = pytest.mark.e2e
 
@@ -87,6 +88,7 @@ def wait_for_charts(page):
     """Every chart drawn by Plotly and its drawing hidden from assistive technology (charts.js does both)."""
     charts = page.locator("[data-chart]")
     assert charts.count() >= 1
+    scroll_through_charts(page)
     expect(page.locator('[data-chart][data-rendered="1"]')).to_have_count(charts.count())
     page.wait_for_function(
         """n => document.querySelectorAll('[data-chart][data-rendered="1"] svg.main-svg[aria-hidden="true"]').length >= n

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from demo.seed import DEMO_PASSWORD, seed_demo
 from tests import factories
+from tests.e2e.conftest import scroll_through_charts
 
 pytestmark = pytest.mark.e2e
 
@@ -59,6 +60,7 @@ def test_the_dashboard_draws_its_charts_with_no_violation(watched, demo):
     assert "script-src 'self'" in response.headers["content-security-policy"]
     charts = page.locator("[data-chart]")
     assert charts.count() >= 3
+    scroll_through_charts(page)
     page.wait_for_function(
         "n => document.querySelectorAll('[data-chart][data-rendered] .main-svg').length >= n", arg=charts.count()
     )

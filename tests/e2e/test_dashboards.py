@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,16 +23,11 @@ from playwright.sync_api import expect
 from demo.seed import DEMO_PASSWORD, seed_demo
 from plumbing.period import calendar_quarter, quarter_name
 from surveys.models import Dyad
-from tests.e2e.conftest import fresh_page
+from tests.e2e.conftest import SCREENSHOTS, fresh_page, scroll_through_charts
 
 pytestmark = pytest.mark.e2e
 
 DESKTOP = {"width": 1280, "height": 900}
-SCREENSHOTS = (
-    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
-    else Path(__file__).resolve().parent / "artifacts"
-)
 DRAWN = '[data-chart][data-rendered="1"]:has(svg.main-svg)'
 
 # Every drawn chart's traces, as Plotly holds them on the chart's element (gd.data), keyed by the panel.
@@ -68,6 +62,7 @@ def wait_for_charts(page) -> int:
     charts = page.locator("[data-chart]")
     expect(charts.first).to_be_attached()
     count = charts.count()
+    scroll_through_charts(page)
     expect(page.locator('[data-chart][data-rendered="1"]')).to_have_count(count)
     expect(page.locator(DRAWN)).to_have_count(count)
     return count

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from surveys.models import Answer, Invitation, Response
 from surveys.services import submit_response
 from tests import factories
+from tests.e2e.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.e2e
 
@@ -52,6 +53,8 @@ def test_a_patient_answers_every_item_and_is_thanked(page, patient_link, artifac
     response = page.goto(patient_link.url)
     assert response.status == 200
     expect(progress(page)).to_have_text(f"0 of {total} answered")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "patient-form.png"))  # the README's: what a phone shows first
 
     values = answer_all(page, patient_link)
 

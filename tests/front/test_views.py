@@ -312,3 +312,5 @@ def test_every_page_has_an_icon_and_favicon_ico_finds_it(client, db):
     assert '<link rel="icon" href="/static/img/favicon.svg" type="image/svg+xml">' in page
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"] == "/static/img/favicon.svg"
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200 and icon["Content-Type"] == "image/svg+xml"

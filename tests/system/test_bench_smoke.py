@@ -30,7 +30,7 @@ def server_url() -> str:
 
 
 def test_there_is_a_benchmark_for_each_target():
-    assert SCRIPTS == ["bench_dashboard.py", "bench_reports.py", "bench_seed.py", "bench_submit.py"]
+    assert SCRIPTS == ["bench_dashboard.py", "bench_lighthouse.py", "bench_reports.py", "bench_seed.py", "bench_submit.py"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
