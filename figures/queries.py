@@ -36,7 +36,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Floor, RowNumber, TruncMonth
 
-from measurement import scoring
+from measurement import casemix, scoring
 from plumbing.period import Period
 from surveys.models import DomainScore, Invitation, Practice, Respondent, Response
 
@@ -418,3 +418,23 @@ def clinician_monthly_counts(
     for month, domain, clinician_id, n, _total, _total_sq in _latest_monthly_moments(practice, unfiltered, respondent):
         counts[(month, domain)][clinician_id] = n
     return dict(counts)
+
+
+CASEMIX_ANSWERS = tuple(f"response__casemix__{name}" for name in casemix.COVARIATES)
+
+
+def casemix_cells(practice: Practice, period: Period) -> list[tuple]:
+    """(clinician id, domain, the five case-mix answers (None when skipped), n, sum, sum of squares) over each
+    dyad's latest patient response: the cells `measurement.casemix.adjust` fits from, in one query. A response
+    with no case-mix row has every answer None (the outer join). Rows of single dyads; never released as such:
+    only the model's adjusted means and coefficients leave figures (docs/privacy.md)."""
+
+    def compute():
+        return list(
+            latest_scores(practice, period)
+            .values_list("clinician_id", "domain", *CASEMIX_ANSWERS)
+            .annotate(**MOMENTS)
+            .order_by()
+        )
+
+    return _once(("casemix_cells", practice.pk, period), compute)

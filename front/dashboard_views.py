@@ -47,7 +47,9 @@ def _practice_dashboard(request, slug):
         form, period, clinicians = _filters(request, practice, with_clinicians=True)
         audience = panels.Audience.for_user(request.user, practice)
         tiles = panels.practice_tiles(practice, period)
-        return practice, form, period, tiles, panels.practice_panels(practice, period, audience, clinicians, tiles)
+        panel_list = panels.practice_panels(practice, period, audience, clinicians, tiles)
+        panel_list.append(panels.casemix_panel(practice, period, audience, clinicians))
+        return practice, form, period, tiles, panel_list
 
 
 @login_required
