@@ -20,11 +20,12 @@ from django.contrib.auth.hashers import make_password
 from django.db import connections, transaction
 from django.utils import timezone
 
-from measurement import scoring
+from measurement import casemix, scoring
 from measurement.instruments import spec_for_version
 from surveys import latest
 from surveys.models import (
     Answer,
+    CaseMix,
     DomainScore,
     Dyad,
     Invitation,
@@ -86,6 +87,7 @@ RESPONSE_FIELDS = (
     "comment", "started_at", "submitted_at", "process_index", "outcome_index", "shared_with_clinician",
 )
 ANSWER_FIELDS = ("response_id", "item_id", "value")
+CASEMIX_FIELDS = ("response_id", *casemix.COVARIATES)
 
 
 @dataclass
@@ -361,6 +363,7 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
             writer.write(Response, RESPONSE_FIELDS, response_rows)
             writer.write(Answer, ANSWER_FIELDS, answer_rows)
             writer.write(DomainScore, latest.SCORE_FIELDS, score_rows)
+            writer.write(CaseMix, CASEMIX_FIELDS, casemix_rows(batch.response_ids, batch.pending))
         created += len(batch.visit_rows)
         if progress:
             progress(created, n_visits)
@@ -408,3 +411,43 @@ def _responses(rng, response_ids, pending: list[Planned], latest_ids: set[int], 
             )
         )
     return response_rows, answer_rows, score_rows
+
+
+def casemix_rows(response_ids, pending: list[Planned]) -> list[tuple]:
+    """The optional "About you" answers of the batch's patient responses, as CaseMix rows.
+
+    Realistic effects without touching how answers are drawn: a patient who rates their relationship above
+    their clinician's other patients of the batch tends to be older and in better health (as CAHPS finds),
+    and to have seen the clinician longer; education is unrelated. About a quarter skip the whole section and
+    one answer in twenty is skipped. Each patient's answers come from a generator seeded by their dyad and
+    their view (so the same for every visit, and the same for a --seed), never from the seed's random stream,
+    so the rest of the demo data stays as it was."""
+    views: dict[int, list[float]] = {}
+    for planned in pending:
+        if planned.respondent == Respondent.PATIENT:
+            views.setdefault(planned.clinician_id, []).append(planned.view)
+    centre = {clinician: sum(values) / len(values) for clinician, values in views.items()}
+    rows = []
+    for response_id, planned in zip(response_ids, pending):
+        if planned.respondent != Respondent.PATIENT:
+            continue
+        rng = random.Random(f"casemix:{planned.view!r}")
+        if rng.random() < 0.25:
+            continue
+        warmth = (planned.view - centre[planned.clinician_id]) / 0.45  # about one SD of the patient's own view
+        answers = [
+            _band(casemix.AGE_BANDS, 0.6 * warmth + rng.gauss(0, 1), (-0.8, -0.1, 0.6, 1.3)),
+            _band(casemix.EDUCATION, rng.gauss(0, 1), (-1.9, -1.3, -0.3, 0.5, 1.2)),
+            _band(casemix.HEALTH, -0.7 * warmth + rng.gauss(0, 1), (-1.1, -0.2, 0.7, 1.5)),
+            _band(casemix.HEALTH, -0.5 * warmth + rng.gauss(0, 1), (-0.9, 0.0, 0.8, 1.6)),
+            _band(casemix.TIME_WITH_CLINICIAN, 0.4 * warmth + rng.gauss(0, 1), (-1.4, -0.3, 0.9)),
+        ]
+        answers = [None if rng.random() < 0.05 else answer for answer in answers]
+        if any(answers):
+            rows.append((response_id, *answers))
+    return rows
+
+
+def _band(levels: tuple[str, ...], value: float, cuts: tuple[float, ...]) -> str:
+    """The level whose interval between `cuts` holds `value` (len(cuts) == len(levels) - 1)."""
+    return levels[sum(1 for cut in cuts if value > cut)]
