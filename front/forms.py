@@ -75,8 +75,13 @@ class QuestionnaireForm(forms.Form):
         return {item.code: self.cleaned_data[item.code] for item in self.spec.items}
 
     def casemix(self) -> dict[str, str]:
-        """The "About you" answers given ({question: answer code}); a skip is "" and is not saved."""
-        return {name: self.cleaned_data[name] for name in casemix.fields() if self.cleaned_data.get(name)}
+        """The "About you" answers given ({question: answer code}); a skip (no answer, or "Prefer not to say") is
+        not saved."""
+        return {
+            name: self.cleaned_data[name]
+            for name in casemix.fields()
+            if self.cleaned_data.get(name) not in ("", None, CASEMIX_SKIP)
+        }
 
     @property
     def casemix_fields(self) -> list:
@@ -160,18 +165,21 @@ def _build_questionnaire_fields(spec: InstrumentSpec, language: str) -> dict[str
 
 
 _CASEMIX_FIELDS: dict[str, dict[str, forms.Field]] = {}
+# "Prefer not to say" has a value of its own, not "": Django marks the "" choice of an unanswered radio group as
+# chosen, and an optional question must start with nothing chosen.
+CASEMIX_SKIP = "skip"
 
 
 def _casemix_fields(language: str) -> dict[str, forms.Field]:
     """The "About you" questions in one language, built once per process like the items (and, like them, never
-    changed in place): each a radio group whose first answer, "Prefer not to say", is a skip."""
+    changed in place): each a radio group whose first answer, "Prefer not to say", is a skip (CASEMIX_SKIP)."""
     fields = _CASEMIX_FIELDS.get(language)
     if fields is None:
         with translation.override(language):
             fields = _CASEMIX_FIELDS[language] = {
                 name: forms.ChoiceField(
                     label=str(casemix.QUESTIONS[name]),
-                    choices=[("", str(casemix.PREFER_NOT_TO_SAY))]
+                    choices=[(CASEMIX_SKIP, str(casemix.PREFER_NOT_TO_SAY))]
                     + [(code, str(label)) for code, label in casemix.choices(name)],
                     required=False,
                     widget=forms.RadioSelect,
