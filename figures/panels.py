@@ -627,13 +627,19 @@ def casemix_fits(practice: Practice, whole: Period, suppression: Suppression, au
     report."""
     by_clinician = queries.clinician_domain_summaries(practice, whole)
     cells: dict[str, list] = {domain: [] for domain in SHARED_DOMAINS}
-    for clinician_id, domain, *rest in queries.casemix_cells(practice, whole):
-        if domain not in cells:
-            continue
-        *answers, n, total, total_sq = rest
-        if suppression.hider(clinician_id, audience)(domain, _n(by_clinician.get((clinician_id, domain)))):
-            continue
-        cells[domain].append(casemix.Cell(clinician_id, tuple(answers), n, total, total_sq))
+    width = len(casemix.COVARIATES)
+    shown: dict = {}
+    for row in queries.casemix_cells(practice, whole):
+        clinician_id, answers = row[0], row[1 : 1 + width]
+        for i, domain in enumerate(SHARED_DOMAINS):
+            n, total, total_sq = row[1 + width + 3 * i : 4 + width + 3 * i]
+            if not n:
+                continue
+            if (clinician_id, domain) not in shown:
+                hidden = suppression.hider(clinician_id, audience)(domain, _n(by_clinician.get((clinician_id, domain))))
+                shown[(clinician_id, domain)] = not hidden
+            if shown[(clinician_id, domain)]:
+                cells[domain].append(casemix.Cell(clinician_id, answers, n, total, total_sq))
     return {domain: casemix.adjust(domain_cells, min_level_n=audience.min_n) for domain, domain_cells in cells.items()}
 
 

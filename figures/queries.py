@@ -424,16 +424,25 @@ CASEMIX_ANSWERS = tuple(f"response__casemix__{name}" for name in casemix.COVARIA
 
 
 def casemix_cells(practice: Practice, period: Period) -> list[tuple]:
-    """(clinician id, domain, the five case-mix answers (None when skipped), n, sum, sum of squares) over each
-    dyad's latest patient response: the cells `measurement.casemix.adjust` fits from, in one query. A response
-    with no case-mix row has every answer None (the outer join). Rows of single dyads; never released as such:
-    only the model's adjusted means and coefficients leave figures (docs/privacy.md)."""
+    """(clinician id, the five case-mix answers (None when skipped), then n, sum and sum of squares of each shared
+    domain in `scoring.SHARED_DOMAINS` order) per clinician and set of answers, over each dyad's latest patient
+    response: the cells `measurement.casemix.adjust` fits from, in one query. One row serves the six domains (a
+    dyad's six scores share its answers), so the page reads a sixth of the rows. A response with no case-mix row
+    has every answer None (the outer join). Never released as such: only the model's adjusted means and
+    coefficients leave figures (docs/privacy.md)."""
+    moments = {}
+    for domain in scoring.SHARED_DOMAINS:
+        only = Q(domain=domain)
+        moments[f"{domain}_n"] = Count("score", filter=only)
+        moments[f"{domain}_total"] = Sum("score", filter=only)
+        moments[f"{domain}_total_sq"] = Sum(F("score") * F("score"), filter=only)
 
     def compute():
         return list(
             latest_scores(practice, period)
-            .values_list("clinician_id", "domain", *CASEMIX_ANSWERS)
-            .annotate(**MOMENTS)
+            .filter(domain__in=scoring.SHARED_DOMAINS)
+            .values_list("clinician_id", *CASEMIX_ANSWERS)
+            .annotate(**moments)
             .order_by()
         )
 

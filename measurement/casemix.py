@@ -188,9 +188,12 @@ def adjust(cells: Iterable[Cell], *, min_level_n: int = 1) -> CaseMixFit | None:
     names = list(COVARIATES)
     clinicians = sorted({cell.clinician for cell in cells}, key=lambda c: (str(type(c)), c))
     counts = [defaultdict(int) for _ in names]
+    answered = 0
     for cell in cells:
-        for k, answer in enumerate(cell.answers):
-            counts[k][answer if answer is not None else NOT_ANSWERED] += cell.n
+        for counted, answer in zip(counts, cell.answers):
+            counted[answer if answer is not None else NOT_ANSWERED] += cell.n
+        if cell.answers.count(None) < len(names):
+            answered += cell.n
     group_of = [_groups(counts[k], COVARIATES[name], min_level_n) for k, name in enumerate(names)]
     sizes = [defaultdict(int) for _ in names]
     for k in range(len(names)):
@@ -204,31 +207,53 @@ def adjust(cells: Iterable[Cell], *, min_level_n: int = 1) -> CaseMixFit | None:
     columns: list[tuple] = [("intercept",)] + [("clinician", c) for c in clinicians[1:]]
     columns += [("covariate", k, g) for k, groups in enumerate(ordered) for g in groups if g != references[k]]
     index = {column: i for i, column in enumerate(columns)}
-    x = np.zeros((len(cells), len(columns)))
-    x[:, 0] = 1.0
-    for row, cell in enumerate(cells):
-        if ("clinician", cell.clinician) in index:
-            x[row, index[("clinician", cell.clinician)]] = 1.0
-        for k, answer in enumerate(cell.answers):
-            group = group_of[k][answer if answer is not None else NOT_ANSWERED]
-            if ("covariate", k, group) in index:
-                x[row, index[("covariate", k, group)]] = 1.0
+    # The design matrix is sparse: each cell has a 1 in the intercept, its clinician's column and one column per
+    # question (none for a reference). So each cell is kept as the list of its columns (`none`: a column that
+    # is dropped), and X'WX, X'y and the robust meat are added up with bincount: a dense cells x columns matrix
+    # took over a second for 10,000 cells on a loaded machine, this takes milliseconds.
+    p = len(columns)
+    none = p
+    clinician_column = {c: index.get(("clinician", c), none) for c in clinicians}
+    answer_column = [
+        {answer: index.get(("covariate", k, group), none) for answer, group in group_of[k].items()}
+        for k in range(len(names))
+    ]
+    for columns_of in answer_column:
+        columns_of[None] = columns_of.get(NOT_ANSWERED, none)
+    active = np.array(
+        [[0, clinician_column[cell.clinician], *map(dict.__getitem__, answer_column, cell.answers)] for cell in cells],
+        dtype=np.int64,
+    )
+    width = active.shape[1]
+    pairs = (active[:, :, None] * (p + 1) + active[:, None, :]).ravel()
+
+    def cross(weights) -> np.ndarray:
+        """sum over cells of weight * x x' (p x p)."""
+        summed = np.bincount(pairs, weights=np.repeat(weights, width * width), minlength=(p + 1) ** 2)
+        return summed.reshape(p + 1, p + 1)[:p, :p]
+
+    def column_sums(weights) -> np.ndarray:
+        """sum over cells of weight * x (p)."""
+        return np.bincount(active.ravel(), weights=np.repeat(weights, width), minlength=p + 1)[:p]
+
     w = np.array([cell.n for cell in cells], dtype=float)
     s = np.array([cell.total for cell in cells], dtype=float)
     ss = np.array([cell.total_sq for cell in cells], dtype=float)
 
-    kept = _estimable_columns(x.T @ (x * w[:, None]))
+    full_gram = cross(w)
+    kept = _estimable_columns(full_gram)
     n, k = int(w.sum()), len(kept)
     if n - k <= 0:
         return None
-    xk = x[:, kept]
-    gram = xk.T @ (xk * w[:, None])
+    gram = full_gram[np.ix_(kept, kept)]
     bread = np.linalg.inv(gram)
-    beta = bread @ (xk.T @ s)
-    fitted = xk @ beta
+    beta = bread @ column_sums(s)[kept]
+    coefficient_of = np.zeros(p + 1)
+    coefficient_of[kept] = beta
+    fitted = coefficient_of[active].sum(axis=1)
     # Each cell's residual sum of squares, sum_i (y_i - fitted)^2, from its moments.
     rss_cells = np.clip(ss - 2 * fitted * s + w * fitted**2, 0.0, None)
-    meat = xk.T @ (xk * rss_cells[:, None])
+    meat = cross(rss_cells)[np.ix_(kept, kept)]
     covariance = bread @ meat @ bread * n / (n - k)  # HC1
     t = t_quantile(0.975, n - k)
     mean = s.sum() / n
@@ -255,7 +280,7 @@ def adjust(cells: Iterable[Cell], *, min_level_n: int = 1) -> CaseMixFit | None:
             ))
     # Recycled predictions: every dyad's row with the clinician set to this one, averaged (a linear model: the
     # average row's prediction).
-    average = (xk * w[:, None]).sum(axis=0) / n
+    average = column_sums(w)[kept] / n
     clinician_columns = {c: position.get(("clinician", c)) for c in clinicians[1:]}
     for column in clinician_columns.values():
         if column is not None:
@@ -274,7 +299,6 @@ def adjust(cells: Iterable[Cell], *, min_level_n: int = 1) -> CaseMixFit | None:
             else:
                 vector[clinician_columns[c]] = 1.0
         by_clinician[c] = AdjustedMean(cell_n[c], cell_sum[c] / cell_n[c], estimate(vector) if estimable else None)
-    answered = sum(cell.n for cell in cells if any(answer is not None for answer in cell.answers))
     return CaseMixFit(
         n=n, answered=answered, df=n - k, r_squared=r_squared, coefficients=tuple(coefficients),
         clinicians=by_clinician,
