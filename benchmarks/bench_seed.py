@@ -28,6 +28,7 @@ TABLES = [
     "surveys_response",
     "surveys_answer",
     "surveys_domainscore",
+    "surveys_casemix",
 ]
 
 

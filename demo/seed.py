@@ -24,11 +24,12 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from demo.answers import ItemLayout, PracticeModel
-from measurement import scoring
+from measurement import casemix, scoring
 from measurement.instruments import spec_for_version
 from surveys import latest
 from surveys.models import (
     Answer,
+    CaseMix,
     DomainScore,
     Dyad,
     Invitation,
@@ -85,6 +86,7 @@ RESPONSE_FIELDS = (
     "comment", "started_at", "submitted_at", "process_index", "outcome_index", "shared_with_clinician",
 )
 ANSWER_FIELDS = ("response_id", "item_id", "value")
+CASEMIX_FIELDS = ("response_id", *casemix.COVARIATES)
 
 
 @dataclass
@@ -288,10 +290,11 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
     with transaction.atomic(using=writer.connection.alias):
         writer.write(Patient, PATIENT_FIELDS, [(pk, practice.pk, f"{prefix}{i:05d}", now) for i, pk in enumerate(patient_ids, 1)])
     # The answers' own random stream (numpy), drawn from the plan's: still one --seed for everything.
-    # Case mix: a per-patient latent adjustment goes in as PracticeModel(..., patient_shift=...), one per patient.
+    # Case mix moves each patient's own views (patient_shift); their "About you" answers come from the same draws.
+    about_you, shift = patient_casemix(rng.getrandbits(64), len(patient_ids))
     model = PracticeModel(
         np.random.default_rng(rng.getrandbits(64)), len(staff_ids), len(patient_ids),
-        tuple(dict.fromkeys(domain for side in sides for domain in side.layout.domains)),
+        tuple(dict.fromkeys(domain for side in sides for domain in side.layout.domains)), patient_shift=shift,
     )
     clinician_index = {pk: i for i, pk in enumerate(staff_ids)}
     patient_index = {pk: i for i, pk in enumerate(patient_ids)}
@@ -366,6 +369,7 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
             writer.write(Response, RESPONSE_FIELDS, response_rows)
             writer.write(Answer, ANSWER_FIELDS, answer_rows)
             writer.write(DomainScore, latest.SCORE_FIELDS, score_rows)
+            writer.write(CaseMix, CASEMIX_FIELDS, casemix_rows(batch.response_ids, batch.pending, about_you))
         created += len(batch.visit_rows)
         if progress:
             progress(created, n_visits)
@@ -427,3 +431,55 @@ def _responses(rng, model: PracticeModel, sides, response_ids, pending: list[Pla
             )
         )
     return response_rows, answer_rows, score_rows
+
+
+# How much a patient's case mix moves their own views (latent units; a patient's own effect has an SD of about
+# 0.67): older patients and patients in better health rate their care higher, as CAHPS finds.
+CASEMIX_EFFECT = 0.25
+
+
+def patient_casemix(salt: int, patients: int) -> tuple[list[tuple | None], np.ndarray]:
+    """Each demo patient's "About you" answers (None: the section skipped) and what their case mix adds to their
+    own views, one value per patient for `PracticeModel(patient_shift=...)`.
+
+    The answers and the effect come from the same draws, so the case-mix adjustment has a real effect to find:
+    age and self-rated general and mental health raise a patient's views, years with the clinician a little,
+    education not at all. About a quarter skip the whole section (their case mix still acts, unreported) and
+    one answer in twenty is skipped. Each patient has their own generator, seeded by the practice's salt (drawn
+    from the seed's stream) and their position, so the same --seed gives the same answers."""
+    answers: list[tuple | None] = []
+    shift = np.zeros(patients)
+    for index in range(patients):
+        draw = random.Random(f"casemix:{salt}:{index}")
+        age = draw.gauss(0, 1)
+        health = draw.gauss(0, 1)  # higher: better health
+        mental = 0.6 * health + 0.8 * draw.gauss(0, 1)
+        years = 0.4 * age + draw.gauss(0, 1)
+        shift[index] = CASEMIX_EFFECT * (0.5 * age + 0.6 * health + 0.3 * mental + 0.2 * years)
+        if draw.random() < 0.25:
+            answers.append(None)
+            continue
+        given = (
+            _band(casemix.AGE_BANDS, age, (-0.8, -0.1, 0.6, 1.3)),
+            _band(casemix.EDUCATION, draw.gauss(0, 1), (-1.9, -1.3, -0.3, 0.5, 1.2)),
+            _band(casemix.HEALTH, -health, (-1.1, -0.2, 0.7, 1.5)),  # HEALTH runs from excellent to poor
+            _band(casemix.HEALTH, -mental, (-0.9, 0.0, 0.8, 1.6)),
+            _band(casemix.TIME_WITH_CLINICIAN, years, (-1.4, -0.3, 0.9)),
+        )
+        given = tuple(None if draw.random() < 0.05 else answer for answer in given)
+        answers.append(given if any(given) else None)
+    return answers, shift
+
+
+def casemix_rows(response_ids, pending: list[Planned], answers: list[tuple | None]) -> list[tuple]:
+    """The CaseMix rows of the batch's patient responses: each patient gives the same answers at every visit."""
+    rows = []
+    for response_id, planned in zip(response_ids, pending):
+        if planned.respondent == Respondent.PATIENT and answers[planned.patient_index] is not None:
+            rows.append((response_id, *answers[planned.patient_index]))
+    return rows
+
+
+def _band(levels: tuple[str, ...], value: float, cuts: tuple[float, ...]) -> str:
+    """The level whose interval between `cuts` holds `value` (len(cuts) == len(levels) - 1)."""
+    return levels[sum(1 for cut in cuts if value > cut)]

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action
-from measurement import continuity, gaps, reflection, scoring
+from measurement import casemix, continuity, gaps, reflection, scoring
 from measurement.statistics import (
     CEILING_NOTE_SHARE,
     MIN_DYADS,
@@ -160,6 +160,7 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
         _continuity_panel(
             queries.visit_counts(practice, period), names, by_clinician, practice_level, by_domain, audience, focus
         ),
+        casemix_panel(practice, period, audience, clinicians),
         _funnel_panel(tiles),
     ], notes)
 
@@ -747,3 +748,87 @@ def _flag_rule(counts: gaps.GapDistribution) -> str:
     if counts.by_domain_rule:
         rules.append(_("domain rule (instrument 1.0)"))
     return "; ".join(rules)
+
+
+# --- case-mix adjustment ----------------------------------------------------------------------------------
+
+
+def casemix_fits(practice: Practice, whole: Period, suppression: Suppression, audience: Audience) -> dict:
+    """{domain: measurement.casemix.CaseMixFit or None}, each fitted over the dyads of the clinicians whose figure
+    for that domain the viewer may see: a hidden clinician's patients take no part in any adjusted figure or
+    coefficient, and answers given by fewer dyads than the practice's minimum are pooled with their neighbours
+    (docs/privacy.md, docs/measurement.md). One query (queries.casemix_cells), shared by the dashboard and the
+    report."""
+    by_clinician = queries.clinician_domain_summaries(practice, whole)
+    cells: dict[str, list] = {domain: [] for domain in SHARED_DOMAINS}
+    width = len(casemix.COVARIATES)
+    shown: dict = {}
+    for row in queries.casemix_cells(practice, whole):
+        clinician_id, answers = row[0], row[1 : 1 + width]
+        for i, domain in enumerate(SHARED_DOMAINS):
+            n, total, total_sq = row[1 + width + 3 * i : 4 + width + 3 * i]
+            if not n:
+                continue
+            if (clinician_id, domain) not in shown:
+                hidden = suppression.hider(clinician_id, audience)(domain, _n(by_clinician.get((clinician_id, domain))))
+                shown[(clinician_id, domain)] = not hidden
+            if shown[(clinician_id, domain)]:
+                cells[domain].append(casemix.Cell(clinician_id, answers, n, total, total_sq))
+    return {domain: casemix.adjust(domain_cells, min_level_n=audience.min_n) for domain, domain_cells in cells.items()}
+
+
+def casemix_note() -> str:
+    """What an adjusted mean is, in a sentence (dashboard and report)."""
+    return _(
+        "Adjusted means estimate each clinician's mean as if they had seen the practice's usual mix of patients "
+        "(age, education, general and mental health, and how long they have seen this clinician, from the optional "
+        "questions at the end of the form). Older and healthier patients tend to rate care higher, so a clinician "
+        "whose patients are younger or less well can look worse than they are; the adjusted mean takes that out."
+    )
+
+
+def casemix_rule_note(min_dyads: int = casemix.MIN_CASEMIX_DYADS) -> str:
+    return _(
+        "Adjusted means are shown once at least %(n)s patients of the clinicians shown have answered at least one "
+        "of the optional questions, and only for clinicians whose own figure is shown."
+    ) % {"n": min_dyads}
+
+
+def casemix_panel(practice: Practice, period: Period, audience: Audience, clinicians: list) -> Panel:
+    """Each clinician's raw mean beside their case-mix-adjusted mean, per domain (docs/measurement.md).
+
+    Only clinicians whose figure the page shows get an adjusted mean; with a clinician filter, that clinician's
+    rows, adjusted over the whole practice's case mix."""
+    panel = Panel(
+        "casemix",
+        _("Adjusted for case mix"),
+        [_("Clinician"), _("Domain"), _("n"), _("Mean"), _("Adjusted mean"), _("Adjusted 95% CI low"),
+         _("Adjusted 95% CI high"), _("Note")],
+    )
+    whole = Period(period.start, period.end, version_id=period.version_id)
+    by_clinician = queries.clinician_domain_summaries(practice, whole)
+    by_domain, _by_month = decide(practice, whole, audience)
+    fits = casemix_fits(practice, whole, by_domain, audience)
+    names = {c.pk: c.get_full_name() or c.username for c in clinicians}
+    if period.clinician_id:
+        names = {pk: name for pk, name in names.items() if pk == period.clinician_id}
+    for pk, name in names.items():
+        hidden = by_domain.hider(pk, audience)
+        for domain in SHARED_DOMAINS:
+            summary = by_clinician.get((pk, domain))
+            figure = release(summary, hidden=hidden(domain, _n(summary)), min_n=audience.min_n)
+            fit = fits[domain]
+            adjusted = fit.clinicians.get(pk) if fit is not None and fit.enough and figure.shown else None
+            estimate = adjusted.adjusted if adjusted is not None else None
+            if figure.hidden:
+                cells = [HIDDEN, HIDDEN, HIDDEN]
+            elif estimate is None:
+                cells = [None, None, None]
+            else:
+                cells = [estimate.estimate, estimate.ci_low, estimate.ci_high]
+            note = figure.note
+            if figure.shown and estimate is None:
+                note = "; ".join(filter(None, [note, _("too few answers to the optional questions to adjust")]))
+            panel.rows.append([name, domain_label(domain), *figure.cells()[:2], *cells, note])
+    panel.notes = [casemix_note(), casemix_rule_note(), suppression_note(audience.min_n)]
+    return panel

@@ -29,7 +29,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Floor, RowNumber, TruncMonth
 
-from measurement import scoring
+from measurement import casemix, scoring
 from measurement.gaps import PairedGap, WaveGap, item_pair_gaps, judge_wave, mirrored_pairs
 from measurement.instruments import spec_for_version
 from plumbing.period import Period
@@ -435,3 +435,32 @@ def clinician_monthly_counts(
     for month, domain, clinician_id, n, _total, _total_sq in _latest_monthly_moments(practice, unfiltered, respondent):
         counts[(month, domain)][clinician_id] = n
     return dict(counts)
+
+
+CASEMIX_ANSWERS = tuple(f"response__casemix__{name}" for name in casemix.COVARIATES)
+
+
+def casemix_cells(practice: Practice, period: Period) -> list[tuple]:
+    """(clinician id, the five case-mix answers (None when skipped), then n, sum and sum of squares of each shared
+    domain in `scoring.SHARED_DOMAINS` order) per clinician and set of answers, over each dyad's latest patient
+    response: the cells `measurement.casemix.adjust` fits from, in one query. One row serves the six domains (a
+    dyad's six scores share its answers), so the page reads a sixth of the rows. A response with no case-mix row
+    has every answer None (the outer join). Never released as such: only the model's adjusted means and
+    coefficients leave figures (docs/privacy.md)."""
+    moments = {}
+    for domain in scoring.SHARED_DOMAINS:
+        only = Q(domain=domain)
+        moments[f"{domain}_n"] = Count("score", filter=only)
+        moments[f"{domain}_total"] = Sum("score", filter=only)
+        moments[f"{domain}_total_sq"] = Sum(F("score") * F("score"), filter=only)
+
+    def compute():
+        return list(
+            latest_scores(practice, period)
+            .filter(domain__in=scoring.SHARED_DOMAINS)
+            .values_list("clinician_id", *CASEMIX_ANSWERS)
+            .annotate(**moments)
+            .order_by()
+        )
+
+    return _once(("casemix_cells", practice.pk, period), compute)

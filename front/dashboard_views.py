@@ -68,7 +68,8 @@ def _practice_dashboard(request, slug):
             return practice, form, period, None, []
         audience = panels.Audience.for_user(request.user, practice)
         tiles = panels.practice_tiles(practice, period)
-        return practice, form, period, tiles, panels.practice_panels(practice, period, audience, clinicians, tiles)
+        panel_list = panels.practice_panels(practice, period, audience, clinicians, tiles)
+        return practice, form, period, tiles, panel_list
 
 
 @login_required

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from measurement import scoring
 from measurement.instruments import DomainSpec, InstrumentSpec, localized
 from plumbing.period import PeriodForm, released_quarter
+from surveys import casemix
 from surveys.domains import domain_label
 
 # Fields a questionnaire page posts besides the items themselves.
@@ -45,6 +46,8 @@ class QuestionnaireForm(forms.Form):
             # Off by default: sharing one's own answers by name is the patient's choice, made on each form.
             self.fields["share"] = forms.BooleanField(required=False)
             self.name_clinician("")
+            # The optional "About you" questions (case mix): never required, never scored.
+            self.fields.update(_casemix_fields(language))
 
     def name_clinician(self, name: str) -> None:
         """Put the clinician's name in the share box's label. Called only when the form is shown: a successful
@@ -70,6 +73,20 @@ class QuestionnaireForm(forms.Form):
 
     def answers(self) -> dict[str, str]:
         return {item.code: self.cleaned_data[item.code] for item in self.spec.items}
+
+    def casemix(self) -> dict[str, str]:
+        """The "About you" answers given ({question: answer code}); a skip (no answer, or "Prefer not to say") is
+        not saved."""
+        return {
+            name: self.cleaned_data[name]
+            for name in casemix.fields()
+            if self.cleaned_data.get(name) not in ("", None, CASEMIX_SKIP)
+        }
+
+    @property
+    def casemix_fields(self) -> list:
+        """The "About you" questions as bound fields, for the patient form's last section (none for clinicians)."""
+        return [self[name] for name in casemix.fields() if name in self.fields]
 
     @property
     def item_count(self) -> int:
@@ -145,6 +162,32 @@ def _build_questionnaire_fields(spec: InstrumentSpec, language: str) -> dict[str
         },
     )
     return fields
+
+
+_CASEMIX_FIELDS: dict[str, dict[str, forms.Field]] = {}
+# "Prefer not to say" has a value of its own, not "": Django marks the "" choice of an unanswered radio group as
+# chosen, and an optional question must start with nothing chosen.
+CASEMIX_SKIP = "skip"
+
+
+def _casemix_fields(language: str) -> dict[str, forms.Field]:
+    """The "About you" questions in one language, built once per process like the items (and, like them, never
+    changed in place): each a radio group whose first answer, "Prefer not to say", is a skip (CASEMIX_SKIP)."""
+    fields = _CASEMIX_FIELDS.get(language)
+    if fields is None:
+        with translation.override(language):
+            fields = _CASEMIX_FIELDS[language] = {
+                name: forms.ChoiceField(
+                    label=str(casemix.QUESTIONS[name]),
+                    choices=[(CASEMIX_SKIP, str(casemix.PREFER_NOT_TO_SAY))]
+                    + [(code, str(label)) for code, label in casemix.choices(name)],
+                    required=False,
+                    widget=forms.RadioSelect,
+                    error_messages={"invalid_choice": _("Please choose one of the answers shown.")},
+                )
+                for name in casemix.fields()
+            }
+    return {name: copy.copy(field) for name, field in fields.items()}
 
 
 class SignInForm(AuthenticationForm):

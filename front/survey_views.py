@@ -191,7 +191,7 @@ def _questionnaire(request, invitation, language, success_url, context, confirma
         try:
             services.submit_response(
                 invitation, form.answers(), comment=form.cleaned_data["comment"], language=language,
-                shared=form.shared,
+                shared=form.shared, casemix=form.casemix(),
             )
         except services.InvitationUnavailable as exc:
             return _unavailable(request, exc.reason, language)

@@ -29,11 +29,21 @@ from django.utils.text import slugify
 from figures import charts, psychometrics, queries
 from figures.disclosure import Audience, Suppression, counts_by_key, decide_period
 from figures.figure import CAUTION, NO_RESPONSES, hidden_note, release
-from figures.panels import compare_by_domain, concordance_points, concordance_series, funnel_explanation, funnel_figure
-from measurement import gaps, scoring
+from figures.panels import (
+    casemix_fits,
+    casemix_note,
+    casemix_rule_note,
+    compare_by_domain,
+    concordance_points,
+    concordance_series,
+    funnel_explanation,
+    funnel_figure,
+)
+from measurement import casemix, gaps, scoring
 from measurement import psychometrics as measures
 from plumbing import csvfile
 from plumbing.period import Period
+from surveys import casemix as casemix_labels
 from surveys import selectors
 from surveys.domains import domain_label
 from surveys.models import Respondent
@@ -510,6 +520,9 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
         "figures": funnel_figures, "funnel": rows["funnel"][0],
         "notes": [],
     })
+    casemix_section, casemix_rows = casemix_content(practice, whole, hiding, parts)
+    sections += [casemix_section] if casemix_section else []
+    rows.update(casemix_rows)
     return sections, rows
 
 
@@ -690,6 +703,8 @@ def render_html(report, sections: list[dict], practice_rows: dict, parts: list[d
         "psychometrics": practice_rows["psychometrics"],
         "psychometrics_threshold": psychometrics.release_threshold(report.practice.min_reporting_n),
         "min_n": report.practice.min_reporting_n,
+        "casemix_methods": practice_rows.get("casemix_methods"),
+        "casemix_min": casemix.MIN_CASEMIX_DYADS,
         "caution_n": scoring.CAUTION_N,
         "gap_threshold": f"{scoring.GAP_FLAG_THRESHOLD:.0f}",
         "caution": CAUTION,
@@ -767,3 +782,102 @@ def build_files(report, parts: list[dict]) -> tuple[str, str]:
     write_atomically(zip_path, zip_bytes(files, timezone.now()))
     root = Path(settings.REPORTS_DIR)
     return str(html_path.relative_to(root)), str(zip_path.relative_to(root))
+
+
+# --- case-mix adjustment (a section of the practice report, and its model in the methods) -----------------
+
+CASEMIX_CSV_COLUMNS = {
+    "casemix.csv": ["scope", "clinician", "domain", "n", "mean", "adjusted_mean", "adjusted_ci_low",
+                    "adjusted_ci_high", "suppressed", "note"],
+    "casemix_model.csv": ["domain", "question", "answers", "reference", "n", "estimate", "se", "ci_low", "ci_high",
+                          "note"],
+}
+CSV_COLUMNS.update(CASEMIX_CSV_COLUMNS)
+CODEBOOK["casemix.csv"] = {
+    **{k: _COMMON[k] for k in ("scope", "clinician", "domain", "n", "mean", "suppressed", "note")},
+    "adjusted_mean": ("the clinician's mean adjusted for case mix: the model's prediction for the practice's mix of "
+                      "patients (docs/measurement.md); empty when hidden or when too few patients answered the "
+                      f"optional questions (fewer than {casemix.MIN_CASEMIX_DYADS})", "score 0–100"),
+    "adjusted_ci_low": ("lower end of the adjusted mean's 95% interval (robust HC1 standard error)", "score 0–100"),
+    "adjusted_ci_high": ("upper end of the adjusted mean's 95% interval", "score 0–100"),
+}
+CODEBOOK["casemix_model.csv"] = {
+    "domain": _COMMON["domain"],
+    "question": ("the optional question: age_band | education | general_health | mental_health | "
+                 "time_with_clinician", "text"),
+    "answers": ("the answers this coefficient stands for, joined by +; answers given by fewer dyads than the "
+                "practice's minimum are pooled with their neighbours, and not_answered is a skipped question", "text"),
+    "reference": ("the answers the coefficient is compared with (the most common)", "text"),
+    "n": ("dyads in the model who gave these answers", "count"),
+    "estimate": ("difference in the domain score from the reference answers, other things equal", "score points"),
+    "se": ("robust (HC1) standard error", "score points"),
+    "ci_low": ("lower end of the 95% interval", "score points"),
+    "ci_high": ("upper end of the 95% interval", "score points"),
+    "note": _COMMON["note"],
+}
+
+
+def casemix_content(practice, period: Period, hiding: Hiding, parts: list[dict]) -> tuple[dict | None, dict]:
+    """The practice report's case-mix section (each clinician's raw and adjusted mean, for the figures the report
+    shows), its rows for casemix.csv and casemix_model.csv, and the model per domain for the methods; fitted over
+    the clinicians shown only (figures.panels.casemix_fits, the dashboard's)."""
+    min_n = practice.min_reporting_n
+    fits = casemix_fits(practice, period, hiding.patient, Audience(min_n=min_n))
+    rows, model_rows, table = [], [], []
+    for part in parts:
+        by_domain = {r["domain"]: r for r in part["rows"]["domains"] if r["respondent"] == Respondent.PATIENT}
+        cells = []
+        for domain in SHARED:
+            raw, fit = by_domain[domain], fits[domain]
+            adjusted = None
+            if not raw["suppressed"] and raw["mean"] is not None and fit is not None and fit.enough:
+                mean = fit.clinicians.get(part["clinician"]["id"])
+                adjusted = mean.adjusted if mean is not None else None
+            note = raw["note"]
+            if adjusted is None and not raw["suppressed"] and raw["mean"] is not None:
+                note = "; ".join(filter(None, [note, "too few answers to the optional questions to adjust"]))
+            rows.append({
+                "scope": "clinician", "clinician": part["clinician"]["username"], "domain": domain, "n": raw["n"],
+                "mean": raw["mean"], "adjusted_mean": adjusted and adjusted.estimate,
+                "adjusted_ci_low": adjusted and adjusted.ci_low, "adjusted_ci_high": adjusted and adjusted.ci_high,
+                "suppressed": raw["suppressed"], "note": note,
+            })
+            cells.append({"hidden": raw["suppressed"], "mean": fmt(raw["mean"]),
+                          "adjusted": fmt(adjusted and adjusted.estimate),
+                          "interval": "—" if adjusted is None else f"{fmt(adjusted.ci_low)} – {fmt(adjusted.ci_high)}"})
+        table.append({"name": part["clinician"]["name"], "cells": cells})
+    methods = []
+    for domain in SHARED:
+        fit = fits[domain]
+        entry = {"label": domain_label(domain), "shown": fit is not None and fit.enough,
+                 "dyads": fit.n if fit else 0, "answered": fit.answered if fit else 0,
+                 "r_squared": fmt(fit.r_squared, 3) if fit else "—", "coefficients": []}
+        if entry["shown"]:
+            for c in fit.coefficients:
+                answers = "+".join(c.levels)
+                reference = "+".join(c.reference)
+                note = "" if c.estimate else "aliased: the same dyads as another term"
+                model_rows.append({
+                    "domain": domain, "question": c.covariate, "answers": answers, "reference": reference, "n": c.n,
+                    "estimate": c.estimate and c.estimate.estimate, "se": c.estimate and c.estimate.se,
+                    "ci_low": c.estimate and c.estimate.ci_low, "ci_high": c.estimate and c.estimate.ci_high,
+                    "note": note,
+                })
+                entry["coefficients"].append({
+                    "question": str(casemix_labels.SHORT_NAMES[c.covariate]),
+                    "answers": " or ".join(casemix_labels.answer_label(c.covariate, level) for level in c.levels),
+                    "reference": " or ".join(casemix_labels.answer_label(c.covariate, level) for level in c.reference),
+                    "n": c.n,
+                    "estimate": fmt(c.estimate and c.estimate.estimate, sign=True),
+                    "interval": "—" if not c.estimate else f"{fmt(c.estimate.ci_low)} – {fmt(c.estimate.ci_high)}",
+                    "note": note,
+                })
+        methods.append(entry)
+    section = None
+    if parts:
+        section = {
+            "anchor": "casemix", "title": "Adjusted for case mix",
+            "casemix": {"labels": [domain_label(d) for d in SHARED], "rows": table},
+            "notes": [casemix_note(), casemix_rule_note(), "The model and its coefficients are in the methods."],
+        }
+    return section, {"casemix": rows, "casemix_model": model_rows, "casemix_methods": methods}

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from .models import (
     Answer,
+    CaseMix,
     Domain,
     DomainScore,
     Dyad,
@@ -123,6 +124,15 @@ class DomainScoreInline(admin.TabularInline):
     can_delete = False
 
 
+class CaseMixInline(admin.StackedInline):
+    """The patient's optional answers about themselves: platform admins only, read-only like the answers."""
+
+    model = CaseMix
+    extra = 0
+    readonly_fields = ["age_band", "education", "general_health", "mental_health", "time_with_clinician"]
+    can_delete = False
+
+
 @admin.register(Response)
 class ResponseAdmin(admin.ModelAdmin):
     list_display = ["id", "practice", "respondent", "instrument_version", "submitted_at", "process_index", "outcome_index"]
@@ -131,7 +141,7 @@ class ResponseAdmin(admin.ModelAdmin):
     date_hierarchy = "submitted_at"
     list_select_related = ["practice", "instrument_version__instrument"]
     raw_id_fields = ["invitation", "visit", "dyad"]
-    inlines = [AnswerInline, DomainScoreInline]
+    inlines = [AnswerInline, DomainScoreInline, CaseMixInline]
 
     def has_change_permission(self, request, obj=None):
         # A submitted response is a record of what someone said: read it, never edit it.

@@ -9,6 +9,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from measurement.casemix import COVARIATES as CASEMIX_COVARIATES
+
+from . import casemix
+
 # Answers are stored as small integers; every instrument's scale must lie inside this band
 # (load_instruments checks it), so the check constraint below bounds any scale we accept.
 ANSWER_FLOOR, ANSWER_CEILING = 0, 10
@@ -388,4 +392,36 @@ class SelfAssessmentReminder(models.Model):
             models.UniqueConstraint(
                 fields=["practice", "clinician", "period_start"], name="one_self_assessment_reminder_per_period"
             ),
+        ]
+
+
+def _casemix_answer(name: str):
+    return models.CharField(max_length=24, null=True, blank=True, choices=casemix.choices(name))
+
+
+class CaseMix(models.Model):
+    """A patient's optional answers about themselves (the "About you" questions), saved with their response.
+
+    Never scored and never required: a skipped question (or "prefer not to say") is empty. They describe the
+    patient, not the relationship, and are quasi-identifiers: only case-mix-adjusted figures and model
+    coefficients are ever released from them, never one patient's answers (docs/privacy.md). A row exists only
+    when at least one question was answered.
+    """
+
+    response = models.OneToOneField(Response, on_delete=models.CASCADE, primary_key=True, related_name="casemix")
+    age_band = _casemix_answer("age_band")
+    education = _casemix_answer("education")
+    general_health = _casemix_answer("general_health")
+    mental_health = _casemix_answer("mental_health")
+    time_with_clinician = _casemix_answer("time_with_clinician")
+
+    class Meta:
+        verbose_name = "case mix"
+        verbose_name_plural = "case mix"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__in": levels}),
+                name=f"casemix_{name}_known",
+            )
+            for name, levels in CASEMIX_COVARIATES.items()
         ]

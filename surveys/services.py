@@ -17,6 +17,7 @@ from django.utils import timezone
 from audit.models import Action
 from audit.services import record
 from measurement import scoring
+from measurement.casemix import COVARIATES as CASEMIX_COVARIATES
 from measurement.instruments import (
     InstrumentSpec,
     check_pairs,
@@ -30,6 +31,7 @@ from . import latest, selectors, signals
 from .models import (
     Answer,
     CardLink,
+    CaseMix,
     Domain,
     DomainScore,
     Dyad,
@@ -334,6 +336,27 @@ def validate_answers(spec: InstrumentSpec, answers: dict) -> dict[str, scoring.A
     return clean
 
 
+def validate_casemix(given: dict, respondent: str) -> dict[str, str]:
+    """The case-mix answers that were given ({question: answer code}); skips ("" or None) are left out. Only a
+    patient answers them; an unknown question or answer is refused like a bad item answer."""
+    errors: dict[str, str] = {}
+    clean: dict[str, str] = {}
+    for name, value in given.items():
+        if name not in CASEMIX_COVARIATES:
+            errors[name] = "is not a question of this questionnaire"
+        elif value in (None, ""):
+            continue
+        elif respondent != Respondent.PATIENT:
+            errors[name] = "is asked of patients only"
+        elif value not in CASEMIX_COVARIATES[name]:
+            errors[name] = "is not one of the answers offered"
+        else:
+            clean[name] = value
+    if errors:
+        raise InvalidAnswers(errors)
+    return clean
+
+
 def _whole_number(raw) -> int:
     """An answer as sent by a form ("3") or by code (3); anything else is refused."""
     if isinstance(raw, int) and not isinstance(raw, bool):
@@ -351,11 +374,14 @@ def submit_response(
     language: str = "en",
     started_at: dt.datetime | None = None,
     shared: bool = False,
+    casemix: dict | None = None,
 ) -> Response:
     """Save a questionnaire and its scores exactly once.
 
     `shared`: the patient chose to let their clinician see these answers by name (docs/privacy.md); only a
     patient's response can be shared, and it is not unless they said so.
+    `casemix`: the patient's optional answers about themselves ({question: answer code}, a skip empty or left
+    out); never scored, saved in the same transaction as the response, and only when at least one was given.
 
     The invitation is claimed with a conditional UPDATE (only one transaction can turn used_at from
     empty to set); the one-to-one response and its unique (visit, respondent) back that up in the
@@ -363,6 +389,7 @@ def submit_response(
     """
     spec = spec_for_version(invitation.instrument_version)
     clean = validate_answers(spec, answers)
+    about = validate_casemix(casemix or {}, invitation.respondent)
     scores = scoring.domain_scores(spec.scoring_items, clean, spec.scale)
     index = scoring.indices(scores)
     now = timezone.now()
@@ -397,6 +424,8 @@ def submit_response(
                 [(response.pk, item_ids[code], None if value == scoring.NA else value) for code, value in clean.items()],
             )
             _write_scores(response, scores, clinician_id)
+            if about:
+                _insert_rows(CaseMix, ("response", *about), [(response.pk, *about.values())])
     except IntegrityError as exc:
         raise InvitationUnavailable("used") from exc
     invitation.used_at = now

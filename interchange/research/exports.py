@@ -33,17 +33,23 @@ from django.utils import timezone, translation
 from audit import services as audit
 from audit.models import Action
 from measurement import scoring
+from measurement.casemix import COVARIATES as CASEMIX_COVARIATES
 from measurement.instruments import InstrumentSpec, spec_for_version
 from plumbing import csvfile
 from plumbing.period import Period
+from surveys import casemix as casemix_labels
 from surveys.domains import domain_label, domain_labels
-from surveys.models import Answer, Instrument, InstrumentVersion, Patient, Practice, Response
+from surveys.models import Answer, CaseMix, Instrument, InstrumentVersion, Patient, Practice, Response
 from surveys.selectors import export_responses
 
 from .scores import DOMAIN_COLUMNS, SCORE_COLUMNS, score_rows
 
 ANSWERS_FILE, RESPONSES_FILE, CODEBOOK_FILE, SAV_FILE = "answers.csv", "responses.csv", "codebook.csv", "responses.sav"
 ZIP_FILE = "research.zip"
+CASEMIX_FILE = "casemix.csv"
+"""The patients' optional "About you" answers, one row per response that gave any: in research.zip only, so
+platform admins only like every row-level file (docs/exports.md)."""
+CASEMIX_COLUMNS = ["visit", "dyad", "clinician", "patient", "submitted_at", *CASEMIX_COVARIATES]
 ROW_LEVEL_FILES = (ANSWERS_FILE, RESPONSES_FILE, SAV_FILE, ZIP_FILE)
 """Files holding one row per answer or response: pseudonymous row data, platform admins only (docs/exports.md)."""
 
@@ -146,6 +152,24 @@ def answers_csv(answers: QuerySet[Answer]) -> bytes:
 
 def responses_csv(responses: Iterable[Response]) -> bytes:
     return csv_bytes(SCORE_COLUMNS, score_rows(responses))
+
+
+# --- casemix.csv: the optional "About you" answers ---------------------------------------------------
+
+
+def casemix_csv(practice: Practice, period: Period) -> bytes:
+    """One row per response of the period that answered at least one "About you" question, in response order;
+    an empty cell is a skipped question."""
+    start, end = period.bounds
+    rows = CaseMix.objects.filter(
+        response__practice=practice, response__submitted_at__gte=start, response__submitted_at__lt=end
+    ).order_by("response__submitted_at", "response_id").values_list(
+        "response__visit_id", "response__dyad_id", "response__dyad__clinician__username",
+        "response__dyad__patient__reference", "response__submitted_at", *CASEMIX_COVARIATES,
+    )
+    return csv_bytes(CASEMIX_COLUMNS, (
+        dict(zip(CASEMIX_COLUMNS, (*row[:4], row[4].isoformat(), *row[5:]))) for row in rows
+    ))
 
 
 # --- the SPSS file -----------------------------------------------------------------------------------
@@ -383,7 +407,7 @@ _ANSWER_CODEBOOK = [
 
 
 def codebook_rows(variables: list[SavVariable]) -> list[dict]:
-    """What every column of answers.csv, responses.csv and responses.sav means."""
+    """What every column of answers.csv, responses.csv, responses.sav and casemix.csv means."""
     rows = [dict(zip(CODEBOOK_COLUMNS, (ANSWERS_FILE, *entry))) for entry in _ANSWER_CODEBOOK]
     shared = {column: entry for column, *entry in _ANSWER_CODEBOOK}
     described = {v.name: v for v in variables}
@@ -406,6 +430,15 @@ def codebook_rows(variables: list[SavVariable]) -> list[dict]:
             values = f"A{variable.width} in every file; blank = {BLANK_LABEL}"
         entry = (SAV_FILE, variable.name, variable.meaning, sav_types[variable.kind], values)
         rows.append(dict(zip(CODEBOOK_COLUMNS, entry)))
+    for column in CASEMIX_COLUMNS:
+        if column in shared:
+            entry = shared[column]
+        else:
+            with translation.override("en"):  # the codebook is in English, as the item texts in it
+                question = str(casemix_labels.QUESTIONS[column])
+            entry = (f"Optional question, not scored: {question}", "text",
+                     " | ".join(CASEMIX_COVARIATES[column]) + "; empty = skipped or 'Prefer not to say'")
+        rows.append(dict(zip(CODEBOOK_COLUMNS, (CASEMIX_FILE, column, *entry))))
     return rows
 
 
@@ -540,6 +573,7 @@ def research_files(practice: Practice, period: Period) -> dict[str, bytes]:
     }
     files |= {redcap_filename(spec): redcap_csv(spec) for spec in specs}
     files |= {redcap_data_filename(spec): redcap_data_csv(spec, responses, answered) for spec in specs}
+    files[CASEMIX_FILE] = casemix_csv(practice, period)
     return files
 
 

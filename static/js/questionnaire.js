@@ -27,13 +27,18 @@
   var progress = document.querySelector("[data-progress]");
   var bar = document.querySelector("[data-progress-bar]");
   var text = document.querySelector("[data-progress-text]");
-  var groups = Array.prototype.map.call(form.querySelectorAll("fieldset.item"), function (fieldset) {
-    return fieldset.querySelector("input[type=radio]").name;
-  });
+  function radioNames(selector) {
+    return Array.prototype.map.call(form.querySelectorAll(selector), function (fieldset) {
+      return fieldset.querySelector("input[type=radio]").name;
+    });
+  }
+  var groups = radioNames("fieldset.item");
+  // The optional "About you" questions: kept in the draft, not counted in the progress.
+  var optional = radioNames("fieldset.casemix-item");
 
-  function answers() {
+  function answers(names) {
     var values = {};
-    groups.forEach(function (name) {
+    (names || groups).forEach(function (name) {
       var checked = form.querySelector("input[name='" + name + "']:checked");
       if (checked) { values[name] = checked.value; }
     });
@@ -54,7 +59,7 @@
   function saveDraft() {
     if (!store) { return; }
     var comment = form.querySelector("textarea[name=comment]");
-    var draft = { saved: Date.now(), answers: answers(), comment: comment ? comment.value : "" };
+    var draft = { saved: Date.now(), answers: answers(groups.concat(optional)), comment: comment ? comment.value : "" };
     try {
       if (Object.keys(draft.answers).length || draft.comment.trim()) {
         store.setItem(draftKey, JSON.stringify(draft));

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from measurement.instruments import localized
+from surveys import casemix
 from surveys.models import Response
 
 pytestmark = pytest.mark.e2e
@@ -127,6 +128,17 @@ def test_a_patient_completes_the_form_with_the_keyboard_alone(page, patient_link
     assert_focus_visible(page)
     page.keyboard.press("Space")
     expect(share).to_be_checked()
+    # The optional "About you" questions: a group each, reached by Tab like the items; the patient gives an age
+    # band with the arrows ("Prefer not to say" comes first) and Tabs past the rest.
+    for name in casemix.fields():
+        page.keyboard.press("Tab")
+        now = focused(page)
+        assert (now["type"], now["name"]) == ("radio", name), f"Tab reached {now}, not {name}"
+        assert_focus_visible(page)
+        if name == "age_band":
+            choose_with_arrows(page, ["skip", *casemix.ANSWERS[name]], "65_74")
+            expect(page.locator("input[name='age_band']:checked")).to_have_value("65_74")
+    expect(page.locator("[data-progress-text]")).to_have_text(f"{len(items)} of {len(items)} answered")
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Send my answers")).to_be_focused()
     assert_focus_visible(page)
@@ -143,3 +155,4 @@ def test_a_patient_completes_the_form_with_the_keyboard_alone(page, patient_link
     assert saved.shared_with_clinician is True
     stored = {a.item.code: a.value for a in saved.answers.select_related("item")}
     assert stored == {code: (None if value == "na" else int(value)) for code, value in values.items()}
+    assert (saved.casemix.age_band, saved.casemix.general_health) == ("65_74", None)

@@ -321,7 +321,10 @@ def test_the_codebook_covers_every_column(client, manager_a, practice_a):
     assert {("responses.csv", c) for c in SCORE_COLUMNS} <= described
     variables = research.sav_variables(research.instrument_specs())
     assert {("responses.sav", v.name) for v in variables} <= described
-    assert len(rows) == len(research.ANSWER_COLUMNS) + len(SCORE_COLUMNS) + len(variables)
+    assert {("casemix.csv", c) for c in research.CASEMIX_COLUMNS} <= described
+    assert len(rows) == (
+        len(research.ANSWER_COLUMNS) + len(SCORE_COLUMNS) + len(variables) + len(research.CASEMIX_COLUMNS)
+    )
 
 
 # --- who may download ------------------------------------------------------------------------------
@@ -444,7 +447,7 @@ def test_an_empty_period_gives_header_only_files(as_admin, practice_a, data, tmp
     archive = zipfile.ZipFile(io.BytesIO(content(get(as_admin, "research_zip", practice_a, EMPTY))))
     assert set(archive.namelist()) == {
         "answers.csv", "responses.csv", "codebook.csv", "responses.sav", "redcap-patient-1.0.csv", "redcap-clinician-1.0.csv",
-        "redcap-data-patient-1.0.csv", "redcap-data-clinician-1.0.csv",
+        "redcap-data-patient-1.0.csv", "redcap-data-clinician-1.0.csv", "casemix.csv",
     }
     page = get(as_admin, "research_exports", practice_a, EMPTY)
     assert page.status_code == 200 and "0 responses and 0 answers" in page.content.decode()
@@ -487,7 +490,8 @@ def test_the_command_writes_the_same_files(as_admin, practice_a, data, tmp_path)
     written = {path.name for path in (tmp_path / "out").iterdir()}
     assert written == set(printed["files"]) == {
         "answers.csv", "responses.csv", "codebook.csv", "responses.sav", "redcap-patient-1.0.csv",
-        "redcap-clinician-1.0.csv", "redcap-data-patient-1.0.csv", "redcap-data-clinician-1.0.csv", "research.zip",
+        "redcap-clinician-1.0.csv", "redcap-data-patient-1.0.csv", "redcap-data-clinician-1.0.csv", "casemix.csv",
+        "research.zip",
     }
     assert (tmp_path / "out" / "answers.csv").read_bytes() == content(get(as_admin, "research_answers_csv", practice_a, QUERY))
     assert (tmp_path / "out" / "responses.csv").read_bytes() == content(get(as_admin, "research_responses_csv", practice_a, QUERY))
@@ -534,3 +538,25 @@ def test_a_code_shared_by_two_instruments_gets_the_instrument_in_front(instrumen
 def test_na_code_stays_off_the_scale():
     assert research.na_code(5) == 9
     assert research.na_code(9) == research.na_code(10) == 99
+
+
+# --- casemix.csv -------------------------------------------------------------------------------------
+
+
+def test_the_about_you_answers_are_in_the_zip_for_platform_admins_only(client, as_admin, practice_a, data, manager_a):
+    from surveys.models import CaseMix
+
+    CaseMix.objects.create(response=data[0], age_band="50_64", general_health="good")
+    archive = zipfile.ZipFile(io.BytesIO(content(get(as_admin, "research_zip", practice_a, QUERY))))
+    rows = csv_dicts(archive.read("casemix.csv"))
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["visit"], row["dyad"]) == (str(data[0].visit_id), str(data[0].dyad_id))
+    assert row["patient"] == "PA-001" and row["clinician"] == data[0].dyad.clinician.username
+    assert dt.datetime.fromisoformat(row["submitted_at"]) == dt.datetime(2025, 3, 1, 0, 0, tzinfo=UTC)  # as submitted
+    assert {name: row[name] for name in research.CASEMIX_COLUMNS[5:]} == {
+        "age_band": "50_64", "education": "", "general_health": "good", "mental_health": "", "time_with_clinician": "",
+    }
+    # Managers get no row-level file, this one included: the ZIP is refused.
+    client.force_login(manager_a)
+    assert get(client, "research_zip", practice_a, QUERY).status_code == 403
