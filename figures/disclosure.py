@@ -147,7 +147,7 @@ def decide_rolling(
 
     - a rolling quarter that is a calendar quarter is hidden exactly where that quarter's figure is;
     - any other rolling quarter is hidden wherever one of its three months would be (for a clinician, also a
-      month with fewer than the minimum of their dyads, none included).
+      month with 1 to minimum - 1 of their dyads; a month with none adds nothing to the window).
 
     So every rolling quarter shown is, month by month, a sum of figures the monthly rule would have released,
     and a hidden month only ever enters what is shown through its quarter's figure, which the quarter's own
@@ -176,7 +176,9 @@ def decide_rolling(
             for index in range(_month_key(first), _month_key(last) + 1):
                 month = type(first)(index // 12, index % 12 + 1, 1)
                 counts = months.get((month, d), {})
-                thin = {pk for pk in clinicians[d] if suppression.is_suppressed(counts.get(pk, 0), audience.min_n)}
+                # A month with none of a clinician's dyads adds nothing to a window (and its absence was never
+                # hidden: a month without responses has no figure at all); one with a few would.
+                thin = {pk for pk, n in counts.items() if n and suppression.is_suppressed(n, audience.min_n)}
                 month_hidden[(month, d)] = (thin | by_month.hidden.get((month, d), set()),
                                             by_month.hides((month, d), None))
     hidden: dict = {}
@@ -191,6 +193,7 @@ def decide_rolling(
             for back in range(3):
                 index = _month_key(end) - back
                 month = type(end)(index // 12, index % 12 + 1, 1)
+                # A month outside the decided quarters (a period ending mid-quarter) is not known to be safe.
                 month_who, month_practice = month_hidden.get((month, domain), (set(clinicians[domain]), True))
                 who |= month_who
                 practice_too = practice_too or month_practice
