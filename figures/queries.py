@@ -35,7 +35,7 @@ from django.db.models import (
     Sum,
     Window,
 )
-from django.db.models.functions import ExtractMonth, ExtractYear, Floor, Lead, RowNumber, TruncMonth
+from django.db.models.functions import Cast, ExtractMonth, ExtractYear, Floor, Lead, RowNumber, TruncMonth
 
 from measurement import scoring
 from plumbing.period import Period
@@ -100,8 +100,9 @@ def latest_scores(
     """The present scores of each dyad's latest response in the period (of each month, for trends).
 
     The dashboard's fast path: when the period reaches today, the latest responses are the ones flagged on
-    submit and the figures come from this one table with no join (docs/performance.md). Otherwise (a past
-    period, one instrument version) the window picks them. Either way the same rows, so the same numbers.
+    submit and the figures come from this one table with no join (docs/performance.md); so are each month's
+    latest when the period ends with a month. Otherwise (a past period, one instrument version) the window
+    picks them. Either way the same rows, so the same numbers.
     `scored_only=False` keeps the latest responses whose domain score is missing: a rolling quarter must know
     that a dyad's latest response left the domain unscored, not fall back to an older one.
     """
@@ -115,6 +116,11 @@ def latest_scores(
         scores = scores.filter(clinician_id=period.clinician_id)
     if period.reaches_today:
         return scores.filter(**{"is_month_latest" if per_month else "is_latest": True})
+    if per_month and not period.version_id and (period.end + dt.timedelta(days=1)).day == 1:
+        # A past period that ends with a month: each dyad's latest of a month is the one flagged for that month
+        # (a month's latest before the period's start has none of that month's responses after it in the
+        # period), so the trends of closed quarters read the flags too (docs/performance.md).
+        return scores.filter(is_month_latest=True)
     latest = latest_per_dyad(responses_in(practice, period, respondent), per_month=per_month)
     return scores.filter(response_id__in=latest.values("id"))
 
@@ -223,8 +229,8 @@ def rolling_moments(practice: Practice, period: Period, respondent: str = Respon
     span = trend_span(period)
 
     def compute():
-        month_index = ExpressionWrapper(ExtractYear("month") * 12 + ExtractMonth("month") - 1,
-                                        output_field=IntegerField())
+        # An integer (PostgreSQL's EXTRACT gives a numeric, slow to hash and group by).
+        month_index = Cast(ExtractYear("month") * 12 + ExtractMonth("month") - 1, output_field=IntegerField())
         rows = (
             latest_scores(practice, span, respondent, per_month=True, scored_only=False)
             .annotate(
@@ -250,7 +256,6 @@ def rolling_moments(practice: Practice, period: Period, respondent: str = Respon
         months: dict = {}
         windows: dict = {}
         for index, domain, clinician_id, row_reach, n, total, total_sq in grouped:
-            index = int(index)  # PostgreSQL's EXTRACT gives a numeric
             _add(months, (_month_of(index), domain), clinician_id, n, total, total_sq)
             for end in range(index, min(index + int(row_reach) - 1, last) + 1):
                 if end - (WINDOW_MONTHS - 1) >= first:  # a window wholly inside the span
