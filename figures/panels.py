@@ -429,8 +429,9 @@ def trend_points(summaries, window_ends, domains, hidden, min_n: int) -> dict[st
 
 def trend_figure(window_ends, points: dict, *, title: str, labels: dict, y_title: str, marked_text: str,
                  called_text: str):
-    """The control chart of `trend_points` (dashboard and report alike); None when no point is shown.
-    labels: {domain: its label}. A window end where every domain is hidden is written "hidden" on the chart."""
+    """The control chart of `trend_points` (dashboard and report alike); None when there is no point at all.
+    labels: {domain: its label}. A window end where every domain is hidden is written "hidden" on the chart, so
+    a trend whose points are all hidden is still drawn and says why it is empty."""
     series = []
     for domain, domain_points in points.items():
         shown = [p if p is not None and p.figure.shown else None for p in domain_points]
@@ -443,7 +444,7 @@ def trend_figure(window_ends, points: dict, *, title: str, labels: dict, y_title
             "upper": [p.limits.upper if p and p.limits else None for p in shown],
             "called": [bool(p and p.limits and p.limits.called) for p in shown],
         })
-    if not any(v is not None for s in series for v in s["values"]):
+    if all(p is None for ps in points.values() for p in ps):
         return None
     marked = [end for i, end in enumerate(window_ends)
               if all(ps[i] is None or not ps[i].figure.shown for ps in points.values())

@@ -277,8 +277,8 @@ def _figure(fig, div_id: str) -> str:
 def _trend_figure(trend: list[dict], title: str, div_id: str) -> str | None:
     """The control chart of the trend's rows, drawn from the rows themselves (what the files hold)."""
     ends = sorted({r["quarter_ending"] for r in trend})
-    if not ends:
-        return None
+    if all(r["suppressed"] for r in trend):
+        return None  # the section says instead that there is no trend to show
     window_ends = [dt.date.fromisoformat(e + "-01") for e in ends]
     by_key = {(r["quarter_ending"], r["domain"]): r for r in trend}
     points = {}
