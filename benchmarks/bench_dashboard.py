@@ -83,8 +83,9 @@ FROM visit_pairs vp JOIN patients p ON p.patient_id = vp.patient_id
 GROUP BY vp.clinician_id
 """
 
-# The trend's rolling quarters: for each window's last month, each dyad's latest patient response in the three
-# months ending it (over the year of windows to the period's end), one row per window end and dyad.
+# The trend's rolling quarters: each dyad's latest patient response of each month (over the five calendar quarters
+# to the period's end), with its dyad's next month with a response (lead); a month's row counts in the windows
+# ending that month and the next two that hold no later month of the dyad.
 WINDOW_CTES = """
 rs AS (
     SELECT id, dyad_id, submitted_at, date_trunc('month', submitted_at AT TIME ZONE %(tz)s)::date AS month
@@ -92,11 +93,21 @@ rs AS (
     WHERE practice_id = %(practice)s AND respondent = 'patient'
       AND submitted_at >= %(span_start)s AND submitted_at < %(end)s
 ),
-latest_window AS (
-    SELECT DISTINCT ON (w.window_end, rs.dyad_id) w.window_end, rs.id
-    FROM (SELECT generate_series(%(first_end)s::date, %(last_end)s::date, interval '1 month')::date AS window_end) w
-    JOIN rs ON rs.month BETWEEN (w.window_end - interval '2 months')::date AND w.window_end
-    ORDER BY w.window_end, rs.dyad_id, rs.submitted_at DESC, rs.id DESC
+latest_month AS (
+    SELECT DISTINCT ON (dyad_id, month) id, dyad_id, month FROM rs ORDER BY dyad_id, month, submitted_at DESC, id DESC
+),
+month_scores AS (
+    SELECT lm.month, s.domain, s.score,
+           lead(lm.month) OVER (PARTITION BY lm.dyad_id, s.domain ORDER BY lm.month) AS next_month
+    FROM latest_month lm JOIN surveys_domainscore s ON s.response_id = lm.id
+),
+window_scores AS (
+    SELECT w.window_end, ms.domain, ms.score
+    FROM month_scores ms
+    CROSS JOIN LATERAL (SELECT (ms.month + make_interval(months => k))::date AS window_end
+                        FROM generate_series(0, 2) AS k) w
+    WHERE ms.score IS NOT NULL AND (ms.next_month IS NULL OR ms.next_month > w.window_end)
+      AND w.window_end BETWEEN %(first_end)s AND %(last_end)s
 ),
 """
 
@@ -124,9 +135,8 @@ pairs AS (
     WHERE p.domain IN ('valuing', 'power', 'abiding', 'trust', 'hope', 'known') AND c.score IS NOT NULL
 )
 """ + SCORES_SQL + """
-SELECT 'month', NULL, s.domain, lw.window_end, NULL, count(*), sum(s.score), sum(s.score * s.score), NULL, NULL
-FROM latest_window lw JOIN surveys_domainscore s ON s.response_id = lw.id WHERE s.score IS NOT NULL
-GROUP BY lw.window_end, s.domain
+SELECT 'month', NULL, domain, window_end, NULL, count(*), sum(score), sum(score * score), NULL, NULL
+FROM window_scores GROUP BY window_end, domain
 UNION ALL
 SELECT 'concordance', NULL, domain, NULL, NULL, count(*), avg(patient), avg(clinician), avg(clinician - patient),
        count(*) FILTER (WHERE abs(clinician - patient) >= 25 - 1e-9)
@@ -143,9 +153,8 @@ WITH scores AS (
       AND submitted_at >= %(start)s AND submitted_at < %(end)s AND score IS NOT NULL
 ),
 """ + WINDOW_CTES + CONTINUITY_CTES + SCORES_SQL + """
-SELECT 'month', NULL, s.domain, lw.window_end, NULL, count(*), sum(s.score), sum(s.score * s.score), NULL, NULL
-FROM latest_window lw JOIN surveys_domainscore s ON s.response_id = lw.id WHERE s.score IS NOT NULL
-GROUP BY lw.window_end, s.domain
+SELECT 'month', NULL, domain, window_end, NULL, count(*), sum(score), sum(score * score), NULL, NULL
+FROM window_scores GROUP BY window_end, domain
 UNION ALL
 SELECT 'concordance', NULL, domain, NULL, NULL, count(*), avg(score), avg(paired_score), avg(paired_score - score),
        count(*) FILTER (WHERE abs(paired_score - score) >= 25 - 1e-9)

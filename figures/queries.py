@@ -191,14 +191,11 @@ def trend_span(period: Period) -> Period:
     return Period(_month_of(first), period.end, version_id=period.version_id)
 
 
-Moments = tuple  # (n, sum of scores, sum of squares)
-
-
 @dataclass(frozen=True)
 class RollingMoments:
     """Each dyad's latest response per month and per rolling quarter, as sums per clinician.
 
-    `months`: {(first day of month, domain): {clinician id: moments}} over each dyad's latest response of the
+    `months`: {(first day of month, domain): {clinician id: (n, sum, sum of squares)}} over each dyad's latest response of the
     month; `windows`: {(first day of the window's last month, domain): {clinician id: moments}} over each dyad's
     latest response in the three months ending that month. `window_ends`: the months whose rolling quarters a
     trend shows, oldest first. `quarters`: the calendar quarters of the span as (first month, last month).
