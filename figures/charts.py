@@ -344,57 +344,94 @@ def funnel_plot(domains: list[dict], *, title: str, x_title: str, y_title: str, 
 
 
 def _month_dtick(n_months: int) -> str:
-    return "M1" if n_months <= 12 else "M3" if n_months <= 36 else "M12"
+    """A tick every month while they fit a small plot, then every quarter, then every year."""
+    return "M1" if n_months <= 6 else "M3" if n_months <= 36 else "M12"
 
 
 def trend(months: list[datetime.date], series: list[dict], *, title: str, y_title: str,
-          marked: Sequence[datetime.date] = (), marked_text: str = "") -> go.Figure:
-    """Monthly means over time. A series is {"name", "values"} aligned with `months`, optionally "colour"
-    (e.g. DOMAIN_COLOURS[code]) and "dash". Missing months are gaps, never bridged: a line across a month
-    without data would claim a trend nobody measured. Each month in `marked` gets `marked_text` written
-    upright at the foot of the plot, so a hole says why it is there (a printed chart has no hover).
+          marked: Sequence[datetime.date] = (), marked_text: str = "", called_text: str = "") -> go.Figure:
+    """Rolling-quarter means over time on a control chart, one small plot per series (domain).
+
+    A series is {"name", "values"} aligned with `months` (each the last month of its rolling quarter),
+    optionally "colour" (e.g. DOMAIN_COLOURS[code]) and its control chart: "centre" (a number), "lower" and
+    "upper" (aligned limits, None where there are none) and "called" (aligned booleans: beyond the limits).
+    The band between the limits is shaded and the centre line drawn; a called point gets a ring and says
+    `called_text` on hover, so the eye goes to the points that say more than chance. Missing points are gaps,
+    never bridged: a line across a window without data would claim a trend nobody measured. Each month in
+    `marked` gets `marked_text` written upright at the foot of every small plot, so a hole says why it is there
+    (a printed chart has no hover). Built from plain dicts in one go, as the funnel plot is (plotly validates
+    every value it is handed).
     """
-    traces = []
+    columns = 3 if len(series) > 4 else 2 if len(series) > 1 else 1
+    rows = max(1, math.ceil(len(series) / columns))
+    gap_x, gap_y = 0.06, 0.2 if rows > 1 else 0
+    width, height = (1 - gap_x * (columns - 1)) / columns, (1 - gap_y * (rows - 1)) / rows
+    x = [m.isoformat() for m in months]
+    traces, axes, annotations = [], {}, []
+    first, last = (min(months), max(months)) if months else (None, None)
     for i, s in enumerate(series):
         values = list(s["values"])
         if len(values) != len(months):
             raise ValueError(f"series {s['name']!r} is not aligned with the months")
+        row, col = i // columns, i % columns
+        suffix = "" if i == 0 else str(i + 1)
+        x_ref, y_ref = "x" + suffix, "y" + suffix
+        left, top = col * (width + gap_x), 1 - row * (height + gap_y)
+        xaxis = {
+            "domain": [max(0.0, left), min(1.0, left + width)], "anchor": y_ref, "type": "date",
+            # ISO months: plotly's month names are English unless a locale bundle is loaded.
+            "tickformat": "%Y-%m", "hoverformat": "%Y-%m", "dtick": _month_dtick(len(months)),
+            "ticklabelmode": "instant", "fixedrange": True, "showgrid": False,
+        }
+        if months:
+            xaxis["tick0"] = first.isoformat()
+            xaxis["range"] = [(first - datetime.timedelta(days=15)).isoformat(),
+                              (last + datetime.timedelta(days=15)).isoformat()]
+        axes["xaxis" + suffix] = xaxis
+        axes["yaxis" + suffix] = {**_score_axis(y_title if col == 0 else ""),
+                                  "domain": [max(0.0, top - height), min(1.0, top)], "anchor": x_ref}
+        if len(series) > 1:
+            annotations.append({"text": _plain(s["name"]), "xref": "paper", "yref": "paper", "x": left + width / 2,
+                                "y": top, "yanchor": "bottom", "xanchor": "center", "showarrow": False})
         colour = _colour(i, s.get("colour"))
-        traces.append(
-            go.Scatter(
-                x=list(months),
-                y=values,
-                name=_plain(s["name"]),
-                mode="lines+markers",
-                connectgaps=False,
-                line={"color": colour, "width": 2, "dash": s.get("dash", "solid")},
-                marker={"color": colour, "size": 7},
-                # "x unified" hover heads the box with the month and prefixes each line with the name.
-                hovertemplate="%{y:.1f}",
-                cliponaxis=False,
-            )
-        )
-    xaxis = {
-        "type": "date",
-        # ISO months: plotly's month names are English unless a locale bundle is loaded.
-        "tickformat": "%Y-%m",
-        "hoverformat": "%Y-%m",
-        "dtick": _month_dtick(len(months)),
-        "ticklabelmode": "instant",
-        "fixedrange": True,
-        "showgrid": False,
-    }
-    if months:
-        first, last = min(months), max(months)
-        xaxis["tick0"] = first.isoformat()
-        xaxis["range"] = [(first - datetime.timedelta(days=15)).isoformat(),
-                          (last + datetime.timedelta(days=15)).isoformat()]
-    layout = _layout(title, xaxis=xaxis, yaxis=_score_axis(y_title), hovermode="x unified")
-    layout["annotations"] = [
-        {"x": month.isoformat(), "y": 0, "xref": "x", "yref": "paper", "yanchor": "bottom", "text": _plain(marked_text),
-         "textangle": -90, "showarrow": False, "font": {"size": 10, "color": "#5f6368"}}
-        for month in marked
-    ]
+        on_axes = {"xaxis": x_ref, "yaxis": y_ref, "showlegend": False}
+        lower, upper = s.get("lower"), s.get("upper")
+        if lower is not None and upper is not None and any(v is not None for v in upper):
+            traces.append({"type": "scatter", "x": x, "y": list(upper), "mode": "lines", "connectgaps": False,
+                           "line": {"color": _REFERENCE, "width": 1, "dash": "dash", "shape": "hvh"},
+                           "hoverinfo": "skip", **on_axes})
+            traces.append({"type": "scatter", "x": x, "y": list(lower), "mode": "lines", "connectgaps": False,
+                           "line": {"color": _REFERENCE, "width": 1, "dash": "dash", "shape": "hvh"},
+                           "fill": "tonexty", "fillcolor": "rgba(102, 102, 102, 0.12)", "hoverinfo": "skip",
+                           **on_axes})
+        if s.get("centre") is not None and months:
+            traces.append({"type": "scatter", "x": [x[0], x[-1]], "y": [s["centre"]] * 2, "mode": "lines",
+                           "line": {"color": _REFERENCE, "width": 1.5}, "hoverinfo": "skip", **on_axes})
+        traces.append({
+            "type": "scatter", "x": x, "y": values, "name": _plain(s["name"]), "mode": "lines+markers",
+            "connectgaps": False, "line": {"color": colour, "width": 2, "dash": s.get("dash", "solid")},
+            "marker": {"color": colour, "size": 7}, "hovertemplate": "%{x|%Y-%m}: %{y:.1f}<extra>%{fullData.name}</extra>",
+            "cliponaxis": False, **on_axes,
+        })
+        called = [bool(c) for c in s.get("called") or [False] * len(months)]
+        if any(called):
+            points = [(m, v) for m, v, c in zip(x, values, called) if c and v is not None]
+            traces.append({
+                "type": "scatter", "x": [m for m, _v in points], "y": [v for _m, v in points], "mode": "markers",
+                "marker": {"size": 16, "color": "rgba(0, 0, 0, 0)", "line": {"color": PALETTE[3], "width": 2.5},
+                           "symbol": "circle-open"},
+                "hovertemplate": "%{x|%Y-%m}: %{y:.1f} (" + _plain(called_text) + ")<extra></extra>",
+                "cliponaxis": False, **on_axes,
+            })
+        annotations += [
+            {"x": month.isoformat(), "y": 0, "xref": x_ref, "yref": y_ref, "yanchor": "bottom",
+             "text": _plain(marked_text), "textangle": -90, "showarrow": False,
+             "font": {"size": 10, "color": "#5f6368"}}
+            for month in marked
+        ]
+    top_margin = 84 if len(series) > 1 else 48
+    layout = _layout(title, height=HEIGHT + 200 * (rows - 1), legend=False,
+                     margin={"l": 10, "r": 10, "t": top_margin, "b": 10, "pad": 0}, annotations=annotations, **axes)
     return go.Figure(data=traces, layout=layout)
 
 

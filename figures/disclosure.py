@@ -122,3 +122,82 @@ def counts_by_key(by_clinician: Mapping[tuple, Summary]) -> dict:
     for (clinician_id, key), summary in by_clinician.items():
         counts.setdefault(key, {})[clinician_id] = summary.n
     return counts
+
+
+def _month_key(day) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def decide_rolling(
+    months: Mapping,
+    windows: Mapping,
+    quarters: list,
+    audience: Audience,
+    *,
+    outside_months: Mapping | None = None,
+    outside_windows: Mapping | None = None,
+) -> Suppression:
+    """What a trend of rolling quarters hides (key: (first day of the window's last month, domain)), for the
+    practice and each clinician.
+
+    `months` ({(month, domain): {clinician id: n}}) and `windows` ({(window's last month, domain): {clinician
+    id: n}}) cover whole calendar quarters (`quarters`: (first month, last month) each). Each quarter is decided
+    as a page about it decides it (`decide_period`: the quarter and its months, the practice and its clinicians),
+    its quarter figure being the rolling quarter that ends in its last month. Then:
+
+    - a rolling quarter that is a calendar quarter is hidden exactly where that quarter's figure is;
+    - any other rolling quarter is hidden wherever one of its three months would be (for a clinician, also a
+      month with 1 to minimum - 1 of their dyads; a month with none adds nothing to the window).
+
+    So every rolling quarter shown is, month by month, a sum of figures the monthly rule would have released,
+    and a hidden month only ever enters what is shown through its quarter's figure, which the quarter's own
+    decision already protects against subtraction. Overlapping windows can be differenced (a window minus its
+    neighbour is one month less another), but never down to a hidden month (docs/privacy.md).
+    `outside_*`, for a version filter, count the dyads the filter leaves out, as in `decide_period`.
+    """
+    if audience.sees_everything:
+        return Suppression({}, frozenset())
+    domains = {domain for _month, domain in (*months, *windows)}
+    clinicians = {domain: set() for domain in domains}
+    for (_month, domain), per_clinician in (*months.items(), *windows.items()):
+        clinicians[domain] |= set(per_clinician)
+    month_hidden: dict = {}  # (month, domain) -> (clinicians hidden, practice hidden)
+    quarter_hidden: dict = {}  # (quarter's last month, domain) -> (clinicians hidden, practice hidden)
+    for first, last in quarters:
+        in_quarter = {(m, d): c for (m, d), c in months.items() if _month_key(first) <= _month_key(m) <= _month_key(last)}
+        quarter = {d: windows.get((last, d), {}) for d in domains}
+        outside = None
+        if outside_months is not None or outside_windows is not None:
+            outside = {(m, d): c for (m, d), c in (outside_months or {}).items() if (m, d) in in_quarter}
+            outside.update({d: (outside_windows or {}).get((last, d), {}) for d in domains})
+        by_quarter, by_month = decide_period(quarter, in_quarter, audience, outside=outside)
+        for d in domains:
+            quarter_hidden[(last, d)] = (by_quarter.hidden.get(d, set()), by_quarter.hides(d, None))
+            for index in range(_month_key(first), _month_key(last) + 1):
+                month = type(first)(index // 12, index % 12 + 1, 1)
+                counts = months.get((month, d), {})
+                # A month with none of a clinician's dyads adds nothing to a window (and its absence was never
+                # hidden: a month without responses has no figure at all); one with a few would.
+                thin = {pk for pk, n in counts.items() if n and suppression.is_suppressed(n, audience.min_n)}
+                month_hidden[(month, d)] = (thin | by_month.hidden.get((month, d), set()),
+                                            by_month.hides((month, d), None))
+    hidden: dict = {}
+    practice_hidden = set()
+    for key in windows:
+        end, domain = key
+        if key in quarter_hidden:
+            who, practice_too = quarter_hidden[key]
+            hidden[key] = set(who)
+        else:
+            who, practice_too = set(), False
+            for back in range(3):
+                index = _month_key(end) - back
+                month = type(end)(index // 12, index % 12 + 1, 1)
+                # A month outside the decided quarters (a period ending mid-quarter) is not known to be safe.
+                month_who, month_practice = month_hidden.get((month, domain), (set(clinicians[domain]), True))
+                who |= month_who
+                practice_too = practice_too or month_practice
+            hidden[key] = who
+        if practice_too:
+            practice_hidden.add(key)
+    return Suppression(hidden, frozenset(practice_hidden))

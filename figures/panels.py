@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action
-from measurement import casemix, continuity, gaps, reflection, scoring
+from measurement import casemix, continuity, control, gaps, reflection, scoring
 from measurement.statistics import (
     CEILING_NOTE_SHARE,
     MIN_DYADS,
@@ -32,7 +32,7 @@ from surveys.domains import COMPETENCY_DOMAINS, SHARED_DOMAINS, domain_label
 from surveys.models import Practice, Respondent
 
 from . import charts, queries
-from .disclosure import Audience, Suppression, counts_by_key, decide_period
+from .disclosure import Audience, Suppression, counts_by_key, decide_period, decide_rolling
 from .figure import HIDDEN, Figure, caution_note, release, suppression_note
 
 _JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
@@ -129,7 +129,7 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
     if focus:
         names = {pk: name for pk, name in names.items() if pk == focus}
     practice_level = queries.domain_summaries(practice, period)
-    by_domain, by_month = decide(practice, whole, audience)
+    by_domain, by_window = decide(practice, whole, audience)
     scope_hidden = by_domain.hider(focus, audience)
     any_hidden = any(scope_hidden(d, _n(practice_level.get(d))) for d in SHARED_DOMAINS)
     notes = [suppression_note(audience.min_n), caution_note()]
@@ -148,10 +148,11 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
         _means_panel(by_clinician, practice_level, names, by_domain, audience, focus, notes, compared),
         _trend_panel(
             "trends",
-            _("Monthly trend by domain"),
-            queries.monthly_summaries(practice, period),
+            _("Trend by domain: rolling quarters"),
+            queries.rolling_summaries(practice, period),
+            queries.rolling_moments(practice, period).window_ends,
             SHARED_DOMAINS,
-            by_month.hider(focus, audience),
+            by_window.hider(focus, audience),
             audience.min_n,
             notes,
         ),
@@ -180,15 +181,23 @@ def compare_by_domain(by_clinician: dict) -> dict:
 def decide(practice: Practice, whole: Period, audience: Audience) -> tuple[Suppression, Suppression]:
     """What every page about this period hides (`disclosure.decide_period`), from the practice's whole
     per-clinician breakdown of the period and its months; with a version filter, also from the dyads it
-    leaves out."""
+    leaves out. Second: what its trend of rolling quarters hides (`disclosure.decide_rolling`, key: (window's
+    last month, domain)), from the same query as the months."""
     quarter = counts_by_key(queries.clinician_domain_summaries(practice, whole))
     monthly = queries.clinician_monthly_counts(practice, whole)
-    outside = None
+    rolling_months, rolling_windows, quarters = queries.rolling_counts(practice, whole)
+    outside = outside_months = outside_windows = None
     if whole.version_id:
         every = Period(whole.start, whole.end)
         outside = _minus(counts_by_key(queries.clinician_domain_summaries(practice, every)), quarter)
         outside.update(_minus(queries.clinician_monthly_counts(practice, every), monthly))
-    return decide_period(quarter, monthly, audience, outside=outside)
+        every_months, every_windows, _quarters = queries.rolling_counts(practice, every)
+        outside_months = _minus(every_months, rolling_months)
+        outside_windows = _minus(every_windows, rolling_windows)
+    by_domain, _by_month = decide_period(quarter, monthly, audience, outside=outside)
+    by_window = decide_rolling(rolling_months, rolling_windows, quarters, audience,
+                               outside_months=outside_months, outside_windows=outside_windows)
+    return by_domain, by_window
 
 
 def _minus(every: dict, some: dict) -> dict:
@@ -412,30 +421,106 @@ def funnel_explanation() -> str:
     )
 
 
-def _months(summaries) -> list[dt.date]:
-    return sorted({month for month, _domain in summaries})
+@dataclass(frozen=True)
+class TrendPoint:
+    """One rolling quarter of one domain as it may be released, with its control limits (None when it is hidden
+    or the domain has too few points shown for limits)."""
+
+    end: dt.date  # first day of the window's last month
+    domain: str
+    figure: Figure
+    centre: float | None
+    limits: control.ControlPoint | None
 
 
-def _trend_panel(key, title, summaries, domains, hidden, min_n: int, notes) -> Panel:
-    """hidden: ((month, domain), n) -> bool."""
-    panel = Panel(key, title, [_("Month"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"), _("Note")])
-    months = _months(summaries)
-    series = []
+def trend_points(summaries, window_ends, domains, hidden, min_n: int) -> dict[str, list[TrendPoint | None]]:
+    """{domain: a TrendPoint per window end (None: no responses)}: the trend's figures released one by one, then
+    each domain's control chart over the figures shown only, so the centre line and the limits never carry a
+    hidden figure (docs/measurement.md, "Trends"). hidden: ((window's last month, domain), n) -> bool."""
+    points = {}
     for domain in domains:
-        values = []
-        for month in months:
-            summary = summaries.get((month, domain))
-            if summary is None:
-                values.append(None)
+        figures = []
+        for end in window_ends:
+            summary = summaries.get((end, domain))
+            figures.append(None if summary is None else
+                           release(summary, hidden=hidden((end, domain), summary.n), min_n=min_n))
+        chart = control.control_chart([(f.n, f.mean, f.sd) if f is not None and f.shown else None for f in figures])
+        points[domain] = [
+            None if figure is None else TrendPoint(end, domain, figure, chart.centre if chart else None,
+                                                   chart.points[i] if chart else None)
+            for i, (end, figure) in enumerate(zip(window_ends, figures))
+        ]
+    return points
+
+
+def trend_figure(window_ends, points: dict, *, title: str, labels: dict, y_title: str, marked_text: str,
+                 called_text: str):
+    """The control chart of `trend_points` (dashboard and report alike); None when there is no point at all.
+    labels: {domain: its label}. A window end where every domain is hidden is written "hidden" on the chart, so
+    a trend whose points are all hidden is still drawn and says why it is empty."""
+    series = []
+    for domain, domain_points in points.items():
+        shown = [p if p is not None and p.figure.shown else None for p in domain_points]
+        series.append({
+            "name": labels[domain],
+            "values": [p and p.figure.mean for p in shown],
+            "colour": charts.DOMAIN_COLOURS.get(domain),
+            "centre": next((p.centre for p in shown if p is not None and p.centre is not None), None),
+            "lower": [p.limits.lower if p and p.limits else None for p in shown],
+            "upper": [p.limits.upper if p and p.limits else None for p in shown],
+            "called": [bool(p and p.limits and p.limits.called) for p in shown],
+        })
+    if all(p is None for ps in points.values() for p in ps):
+        return None
+    marked = [end for i, end in enumerate(window_ends)
+              if all(ps[i] is None or not ps[i].figure.shown for ps in points.values())
+              and any(ps[i] is not None and ps[i].figure.hidden for ps in points.values())]
+    return charts.trend(list(window_ends), series, title=title, y_title=y_title, marked=marked,
+                        marked_text=marked_text, called_text=called_text)
+
+
+def _trend_panel(key, title, summaries, window_ends, domains, hidden, min_n: int, notes) -> Panel:
+    """Rolling quarters on a control chart, one small plot per domain, and the same numbers as a table."""
+    panel = Panel(
+        key,
+        title,
+        [_("Quarter ending"), _("Months"), _("Domain"), _("n"), _("Mean"), _("95% CI low"), _("95% CI high"),
+         _("Centre line"), _("Lower limit"), _("Upper limit"), _("Beyond the limits"), _("Note")],
+    )
+    points = trend_points(summaries, window_ends, domains, hidden, min_n)
+    for domain, domain_points in points.items():
+        for point in domain_points:
+            if point is None:
                 continue
-            figure = release(summary, hidden=hidden((month, domain), summary.n), min_n=min_n)
-            panel.rows.append([month.strftime("%Y-%m"), domain_label(domain), *figure.cells(), figure.note])
-            values.append(figure.mean if figure.shown else None)
-        series.append({"name": domain_label(domain), "values": values, "colour": charts.DOMAIN_COLOURS.get(domain)})
-    if months:
-        panel.figure = charts.trend(months, series, title=title, y_title=_("Mean score (0–100)"))
-    panel.notes = notes
+            if point.figure.hidden:
+                control_cells = [HIDDEN] * 4
+            elif point.limits is None:
+                control_cells = [None] * 4
+            else:
+                control_cells = [point.centre, point.limits.lower, point.limits.upper,
+                                 _("yes") if point.limits.called else _("no")]
+            panel.rows.append([point.end.strftime("%Y-%m"), window_months(point.end), domain_label(domain),
+                               *point.figure.cells(), *control_cells, point.figure.note])
+    panel.figure = trend_figure(window_ends, points, title=title, labels={d: domain_label(d) for d in domains},
+                                y_title=_("Mean score (0–100)"), marked_text=_("hidden"),
+                                called_text=_("beyond the limits"))
+    panel.notes = [*notes, trend_explanation()]
     return panel
+
+
+def window_months(end: dt.date) -> str:
+    """"2026-01 – 2026-03": the three months of the rolling quarter ending in `end`'s month."""
+    index = end.year * 12 + end.month - 1 - (queries.WINDOW_MONTHS - 1)
+    return f"{index // 12}-{index % 12 + 1:02d} – {end.strftime('%Y-%m')}"
+
+
+def trend_explanation() -> str:
+    """What a trend's band means, in plain words under it (dashboard, My relationships and report)."""
+    return _("Points inside the band differ by chance; a point outside it is a change worth a look.") + " " + _(
+        "Each point is a rolling quarter: the three months ending that month, each patient counted once. The "
+        "line in the middle is the average of the points shown; the band around it narrows as a point holds "
+        "more patients."
+    )
 
 
 def _distribution_panel(distribution, hidden, notes) -> Panel:
@@ -572,18 +657,19 @@ def clinician_panels(practice: Practice, clinician, period: Period, audience: Au
     practice_period = Period(period.start, period.end, version_id=period.version_id)
     own = queries.domain_summaries(practice, own_period)
     overall = queries.domain_summaries(practice, practice_period)
-    own_monthly = queries.monthly_summaries(practice, own_period)
     # The same decision as the manager's dashboard: the practice figure beside one's own is shown only where
     # it cannot give back a colleague's hidden figure.
-    by_domain, by_month = decide(practice, practice_period, audience)
+    by_domain, by_window = decide(practice, practice_period, audience)
+    window_ends = queries.rolling_moments(practice, practice_period).window_ends
     return for_page([
         _comparison_panel(own, overall, by_domain, audience, clinician.pk),
         _trend_panel(
             "my_trend",
-            _("My monthly trend"),
-            own_monthly,
+            _("My trend: rolling quarters"),
+            queries.rolling_summaries(practice, own_period),
+            window_ends,
             SHARED_DOMAINS,
-            by_month.hider(clinician.pk, audience),
+            by_window.hider(clinician.pk, audience),
             audience.min_n,
             [suppression_note(audience.min_n), caution_note()],
         ),

@@ -16,9 +16,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from django.db import connections
 from django.db.models import (
     Count,
     F,
+    IntegerField,
     Max,
     OuterRef,
     Q,
@@ -27,7 +29,7 @@ from django.db.models import (
     Sum,
     Window,
 )
-from django.db.models.functions import Floor, RowNumber, TruncMonth
+from django.db.models.functions import Cast, ExtractMonth, ExtractYear, Floor, Lead, RowNumber, TruncMonth
 
 from measurement import casemix, scoring
 from measurement.gaps import PairedGap, WaveGap, item_pair_gaps, judge_wave, mirrored_pairs
@@ -84,22 +86,37 @@ def latest_per_dyad(responses: QuerySet[Response], *, per_month: bool = False) -
 
 
 def latest_scores(
-    practice: Practice, period: Period, respondent: str = Respondent.PATIENT, *, per_month: bool = False
+    practice: Practice,
+    period: Period,
+    respondent: str = Respondent.PATIENT,
+    *,
+    per_month: bool = False,
+    scored_only: bool = True,
 ) -> QuerySet[DomainScore]:
     """The present scores of each dyad's latest response in the period (of each month, for trends).
 
     The dashboard's fast path: when the period reaches today, the latest responses are the ones flagged on
-    submit and the figures come from this one table with no join (docs/performance.md). Otherwise (a past
-    period, one instrument version) the window picks them. Either way the same rows, so the same numbers.
+    submit and the figures come from this one table with no join (docs/performance.md); so are each month's
+    latest when the period ends with a month. Otherwise (a past period, one instrument version) the window
+    picks them. Either way the same rows, so the same numbers.
+    `scored_only=False` keeps the latest responses whose domain score is missing: a rolling quarter must know
+    that a dyad's latest response left the domain unscored, not fall back to an older one.
     """
     start, end = period.bounds
     scores = DomainScore.objects.filter(
-        practice=practice, respondent=respondent, submitted_at__gte=start, submitted_at__lt=end, score__isnull=False
+        practice=practice, respondent=respondent, submitted_at__gte=start, submitted_at__lt=end
     )
+    if scored_only:
+        scores = scores.filter(score__isnull=False)
     if period.clinician_id:
         scores = scores.filter(clinician_id=period.clinician_id)
     if period.reaches_today:
         return scores.filter(**{"is_month_latest" if per_month else "is_latest": True})
+    if per_month and not period.version_id and (period.end + dt.timedelta(days=1)).day == 1:
+        # A past period that ends with a month: each dyad's latest of a month is the one flagged for that month
+        # (a month's latest before the period's start has none of that month's responses after it in the
+        # period), so the trends of closed quarters read the flags too (docs/performance.md).
+        return scores.filter(is_month_latest=True)
     latest = latest_per_dyad(responses_in(practice, period, respondent), per_month=per_month)
     return scores.filter(response_id__in=latest.values("id"))
 
@@ -146,9 +163,123 @@ def clinician_domain_summaries(
     return _summed(_latest_moments(practice, period, respondent), key=lambda row: (row[0], row[1]))
 
 
+WINDOW_MONTHS = 3
+"""A trend's point is a rolling quarter: the three months ending that month."""
+
+TREND_POINTS = 12
+"""A trend shows the rolling quarters ending in each of the twelve months to the period's end: a year."""
+
+
+def _month_index(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _month_of(index: int) -> dt.date:
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def trend_span(period: Period) -> Period:
+    """The months a trend reads: whole calendar quarters, from the one holding the first month of the first
+    rolling quarter shown to the period's end (every clinician: the breakdown suppression decides from), so
+    that each month's disclosure is decided with its quarter's (figures.disclosure.decide_rolling)."""
+    first = _month_index(period.end) - (TREND_POINTS - 1) - (WINDOW_MONTHS - 1)
+    first -= first % 3
+    return Period(_month_of(first), period.end, version_id=period.version_id)
+
+
+@dataclass(frozen=True)
+class RollingMoments:
+    """Each dyad's latest response per month and per rolling quarter, as sums per clinician.
+
+    `months`: {(first day of month, domain): {clinician id: (n, sum, sum of squares)}} over each dyad's latest response of the
+    month; `windows`: {(first day of the window's last month, domain): {clinician id: moments}} over each dyad's
+    latest response in the three months ending that month. `window_ends`: the months whose rolling quarters a
+    trend shows, oldest first. `quarters`: the calendar quarters of the span as (first month, last month).
+    """
+
+    months: dict
+    windows: dict
+    window_ends: list
+    quarters: list
+
+
+def _add(into: dict, key, clinician_id, n, total, total_sq) -> None:
+    per_clinician = into.setdefault(key, {})
+    n0, t0, q0 = per_clinician.get(clinician_id, (0, 0.0, 0.0))
+    per_clinician[clinician_id] = (n0 + n, t0 + float(total), q0 + float(total_sq))
+
+
+def rolling_moments(practice: Practice, period: Period, respondent: str = Respondent.PATIENT) -> RollingMoments:
+    """The monthly and rolling-quarter sums of the trend span (`trend_span`), from one query.
+
+    A dyad's latest response of a month (one row per dyad, domain and month) is its latest in each rolling
+    quarter that holds the month and no later month of the dyad: the database gives each such row the distance
+    to the dyad's next month with a response (LEAD), and the rows come back grouped by month, domain, clinician
+    and that reach (1, 2, or 3 for "none within the window"). A row of month m with reach r counts in the
+    windows ending m .. m+r-1; its month's figure is every row of the month. So each dyad counts once per
+    window by its latest response, as everywhere (docs/measurement.md), without a query per window.
+    """
+    span = trend_span(period)
+
+    def compute():
+        # An integer (PostgreSQL's EXTRACT gives a numeric, slow to hash and group by).
+        month_index = Cast(ExtractYear("month") * 12 + ExtractMonth("month") - 1, output_field=IntegerField())
+        rows = (
+            latest_scores(practice, span, respondent, per_month=True, scored_only=False)
+            .annotate(
+                month_index=month_index,
+                next_index=Window(Lead(month_index), partition_by=[F("response__dyad_id"), F("domain")],
+                                  order_by=F("month").asc()),
+            )
+            .values_list("month_index", "domain", "clinician_id", "score", "next_index")
+        )
+        inner, params = rows.query.sql_with_params()
+        reach = WINDOW_MONTHS
+        sql = (
+            "SELECT month_index, domain, clinician_id, "
+            f"CASE WHEN next_index IS NULL OR next_index - month_index >= {reach} THEN {reach} "
+            "ELSE next_index - month_index END AS reach, "
+            "COUNT(score), SUM(score), SUM(score * score) "
+            f"FROM ({inner}) latest_rows WHERE score IS NOT NULL GROUP BY 1, 2, 3, 4"
+        )
+        # The queryset's own database: the replica under use_replica(), as for every other read here.
+        with connections[rows.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            grouped = cursor.fetchall()
+        first, last = _month_index(span.start), _month_index(span.end)
+        months: dict = {}
+        windows: dict = {}
+        for index, domain, clinician_id, row_reach, n, total, total_sq in grouped:
+            _add(months, (_month_of(index), domain), clinician_id, n, total, total_sq)
+            for end in range(index, min(index + int(row_reach) - 1, last) + 1):
+                if end - (WINDOW_MONTHS - 1) >= first:  # a window wholly inside the span
+                    _add(windows, (_month_of(end), domain), clinician_id, n, total, total_sq)
+        ends = [_month_of(i) for i in range(max(first + WINDOW_MONTHS - 1, last - TREND_POINTS + 1), last + 1)]
+        quarters = [(_month_of(q), _month_of(q + 2)) for q in range(first, last - 1, 3)]
+        return RollingMoments(months, windows, ends, quarters)
+
+    return _once(("rolling_moments", practice.pk, span, respondent), compute)
+
+
+def _summaries_of(sums: dict, clinician_id: int | None) -> dict:
+    """{key: Summary} of the practice (clinician_id None: every clinician's moments added) or one clinician."""
+    summaries = {}
+    for key, per_clinician in sums.items():
+        if clinician_id is not None:
+            if clinician_id in per_clinician:
+                summaries[key] = scoring.summarize_moments(*per_clinician[clinician_id])
+            continue
+        n = sum(m[0] for m in per_clinician.values())
+        summaries[key] = scoring.summarize_moments(
+            n, sum(m[1] for m in per_clinician.values()), sum(m[2] for m in per_clinician.values())
+        )
+    return summaries
+
+
 def _latest_monthly_moments(practice: Practice, period: Period, respondent: str) -> list[tuple]:
-    """(month, domain, clinician id, n, sum, sum of squares) over each dyad's latest response of each month: one
-    query for the monthly summaries and the per-clinician monthly counts that monthly suppression needs."""
+    """(month, domain, clinician id, n, sum, sum of squares) over each dyad's latest response of each month: the
+    competencies' monthly means from per-visit clinician 1.0 questionnaires ("My competency self-ratings";
+    relationship trends are rolling quarters, `rolling_moments`)."""
 
     def compute():
         return list(
@@ -166,6 +297,16 @@ def monthly_summaries(
 ) -> dict[tuple[dt.date, str], scoring.Summary]:
     """{(first day of month, domain): Summary}, each dyad counted once per month."""
     return _summed(_latest_monthly_moments(practice, period, respondent), key=lambda row: (row[0], row[1]))
+
+
+def rolling_summaries(
+    practice: Practice, period: Period, respondent: str = Respondent.PATIENT
+) -> dict[tuple[dt.date, str], scoring.Summary]:
+    """{(first day of the window's last month, domain): Summary} of the rolling quarters a trend shows, for the
+    practice or, with a clinician filter, that clinician (from the same query as the whole breakdown)."""
+    rolling = rolling_moments(practice, period, respondent)
+    shown = set(rolling.window_ends)
+    return {key: s for key, s in _summaries_of(rolling.windows, period.clinician_id).items() if key[0] in shown}
 
 
 def ceiling_counts(practice: Practice, period: Period) -> dict[str, int]:
@@ -429,12 +570,25 @@ def dyad_waves(dyad) -> list[Wave]:
 def clinician_monthly_counts(
     practice: Practice, period: Period, respondent: str = Respondent.PATIENT
 ) -> dict[tuple[dt.date, str], dict[int, int]]:
-    """{(month, domain): {clinician id: n}}: the breakdown monthly suppression is decided from (one query)."""
-    unfiltered = Period(period.start, period.end, version_id=period.version_id)
-    counts: dict[tuple[dt.date, str], dict[int, int]] = defaultdict(dict)
-    for month, domain, clinician_id, n, _total, _total_sq in _latest_monthly_moments(practice, unfiltered, respondent):
-        counts[(month, domain)][clinician_id] = n
-    return dict(counts)
+    """{(month, domain): {clinician id: n}} for the months of the period: the breakdown monthly suppression is
+    decided from (the trend's query: `rolling_moments`)."""
+    rolling = rolling_moments(practice, period, respondent)
+    return {
+        (month, domain): {pk: m[0] for pk, m in per_clinician.items()}
+        for (month, domain), per_clinician in rolling.months.items()
+        if _month_index(period.start) <= _month_index(month) <= _month_index(period.end)
+    }
+
+
+def rolling_counts(practice: Practice, period: Period, respondent: str = Respondent.PATIENT) -> tuple[dict, dict, list]:
+    """({(month, domain): {clinician id: n}}, {(window's last month, domain): {clinician id: n}}, quarters) of
+    the trend span: what a trend's suppression is decided from (figures.disclosure.decide_rolling)."""
+    rolling = rolling_moments(practice, period, respondent)
+
+    def counts(sums: dict) -> dict:
+        return {key: {pk: m[0] for pk, m in per_clinician.items()} for key, per_clinician in sums.items()}
+
+    return counts(rolling.months), counts(rolling.windows), rolling.quarters
 
 
 CASEMIX_ANSWERS = tuple(f"response__casemix__{name}" for name in casemix.COVARIATES)

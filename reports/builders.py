@@ -27,9 +27,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from figures import charts, psychometrics, queries
-from figures.disclosure import Audience, Suppression, counts_by_key, decide_period
-from figures.figure import CAUTION, NO_RESPONSES, hidden_note, release
+from figures.disclosure import Audience, Suppression, counts_by_key, decide_period, decide_rolling
+from figures.figure import CAUTION, NO_RESPONSES, Figure, hidden_note, release
 from figures.panels import (
+    TrendPoint,
     casemix_fits,
     casemix_note,
     casemix_rule_note,
@@ -38,9 +39,14 @@ from figures.panels import (
     concordance_series,
     funnel_explanation,
     funnel_figure,
+    trend_explanation,
+    trend_figure,
+    trend_points,
+    window_months,
 )
 from measurement import casemix, gaps, scoring
 from measurement import psychometrics as measures
+from measurement.control import ControlPoint
 from plumbing import csvfile
 from plumbing.period import Period
 from surveys import casemix as casemix_labels
@@ -69,7 +75,7 @@ class Hiding:
     patient: Suppression  # key: domain (patients' view; also the score distribution)
     clinician_view: Suppression  # key: domain (the clinicians' own questionnaires)
     gaps: Suppression  # key: domain (pairs of the same visit)
-    monthly: Suppression  # key: (first day of month, domain) (patients' view)
+    trend: Suppression  # key: (first day of a rolling quarter's last month, domain) (patients' view)
 
 
 def decide_hiding(practice, start: dt.date, end: dt.date) -> Hiding:
@@ -80,17 +86,18 @@ def decide_hiding(practice, start: dt.date, end: dt.date) -> Hiding:
         pairs[pair.domain][pair.clinician_id] += pair.waves
     # The period's figures and its months', for the practice and each clinician, decided together as the
     # dashboard decides them (figures.disclosure.decide_period).
-    patient, monthly = decide_period(
+    patient, _monthly = decide_period(
         counts_by_key(queries.clinician_domain_summaries(practice, whole)),
         queries.clinician_monthly_counts(practice, whole),
         audience,
     )
+    months, windows, quarters = queries.rolling_counts(practice, whole)
     return Hiding(
         patient=patient,
         clinician_view=Suppression.decide(
             counts_by_key(queries.clinician_domain_summaries(practice, whole, Respondent.CLINICIAN)), audience),
         gaps=Suppression.decide({domain: dict(c) for domain, c in pairs.items()}, audience),
-        monthly=monthly,
+        trend=decide_rolling(months, windows, quarters, audience),
     )
 
 
@@ -128,15 +135,26 @@ def domain_rows(summaries, respondent: str, domains, clinician, min_n: int, supp
     ]
 
 
-def monthly_rows(monthly, clinician, min_n: int, suppression: Suppression) -> list[dict]:
-    hidden = hider(suppression, clinician, min_n)
-    return [
-        {**_scope(clinician), "month": month.strftime("%Y-%m"), "domain": domain,
-         **summary_fields(summary, hidden=hidden((month, domain), _n(summary)), min_n=min_n)}
-        for (month, domain), summary in sorted(monthly.items(), key=lambda kv: (kv[0][0], SHARED.index(kv[0][1])
-                                                                                 if kv[0][1] in SHARED else 99))
-        if domain in SHARED
-    ]
+def trend_rows(summaries, window_ends, clinician, min_n: int, suppression: Suppression) -> list[dict]:
+    """The rolling quarters of the trend, each with its control limits (`figures.panels.trend_points`)."""
+    points = trend_points(summaries, window_ends, SHARED, hider(suppression, clinician, min_n), min_n)
+    rows = []
+    for end in window_ends:
+        for domain in SHARED:
+            point = points[domain][window_ends.index(end)]
+            if point is None:
+                continue
+            limits = point.limits
+            rows.append({
+                **_scope(clinician), "quarter_ending": end.strftime("%Y-%m"), "months": window_months(end),
+                "domain": domain,
+                **summary_fields(summaries.get((end, domain)), hidden=point.figure.hidden, min_n=min_n),
+                "centre": None if limits is None else point.centre,
+                "lower_limit": None if limits is None else limits.lower,
+                "upper_limit": None if limits is None else limits.upper,
+                "beyond_limits": None if limits is None else limits.called,
+            })
+    return rows
 
 
 def distribution_rows(distribution, summaries, clinician, min_n: int, suppression: Suppression) -> list[dict]:
@@ -268,22 +286,30 @@ def _figure(fig, div_id: str) -> str:
     return charts.figure_html(fig, div_id)
 
 
-def _trend_figure(monthly: list[dict], title: str, div_id: str) -> str | None:
-    months = sorted({r["month"] for r in monthly})
-    if not months:
-        return None
-    values = {(r["month"], r["domain"]): None if r["suppressed"] else r["mean"] for r in monthly}
-    if all(v is None for v in values.values()):
-        return None
-    series = [
-        {"name": domain_label(d), "values": [values.get((m, d)) for m in months], "colour": charts.DOMAIN_COLOURS[d]}
-        for d in SHARED
-    ]
-    month_dates = [dt.date.fromisoformat(m + "-01") for m in months]
-    # A month whose figures are hidden is a hole in the lines: the chart says why at that month, in print too.
-    hidden = [date for date, m in zip(month_dates, months) if all(values.get((m, d)) is None for d in SHARED)]
-    return _figure(charts.trend(month_dates, series, title=title, y_title="Mean score (0–100)",
-                                marked=hidden, marked_text="hidden: too few dyads"), div_id)
+def _trend_figure(trend: list[dict], title: str, div_id: str) -> str | None:
+    """The control chart of the trend's rows, drawn from the rows themselves (what the files hold)."""
+    ends = sorted({r["quarter_ending"] for r in trend})
+    if all(r["suppressed"] for r in trend):
+        return None  # the section says instead that there is no trend to show
+    window_ends = [dt.date.fromisoformat(e + "-01") for e in ends]
+    by_key = {(r["quarter_ending"], r["domain"]): r for r in trend}
+    points = {}
+    for domain in SHARED:
+        points[domain] = []
+        for end, date in zip(ends, window_ends):
+            row = by_key.get((end, domain))
+            if row is None:
+                points[domain].append(None)
+                continue
+            figure = release(None, hidden=True, min_n=0) if row["suppressed"] else Figure(
+                n=row["n"], mean=row["mean"], sd=row["sd"], ci_low=row["ci_low"], ci_high=row["ci_high"])
+            limits = None if row["lower_limit"] is None else ControlPoint(
+                row["lower_limit"], row["upper_limit"], bool(row["beyond_limits"]))
+            points[domain].append(TrendPoint(date, domain, figure, row["centre"], limits))
+    figure = trend_figure(window_ends, points, title=title, labels={d: domain_label(d) for d in SHARED},
+                          y_title="Mean score (0–100)", marked_text="hidden: too few dyads",
+                          called_text="beyond the limits")
+    return None if figure is None else _figure(figure, div_id)
 
 
 def _gaps_figure(rows: list[dict], title: str, div_id: str) -> str | None:
@@ -339,7 +365,8 @@ def clinician_part(report, clinician) -> dict:
         "domains": domain_rows(patient, Respondent.PATIENT, SHARED, clinician, min_n, hiding.patient)
         + domain_rows(queries.domain_summaries(practice, own, Respondent.CLINICIAN), Respondent.CLINICIAN,
                       SELF_VIEW, clinician, min_n, hiding.clinician_view),
-        "monthly": monthly_rows(queries.monthly_summaries(practice, own), clinician, min_n, hiding.monthly),
+        "trend": trend_rows(queries.rolling_summaries(practice, own), queries.rolling_moments(practice, own).window_ends,
+                            clinician, min_n, hiding.trend),
         "distribution": distribution_rows(queries.score_distribution(practice, own), patient, clinician, min_n,
                                           hiding.patient),
         "gaps": gap_rows(queries.judged_latest_waves(practice, own), clinician, min_n, hiding.gaps),
@@ -365,7 +392,9 @@ def clinician_part(report, clinician) -> dict:
         "gap_table": _gap_table(rows["gaps"]),
         "funnel": rows["funnel"][0],
         "means_figure": _figure(means, f"{prefix}-means"),
-        "trend_figure": _trend_figure(rows["monthly"], f"{name}: monthly trend (patients' view)", f"{prefix}-trend"),
+        "trend_figure": _trend_figure(rows["trend"], f"{name}: trend in rolling quarters (patients' view)",
+                                      f"{prefix}-trend"),
+        "trend_note": trend_explanation(),
         "gaps_figure": _gaps_figure(rows["gaps"], f"{name}: own view against the patients'", f"{prefix}-gaps"),
         "min_n": min_n,
         "suppressed_note": hidden_note(min_n),
@@ -390,7 +419,7 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     patient = queries.domain_summaries(practice, whole)
     rows: dict[str, list[dict]] = {
         "domains": domain_rows(patient, Respondent.PATIENT, SHARED, None, min_n, hiding.patient),
-        "monthly": [], "distribution": [], "gaps": [], "funnel": [],
+        "trend": [], "distribution": [], "gaps": [], "funnel": [],
     }
     tables = psychometrics_tables(practice, whole)
     rows["psychometrics"] = tables  # the HTML's table; the two CSVs below hold the same figures
@@ -401,7 +430,8 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
 
     self_view = queries.domain_summaries(practice, whole, Respondent.CLINICIAN)
     rows["domains"] += domain_rows(self_view, Respondent.CLINICIAN, SELF_VIEW, None, min_n, hiding.clinician_view)
-    rows["monthly"] = monthly_rows(queries.monthly_summaries(practice, whole), None, min_n, hiding.monthly)
+    rows["trend"] = trend_rows(queries.rolling_summaries(practice, whole),
+                               queries.rolling_moments(practice, whole).window_ends, None, min_n, hiding.trend)
     distribution = queries.score_distribution(practice, whole)
     rows["distribution"] = distribution_rows(distribution, patient, None, min_n, hiding.patient)
     pairs = queries.concordance(practice, whole)
@@ -468,12 +498,11 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
                 "notes": [funnel_explanation()],
             })
 
-    trend = _trend_figure(rows["monthly"], "Monthly trend by domain (patients' view)", "p-trend")
+    trend = _trend_figure(rows["trend"], "Trend by domain: rolling quarters (patients' view)", "p-trend")
     sections.append({
         "anchor": "trend", "title": "Trend",
         "figures": [trend] if trend else [],
-        "notes": ["Each dyad counts once per month: its latest patient questionnaire of that month."]
-        + ([] if trend else [NO_RESPONSES]),
+        "notes": [trend_explanation()] + ([] if trend else [NO_RESPONSES]),
     })
 
     counts = {(r["domain"], r["bin_start"]): r["count"] for r in rows["distribution"]}
@@ -531,8 +560,8 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
 CSV_COLUMNS = {
     "domains.csv": ["scope", "clinician", "respondent", "domain", "n", "mean", "sd", "ci_low", "ci_high",
                     "few_responses", "suppressed", "note"],
-    "monthly.csv": ["scope", "clinician", "month", "domain", "n", "mean", "sd", "ci_low", "ci_high",
-                    "few_responses", "suppressed", "note"],
+    "trend.csv": ["scope", "clinician", "quarter_ending", "months", "domain", "n", "mean", "sd", "ci_low", "ci_high",
+                  "centre", "lower_limit", "upper_limit", "beyond_limits", "few_responses", "suppressed", "note"],
     "distribution.csv": ["scope", "clinician", "domain", "bin_start", "bin_end", "count", "suppressed", "note"],
     "gaps.csv": ["scope", "clinician", "domain", "pairs", "mean_gap", "sd", "ci_low", "ci_high", "flagged",
                  "lower_beyond_error", "within_error", "higher_beyond_error", "judged_by_item_pairs",
@@ -576,10 +605,20 @@ CODEBOOK = {
         "respondent": ("whose questionnaire: the patient's, or the clinician's view of the same dyad",
                        "patient | clinician"),
     },
-    "monthly.csv": {
-        **{k: _COMMON[k] for k in CSV_COLUMNS["monthly.csv"] if k in _COMMON},
-        "month": ("calendar month; each dyad counts once per month (its latest patient questionnaire)", "YYYY-MM"),
-        "n": ("dyads counted in that month", "count"),
+    "trend.csv": {
+        **{k: _COMMON[k] for k in CSV_COLUMNS["trend.csv"] if k in _COMMON},
+        "quarter_ending": ("the last month of a rolling quarter: the three months ending that month; each dyad "
+                           "counts once in it (its latest patient questionnaire of the three months)", "YYYY-MM"),
+        "months": ("the rolling quarter's three months", "YYYY-MM – YYYY-MM"),
+        "n": ("dyads counted in the rolling quarter", "count"),
+        "centre": ("the control chart's centre line: the mean of the rolling quarters shown for this domain and "
+                   "scope, each weighted by its n", "score 0–100"),
+        "lower_limit": ("centre − 3·s/√n, s the pooled within-quarter standard deviation of the quarters shown "
+                        "(an X-bar chart; docs/measurement.md); empty with fewer than 2 quarters shown",
+                        "score 0–100"),
+        "upper_limit": ("centre + 3·s/√n", "score 0–100"),
+        "beyond_limits": ("the mean is outside its limits: a change worth a look; inside, the quarters differ by "
+                          "chance", "True | False"),
     },
     "distribution.csv": {
         **{k: _COMMON[k] for k in CSV_COLUMNS["distribution.csv"] if k in _COMMON},

@@ -273,16 +273,43 @@ def test_means_with_intervals_rejects_a_misaligned_series():
 # trend
 
 
-def test_trend_draws_lines_with_markers_and_leaves_gaps():
+def test_trend_draws_one_small_plot_per_domain_with_lines_that_leave_gaps():
     fig = trend_fig()
-    assert [t.type for t in fig.data] == ["scatter", "scatter"]
-    hope, trust = fig.data
-    assert hope.mode == "lines+markers"
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    hope, trust = lines
     assert hope.connectgaps is False and trust.connectgaps is False
-    assert list(hope.x) == MONTHS
+    assert list(hope.x) == [m.isoformat() for m in MONTHS]
     assert list(hope.y) == [60.0, 62.0, None, 70.0, 71.0, 75.0]
     assert hope.line.color == charts.DOMAIN_COLOURS["hope"]
     assert trust.line.color in charts.PALETTE
+    assert (hope.xaxis, hope.yaxis) == ("x", "y") and (trust.xaxis, trust.yaxis) == ("x2", "y2")
+    assert [a.text for a in fig.layout.annotations] == ["Esperanza", "Confianza"]  # each small plot named
+
+
+def control_fig():
+    return charts.trend(
+        MONTHS,
+        [{"name": "Hope", "values": [60.0, 62.0, None, 70.0, 71.0, 90.0], "centre": 66.0,
+          "lower": [58.0, 58.0, None, 59.0, 59.0, 60.0], "upper": [74.0, 74.0, None, 73.0, 73.0, 72.0],
+          "called": [False, False, False, False, False, True]}],
+        title="t", y_title="y", called_text="beyond the limits",
+    )
+
+
+def test_trend_draws_the_band_between_the_limits_and_the_centre_line():
+    fig = control_fig()
+    upper, lower, centre = fig.data[:3]
+    assert list(upper.y) == [74.0, 74.0, None, 73.0, 73.0, 72.0]
+    assert list(lower.y) == [58.0, 58.0, None, 59.0, 59.0, 60.0]
+    assert lower.fill == "tonexty"  # the shaded band
+    assert list(centre.y) == [66.0, 66.0] and list(centre.x) == [MONTHS[0].isoformat(), MONTHS[-1].isoformat()]
+
+
+def test_trend_rings_a_called_point_and_says_so_on_hover():
+    ring = control_fig().data[-1]
+    assert list(ring.x) == [MONTHS[-1].isoformat()] and list(ring.y) == [90.0]
+    assert "beyond the limits" in ring.hovertemplate
+    assert not [t for t in trend_fig().data if t.mode == "markers"]  # nothing called, no ring
 
 
 def test_trend_writes_why_at_each_marked_month_so_a_printed_hole_explains_itself():
@@ -291,10 +318,10 @@ def test_trend_writes_why_at_each_marked_month_so_a_printed_hole_explains_itself
     assert [(a.x, a.text, a.textangle) for a in fig.layout.annotations] == [
         (MONTHS[2].isoformat(), "hidden: too few dyads", -90)
     ]
-    assert not trend_fig().layout.annotations  # nothing marked, nothing written
+    assert all(a.textangle is None for a in trend_fig().layout.annotations)  # nothing marked, nothing written
 
 
-def test_trend_ticks_every_month_as_iso_months():
+def test_trend_ticks_months_as_iso_months():
     xaxis = trend_fig().layout.xaxis
     assert xaxis.type == "date"
     assert xaxis.dtick == "M1"

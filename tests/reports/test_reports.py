@@ -91,7 +91,7 @@ def test_a_small_clinicians_figures_are_in_no_file(build, scored_practice, clini
     assert own["valuing"].n == 2
 
     files = read_zip(report)
-    for name in ("domains.csv", "monthly.csv", "distribution.csv", "gaps.csv"):
+    for name in ("domains.csv", "trend.csv", "distribution.csv", "gaps.csv"):
         rows = [r for r in files[name] if r["clinician"] == "clin-a2"]
         assert rows, name
         for row in rows:
@@ -149,14 +149,19 @@ def test_the_printed_report_opens_with_a_summary_page_and_keeps_its_tables_whole
     assert "article.clinician { break-before: page" not in html
 
 
-def test_a_hidden_month_is_written_on_the_trend_where_its_hole_is():
-    shown = {"month": "2025-01", "suppressed": False, "mean": 70.0}
-    hidden = {"month": "2025-02", "suppressed": True, "mean": None}
-    monthly = [{**row, "domain": domain} for row in (shown, hidden) for domain in builders.SHARED]
+def test_a_hidden_rolling_quarter_is_written_on_the_trend_where_its_hole_is():
+    figure = {"n": 40, "sd": 10.0, "ci_low": 66.0, "ci_high": 74.0, "centre": 70.0, "lower_limit": 65.0,
+              "upper_limit": 75.0}
+    shown = {**figure, "quarter_ending": "2025-01", "suppressed": False, "mean": 70.0, "beyond_limits": False}
+    called = {**figure, "quarter_ending": "2025-03", "suppressed": False, "mean": 80.0, "beyond_limits": True}
+    hidden = {**{k: None for k in figure}, "quarter_ending": "2025-02", "suppressed": True, "mean": None,
+              "beyond_limits": None}
+    trend = [{**row, "domain": domain} for row in (shown, hidden, called) for domain in builders.SHARED]
 
-    html = builders._trend_figure(monthly, "Trend", "t-trend")
+    html = builders._trend_figure(trend, "Trend", "t-trend")
 
     assert "hidden: too few dyads" in html and "2025-02-01" in html
+    assert "beyond the limits" in html  # the called point is ringed and says so
 
 
 def test_the_zip_has_a_codebook_for_every_column(build, scored_practice):
@@ -510,7 +515,7 @@ def test_the_command_reports_a_failure(eager, scored_practice):
 # A practice figure minus the shown clinicians' figures must not give back a hidden one (docs/measurement.md), so the
 # reports apply scoring.complementary_suppression per domain and per (month, domain), as the dashboards do.
 
-FIGURE_FILES = ("domains.csv", "monthly.csv", "distribution.csv", "gaps.csv")
+FIGURE_FILES = ("domains.csv", "trend.csv", "distribution.csv", "gaps.csv")
 NUMBER_COLUMNS = ("n", "mean", "sd", "ci_low", "ci_high", "count", "pairs", "mean_gap", "flagged",
                   "lower_beyond_error", "within_error", "higher_beyond_error", "judged_by_item_pairs")
 

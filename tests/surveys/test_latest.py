@@ -36,7 +36,7 @@ def figures(practice, period: Period) -> dict:
         "domains": queries.domain_summaries(practice, period),
         "clinicians": queries.clinician_domain_summaries(practice, period),
         "self": queries.clinician_domain_summaries(practice, period, "clinician"),
-        "months": queries.monthly_summaries(practice, period),
+        "rolling quarters": queries.rolling_summaries(practice, period),
         "distribution": queries.score_distribution(practice, period),
         "pairs": sorted(queries.concordance(practice, period)),
     }
@@ -180,7 +180,7 @@ def test_every_figure_is_the_same_by_the_flags_and_by_the_window(practice_a, cli
     slow = [figures(demo, period) for period in periods]
 
     assert rounded(fast) == rounded(slow)  # the same rows, summed in another order
-    assert fast[0]["pairs"] and fast[0]["months"] and fast[0]["self"]
+    assert fast[0]["pairs"] and fast[0]["rolling quarters"] and fast[0]["self"]
 
 
 @pytest.mark.django_db
