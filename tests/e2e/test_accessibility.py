@@ -221,6 +221,8 @@ def test_the_psychometrics_page_is_accessible(page, demo, viewport):
     page.set_viewport_size(viewport)
     sign_in(page, demo.url, "platform-admin")
     page.goto(demo.url + "/")
+    if viewport == PHONE:
+        page.get_by_role("button", name="Menu").click()  # the navigation is collapsed on a phone
     page.get_by_role("link", name="Psychometrics").click()  # from the navigation, as an admin finds it
     expect(page.get_by_role("heading", name="Psychometrics", level=1)).to_be_visible()
     page.goto(demo.url + reverse("psychometrics") + f"?practice={demo.practice.slug}")
