@@ -386,9 +386,11 @@ def notify_report_ready(report_id: int, attempt: int) -> bool:
         recipients = sorted(set(recipients) | {report.clinician.email})
     if not recipients:
         return True
-    subject = f"Healing: {builders.title(report)} is ready"
+    with translation.override(settings.LANGUAGE_CODE):  # the e-mail is English, whoever's request ran the task
+        title = builders.title(report)
+    subject = f"Healing: {title} is ready"
     body = (
-        f"{builders.title(report)} is ready.\n\n"
+        f"{title} is ready.\n\n"
         f"Download it (after signing in): {report_url(report)}\n\n"
         "The report and its CSV files are confidential: share them only within the practice.\n"
     )

@@ -164,3 +164,11 @@ def test_a_part_stored_before_reports_were_bilingual_still_renders():
     with translation.override("es"):
         assert builders.section_html({"html": {"en": "en", "es": "es"}}) == "es"
         assert builders.section_html({"html": {"en": "en"}}) == "en"
+
+
+def test_the_ready_email_stays_english_whoever_asked(build, scored_practice, mailoutbox):  # noqa: F811
+    with translation.override("es"):
+        build(scored_practice)
+
+    assert mailoutbox[0].subject.startswith("Healing: Practice A: practice report, ")
+    assert "informe" not in mailoutbox[0].body
