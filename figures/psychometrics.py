@@ -24,7 +24,7 @@ from plumbing.period import Period
 from surveys.domains import domain_label
 from surveys.models import Item, Practice, Respondent, Response
 
-from .queries import latest_per_dyad, responses_in
+from .queries import latest_per_dyad, read_once, responses_in
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ def _answers(practice: Practice, period: Period, respondent: str) -> dict[tuple[
     return groups
 
 
+@read_once
 def psychometrics(practice: Practice, period: Period) -> list[Group]:
     """Every (respondent, instrument version, language) answered in the period, with each domain's figures,
     patients first, then by instrument, version and language; domains and items in the instrument's order."""

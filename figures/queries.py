@@ -10,6 +10,7 @@ through `scoring.summarize_moments`, so the numbers match `scoring.summarize` on
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,6 +36,7 @@ from measurement import casemix, scoring
 from measurement.gaps import PairedGap, WaveGap, item_pair_gaps, judge_wave, mirrored_pairs
 from measurement.instruments import spec_for_version
 from plumbing.period import Period
+from surveys import selectors
 from surveys.models import Answer, DomainScore, InstrumentVersion, Invitation, Practice, Respondent, Response
 
 _shared: ContextVar[dict | None] = ContextVar("analytics_shared_reads", default=None)
@@ -63,6 +65,20 @@ def _once(key: tuple, compute):
     if key not in memo:
         memo[key] = compute()
     return memo[key]
+
+
+def read_once(read):
+    """A read whose answer is kept for the rest of a `shared_reads` block, keyed by its arguments (practices,
+    periods, respondents: all hashable). A report is rendered once per interface language from the same figures
+    (reports.builders.build_files): the second rendering must not read again, or the two languages could show
+    different numbers, or hide different ones. Callers must not change the answer in place."""
+
+    @functools.wraps(read)
+    def shared(*args, **kwargs):
+        return _once((read.__module__, read.__qualname__, args, tuple(sorted(kwargs.items()))),
+                     lambda: read(*args, **kwargs))
+
+    return shared
 
 
 def responses_in(practice: Practice, period: Period, respondent: str = Respondent.PATIENT) -> QuerySet[Response]:
@@ -335,6 +351,7 @@ class Pair(NamedTuple):
     waves: int = 1  # how many of the clinician's dyads had exactly these two scores in their latest wave
 
 
+@read_once
 def concordance(practice: Practice, period: Period) -> list[Pair]:
     """Patient and clinician scores of the same wave, per shared domain (each dyad's latest wave).
 
@@ -360,6 +377,7 @@ def gaps_by_domain(pairs: list[Pair]) -> dict[str, list[float]]:
     return gaps
 
 
+@read_once
 def invitation_funnel(practice: Practice, period: Period) -> dict[str, int]:
     """Patient invitations created in the period: sent, opened, completed."""
     start, end = period.bounds
@@ -448,6 +466,7 @@ def paired_measures(responses: QuerySet[Response]) -> dict[int, dict[str, Paired
     return measures
 
 
+@read_once
 def judged_latest_waves(practice: Practice, period: Period) -> list[WaveGap]:
     """Each dyad's latest wave in the period (the waves of `concordance`), every shared domain both sides scored
     judged by the wave's rule: beyond measurement error over item pairs from 1.1, the domain rule for 1.0.
@@ -618,3 +637,7 @@ def casemix_cells(practice: Practice, period: Period) -> list[tuple]:
         )
 
     return _once(("casemix_cells", practice.pk, period), compute)
+
+
+# The practice's median minutes to complete (surveys.selectors, a layer below) read once within a block too.
+median_minutes_to_complete = read_once(selectors.median_minutes_to_complete)

@@ -23,8 +23,10 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from figures import charts, psychometrics, queries
 from figures.disclosure import Audience, Suppression, counts_by_key, decide_period, decide_rolling
@@ -50,7 +52,6 @@ from measurement.control import ControlPoint
 from plumbing import csvfile
 from plumbing.period import Period
 from surveys import casemix as casemix_labels
-from surveys import selectors
 from surveys.domains import domain_label
 from surveys.models import Respondent
 
@@ -206,10 +207,11 @@ def funnel_row(funnel: dict, clinician, median_minutes: float | None = None) -> 
 def psychometrics_tables(practice, period: Period) -> list[psychometrics.DomainTable]:
     """The methods section's psychometrics (figures.psychometrics, the platform admins' page's table): per
     domain, questionnaire version and language, released only over at least 30 complete responses and the
-    practice's minimum n, since managers read reports (docs/privacy.md). Item wordings in English, as the
-    report is."""
+    practice's minimum n, since managers read reports (docs/privacy.md). Item wordings in
+    the language being rendered."""
     groups = psychometrics.psychometrics(practice, period)
-    return psychometrics.tables(groups, psychometrics.release_threshold(practice.min_reporting_n), "en")
+    return psychometrics.tables(groups, psychometrics.release_threshold(practice.min_reporting_n),
+                                translation.get_language() or settings.LANGUAGE_CODE)
 
 
 def _version_fields(table: psychometrics.DomainTable) -> dict:
@@ -255,7 +257,10 @@ def fmt(value, digits: int = 1, sign: bool = False) -> str:
         return "—"
     if isinstance(value, float):
         value = round(value, digits) + 0.0  # no "-0.0" for a rounding error below zero
-        return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+        # In the active language's decimal mark (a decimal comma in Spanish), as the template's floatformat
+        # writes the report's other numbers, so one file never mixes "72.5" and "0,85".
+        text = formats.number_format(value, decimal_pos=digits, use_l10n=True)
+        return "+" + text if sign and value >= 0 else text
     return str(value)
 
 
@@ -307,8 +312,8 @@ def _trend_figure(trend: list[dict], title: str, div_id: str) -> str | None:
                 row["lower_limit"], row["upper_limit"], bool(row["beyond_limits"]))
             points[domain].append(TrendPoint(date, domain, figure, row["centre"], limits))
     figure = trend_figure(window_ends, points, title=title, labels={d: domain_label(d) for d in SHARED},
-                          y_title="Mean score (0–100)", marked_text="hidden: too few dyads",
-                          called_text="beyond the limits")
+                          y_title=_("Mean score (0–100)"), marked_text=_("hidden: too few dyads"),
+                          called_text=_("beyond the limits"))
     return None if figure is None else _figure(figure, div_id)
 
 
@@ -321,14 +326,15 @@ def _gaps_figure(rows: list[dict], title: str, div_id: str) -> str | None:
         return None
     return _figure(
         charts.gap_bands([domain_label(r["domain"]) for r in rows], counts, title=title,
-                         band_names=GAP_BAND_NAMES, x_title="Share of waves"),
+                         band_names=tuple(str(name) for name in GAP_BAND_NAMES), x_title=_("Share of waves")),
         div_id,
     )
 
 
-GAP_BAND_NAMES = ("Clinician lower, beyond error", "Within error", "Clinician higher, beyond error")
-ITEM_PAIR_RULE = "item pairs, beyond measurement error (instrument 1.1)"
-DOMAIN_RULE = "domain rule (instrument 1.0)"
+GAP_BAND_NAMES = (gettext_lazy("Clinician lower, beyond error"), gettext_lazy("Within error"),
+                  gettext_lazy("Clinician higher, beyond error"))
+ITEM_PAIR_RULE = gettext_lazy("item pairs, beyond measurement error (instrument 1.1)")
+DOMAIN_RULE = gettext_lazy("domain rule (instrument 1.0)")
 
 
 def _gap_table(rows: list[dict]) -> list[dict]:
@@ -340,7 +346,8 @@ def _gap_table(rows: list[dict]) -> list[dict]:
         interval = "—" if r["ci_low"] is None else f"{fmt(r['ci_low'])} – {fmt(r['ci_high'])}"
         by_pairs = r["judged_by_item_pairs"]
         rule = "; ".join(
-            ([ITEM_PAIR_RULE] if by_pairs else []) + ([DOMAIN_RULE] if r["pairs"] and by_pairs < r["pairs"] else [])
+            ([str(ITEM_PAIR_RULE)] if by_pairs else [])
+            + ([str(DOMAIN_RULE)] if r["pairs"] and by_pairs < r["pairs"] else [])
         )
         table.append({"label": domain_label(r["domain"]), "hidden": False, "n": fmt(r["pairs"]),
                       "mean": fmt(r["mean_gap"], sign=True), "interval": interval,
@@ -379,10 +386,10 @@ def clinician_part(report, clinician) -> dict:
     self_rows = [r for r in rows["domains"] if r["respondent"] == Respondent.CLINICIAN]
     prefix = f"c{clinician.pk}"
     means = charts.means_with_intervals(
-        [_series(name, patient_rows, charts.PALETTE[0]), _series("Practice", practice_rows, charts.PALETTE[7])],
+        [_series(name, patient_rows, charts.PALETTE[0]), _series(_("Practice"), practice_rows, charts.PALETTE[7])],
         [domain_label(d) for d in SHARED],
-        title=f"Patients' view: {name} beside the practice",
-        y_title="Score (0–100)",
+        title=_("Patients' view: %(name)s beside the practice") % {"name": name},
+        y_title=_("Score (0–100)"),
     )
     context = {
         "clinician": name,
@@ -392,10 +399,12 @@ def clinician_part(report, clinician) -> dict:
         "gap_table": _gap_table(rows["gaps"]),
         "funnel": rows["funnel"][0],
         "means_figure": _figure(means, f"{prefix}-means"),
-        "trend_figure": _trend_figure(rows["trend"], f"{name}: trend in rolling quarters (patients' view)",
-                                      f"{prefix}-trend"),
+        "trend_figure": _trend_figure(
+            rows["trend"], _("%(name)s: trend in rolling quarters (patients' view)") % {"name": name}, f"{prefix}-trend"
+        ),
         "trend_note": trend_explanation(),
-        "gaps_figure": _gaps_figure(rows["gaps"], f"{name}: own view against the patients'", f"{prefix}-gaps"),
+        "gaps_figure": _gaps_figure(rows["gaps"], _("%(name)s: own view against the patients'") % {"name": name},
+                                    f"{prefix}-gaps"),
         "min_n": min_n,
         "suppressed_note": hidden_note(min_n),
     }
@@ -438,7 +447,7 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     rows["gaps"] = gap_rows(queries.judged_latest_waves(practice, whole), None, min_n, hiding.gaps)
     pairs = [p for p in pairs if not hiding.gaps.hides(p.domain, None)]  # the scatter's dots too
     funnel = queries.invitation_funnel(practice, whole)
-    rows["funnel"] = [funnel_row(funnel, None, selectors.median_minutes_to_complete(practice, whole))]
+    rows["funnel"] = [funnel_row(funnel, None, queries.median_minutes_to_complete(practice, whole))]
 
     patient_rows = rows["domains"][: len(SHARED)]
     clinician_view = [r for r in rows["domains"] if r["respondent"] == Respondent.CLINICIAN and r["domain"] in SHARED]
@@ -446,15 +455,15 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     sections = []
 
     sections.append({
-        "anchor": "domains", "title": "Domain scores",
+        "anchor": "domains", "title": _("Domain scores"),
         "figures": [_figure(charts.means_with_intervals(
-            [_series("Patients", patient_rows, charts.RESPONDENT_COLOURS["patient"]),
-             _series("Clinicians' view", clinician_view, charts.RESPONDENT_COLOURS["clinician"])],
-            labels, title="Domain means with 95% intervals", y_title="Score (0–100)"), "p-means")],
+            [_series(_("Patients"), patient_rows, charts.RESPONDENT_COLOURS["patient"]),
+             _series(_("Clinicians' view"), clinician_view, charts.RESPONDENT_COLOURS["clinician"])],
+            labels, title=_("Domain means with 95% intervals"), y_title=_("Score (0–100)")), "p-means")],
         "table": [_table_row(domain_label(r["domain"]), r) for r in patient_rows],
-        "notes": ["The table is the patients' view: each dyad's most recent patient questionnaire in the period. "
-                  "The clinicians' view is each dyad's most recent clinician questionnaire. "
-                  "Hollow markers: fewer than 30 dyads."],
+        "notes": [_("The table is the patients' view: each dyad's most recent patient questionnaire in the period. "
+                    "The clinicians' view is each dyad's most recent clinician questionnaire. "
+                    "Hollow markers: fewer than 30 dyads.")],
     })
 
     names = [p["clinician"]["name"] for p in parts]
@@ -479,28 +488,28 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
         })
     if parts:
         sections.append({
-            "anchor": "clinicians", "title": "Clinicians by domain",
-            "figures": [_figure(charts.heatmap(names, labels, matrix, title="Mean score by clinician and domain",
-                                               hidden_text="hidden", colorbar_title="Mean (0–100)",
+            "anchor": "clinicians", "title": _("Clinicians by domain"),
+            "figures": [_figure(charts.heatmap(names, labels, matrix, title=_("Mean score by clinician and domain"),
+                                               hidden_text=_("hidden"), colorbar_title=_("Mean (0–100)"),
                                                uncoloured=greyed,
-                                               uncoloured_text="not reliable enough to compare clinicians"),
+                                               uncoloured_text=_("not reliable enough to compare clinicians")),
                                 "p-heatmap")],
             "heatmap": {"labels": labels, "rows": heat_table},
-            "notes": [f"“hidden”: {hidden_note(min_n)}. Cells marked * have fewer than 30 dyads: {CAUTION}. "
-                      "Means in grey are not reliable enough to compare clinicians (below 0.70), so they get no "
-                      "ranking colour."],
+            "notes": [_("“hidden”: %(hidden)s. Cells marked * have fewer than 30 dyads: %(caution)s. "
+                        "Means in grey are not reliable enough to compare clinicians (below 0.70), so they get no "
+                        "ranking colour.") % {"hidden": hidden_note(min_n), "caution": CAUTION}],
         })
-        funnel_plot = funnel_figure(list(funnels.values()), title="Clinicians compared: a funnel plot")
+        funnel_plot = funnel_figure(list(funnels.values()), title=_("Clinicians compared: a funnel plot"))
         if funnel_plot is not None:
             sections.append({
-                "anchor": "funnel-plot", "title": "Clinicians compared",
+                "anchor": "funnel-plot", "title": _("Clinicians compared"),
                 "figures": [_figure(funnel_plot, "p-funnel-plot")],
                 "notes": [funnel_explanation()],
             })
 
-    trend = _trend_figure(rows["trend"], "Trend by domain: rolling quarters (patients' view)", "p-trend")
+    trend = _trend_figure(rows["trend"], _("Trend by domain: rolling quarters (patients' view)"), "p-trend")
     sections.append({
-        "anchor": "trend", "title": "Trend",
+        "anchor": "trend", "title": _("Trend"),
         "figures": [trend] if trend else [],
         "notes": [trend_explanation()] + ([] if trend else [NO_RESPONSES]),
     })
@@ -509,43 +518,44 @@ def practice_content(report, parts: list[dict]) -> tuple[list[dict], dict[str, l
     shown_domains = [d for d in SHARED if counts[(d, BINS[0])] is not None]
     if any(distribution.get(d) for d in shown_domains):
         sections.append({
-            "anchor": "distribution", "title": "Distribution of scores",
+            "anchor": "distribution", "title": _("Distribution of scores"),
             "figures": [_figure(charts.distribution(
                 BINS,
                 [{"name": domain_label(d), "counts": [counts[(d, b)] for b in BINS], "colour": charts.DOMAIN_COLOURS[d]}
                  for d in shown_domains],
-                title="Patients' scores in bands of 10 points", x_title="Score (0–100)", y_title="Dyads"),
+                title=_("Patients' scores in bands of 10 points"), x_title=_("Score (0–100)"), y_title=_("Dyads")),
                 "p-distribution")],
-            "notes": [] if len(shown_domains) == len(SHARED) else [f"Domains left out: {hidden_note(min_n)}."],
+            "notes": [] if len(shown_domains) == len(SHARED) else [_("Domains left out: %(hidden)s.") % {"hidden": hidden_note(min_n)}],
         })
 
     figures = []
     if pairs:
         figures.append(_figure(charts.concordance(
             concordance_series(concordance_points(pairs)),
-            title="Patient and clinician views of the same visit", x_title="Patient's score",
-            y_title="Clinician's score"), "p-concordance"))
-    gaps_figure = _gaps_figure(rows["gaps"], "How the gaps spread (clinician minus patient)", "p-gaps")
+            title=_("Patient and clinician views of the same visit"), x_title=_("Patient's score"),
+            y_title=_("Clinician's score")), "p-concordance"))
+    gaps_figure = _gaps_figure(rows["gaps"], _("How the gaps spread (clinician minus patient)"), "p-gaps")
     if gaps_figure:
         figures.append(gaps_figure)
     sections.append({
-        "anchor": "gaps", "title": "Patient and clinician views",
+        "anchor": "gaps", "title": _("Patient and clinician views"),
         "figures": figures, "gap_table": _gap_table(rows["gaps"]),
         "notes": [
-            "The bars show how the waves spread: the clinician's view lower than the patient's beyond measurement "
-            "error, within it, or higher. From instrument 1.1 a wave is judged item by item and flagged only beyond "
-            "measurement error and beyond one answer step; waves on instrument 1.0 keep the domain rule "
-            f"(|gap| ≥ {scoring.GAP_FLAG_THRESHOLD:.0f}). In the scatter, the dotted lines mark the 1.0 rule's band."
+            _("The bars show how the waves spread: the clinician's view lower than the patient's beyond measurement "
+              "error, within it, or higher. From instrument 1.1 a wave is judged item by item and flagged only beyond "
+              "measurement error and beyond one answer step; waves on instrument 1.0 keep the domain rule "
+              "(|gap| ≥ %(threshold)s). In the scatter, the dotted lines mark the 1.0 rule's band.")
+            % {"threshold": f"{scoring.GAP_FLAG_THRESHOLD:.0f}"}
         ],
     })
 
     funnel_figures = []
     if funnel["sent"]:
-        funnel_figures.append(_figure(charts.funnel(["Sent", "Opened", "Completed"],
+        funnel_figures.append(_figure(charts.funnel([_("Sent"), _("Opened"), _("Completed")],
                                                     [funnel["sent"], funnel["opened"], funnel["completed"]],
-                                                    title="Patient invitations created in the period"), "p-funnel"))
+                                                    title=_("Patient invitations created in the period")), "p-funnel"))
     sections.append({
-        "anchor": "invitations", "title": "Invitations and responses",
+        "anchor": "invitations", "title": _("Invitations and responses"),
         "figures": funnel_figures, "funnel": rows["funnel"][0],
         "notes": [],
     })
@@ -727,6 +737,31 @@ def summary(report, practice_rows: dict, parts: list[dict]) -> dict:
     }
 
 
+def report_languages() -> list[str]:
+    """The interface languages, the default (English) first: its rendering is the one the CSVs come from."""
+    codes = [code for code, _name in settings.LANGUAGES]
+    return sorted(codes, key=lambda code: code != settings.LANGUAGE_CODE)
+
+
+def clinician_part_in_each_language(report, clinician) -> dict:
+    """`clinician_part` rendered once per interface language from the same figures (the part task reads inside
+    `queries.shared_reads`, so the second rendering reads nothing again): the rows of the default language's
+    rendering (the CSVs' notes stay English) and {language: HTML section}."""
+    rendered = {}
+    for language in report_languages():
+        with translation.override(language):
+            rendered[language] = clinician_part(report, clinician)
+    return {**rendered[settings.LANGUAGE_CODE], "html": {lang: part["html"] for lang, part in rendered.items()}}
+
+
+def section_html(part: dict) -> str:
+    """A part's section in the active language; a part built before reports were bilingual has one, English."""
+    html = part["html"]
+    if isinstance(html, str):
+        return html
+    return html.get(translation.get_language(), html[settings.LANGUAGE_CODE])
+
+
 def render_html(report, sections: list[dict], practice_rows: dict, parts: list[dict]) -> str:
     practice_table = [_table_row(domain_label(r["domain"]), r) for r in practice_rows["domains"]
                       if r["respondent"] == Respondent.PATIENT]
@@ -738,7 +773,7 @@ def render_html(report, sections: list[dict], practice_rows: dict, parts: list[d
         "generated_at": timezone.localtime(),
         "sections": sections,
         "practice_table": practice_table,
-        "clinician_sections": [part["html"] for part in parts],
+        "clinician_sections": [section_html(part) for part in parts],
         "psychometrics": practice_rows["psychometrics"],
         "psychometrics_threshold": psychometrics.release_threshold(report.practice.min_reporting_n),
         "min_n": report.practice.min_reporting_n,
@@ -756,8 +791,11 @@ def render_html(report, sections: list[dict], practice_rows: dict, parts: list[d
 
 def title(report) -> str:
     if report.kind == report.Kind.CLINICIAN:
-        return f"{report.practice.name}: report for {display_name(report.clinician)}, {report.start} to {report.end}"
-    return f"{report.practice.name}: practice report, {report.start} to {report.end}"
+        return _("%(practice)s: report for %(clinician)s, %(start)s to %(end)s") % {
+            "practice": report.practice.name, "clinician": display_name(report.clinician), "start": report.start,
+            "end": report.end}
+    return _("%(practice)s: practice report, %(start)s to %(end)s") % {
+        "practice": report.practice.name, "start": report.start, "end": report.end}
 
 
 def file_stem(report) -> str:
@@ -807,17 +845,32 @@ def zip_bytes(files: dict[str, str], when: dt.datetime) -> bytes:
     return buffer.getvalue()
 
 
+def html_name(stem: str, language: str) -> str:
+    """`<stem>.html` in the default language (English), `<stem>.<language>.html` in another."""
+    return f"{stem}.html" if language == settings.LANGUAGE_CODE else f"{stem}.{language}.html"
+
+
 def build_files(report, parts: list[dict]) -> tuple[str, str]:
-    """Write the report's HTML and ZIP; returns their paths relative to REPORTS_DIR."""
-    sections, practice_rows = practice_content(report, parts)
-    html = render_html(report, sections, practice_rows, parts)
-    files = csv_files(practice_rows, parts)
+    """Write the report's HTML in each interface language and the ZIP; returns the paths, relative to
+    REPORTS_DIR, of the default language's HTML (its siblings are named by `html_name`) and of the ZIP.
+
+    Each language renders the same figures: the caller reads inside `queries.shared_reads`, so the second
+    rendering reads nothing again and the files cannot disagree. The ZIP's CSVs (a data interface: English
+    file names, columns and notes) come from the default language's rendering."""
+    pages, files = {}, {}
+    for language in report_languages():
+        with translation.override(language):
+            sections, practice_rows = practice_content(report, parts)
+            pages[language] = render_html(report, sections, practice_rows, parts)
+            if language == settings.LANGUAGE_CODE:
+                files = csv_files(practice_rows, parts)
     directory = report_dir(report)
     directory.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(directory, older_than=settings.CELERY_TASK_TIME_LIMIT)
     stem = file_stem(report)
-    html_path, zip_path = directory / f"{stem}.html", directory / f"{stem}.zip"
-    write_atomically(html_path, html.encode("utf-8"))
+    for language, html in pages.items():
+        write_atomically(directory / html_name(stem, language), html.encode("utf-8"))
+    html_path, zip_path = directory / html_name(stem, settings.LANGUAGE_CODE), directory / f"{stem}.zip"
     write_atomically(zip_path, zip_bytes(files, timezone.now()))
     root = Path(settings.REPORTS_DIR)
     return str(html_path.relative_to(root)), str(zip_path.relative_to(root))
@@ -874,7 +927,7 @@ def casemix_content(practice, period: Period, hiding: Hiding, parts: list[dict])
                 adjusted = mean.adjusted if mean is not None else None
             note = raw["note"]
             if adjusted is None and not raw["suppressed"] and raw["mean"] is not None:
-                note = "; ".join(filter(None, [note, "too few answers to the optional questions to adjust"]))
+                note = "; ".join(filter(None, [note, _("too few answers to the optional questions to adjust")]))
             rows.append({
                 "scope": "clinician", "clinician": part["clinician"]["username"], "domain": domain, "n": raw["n"],
                 "mean": raw["mean"], "adjusted_mean": adjusted and adjusted.estimate,
@@ -895,7 +948,7 @@ def casemix_content(practice, period: Period, hiding: Hiding, parts: list[dict])
             for c in fit.coefficients:
                 answers = "+".join(c.levels)
                 reference = "+".join(c.reference)
-                note = "" if c.estimate else "aliased: the same dyads as another term"
+                note = "" if c.estimate else _("aliased: the same dyads as another term")
                 model_rows.append({
                     "domain": domain, "question": c.covariate, "answers": answers, "reference": reference, "n": c.n,
                     "estimate": c.estimate and c.estimate.estimate, "se": c.estimate and c.estimate.se,
@@ -904,8 +957,8 @@ def casemix_content(practice, period: Period, hiding: Hiding, parts: list[dict])
                 })
                 entry["coefficients"].append({
                     "question": str(casemix_labels.SHORT_NAMES[c.covariate]),
-                    "answers": " or ".join(casemix_labels.answer_label(c.covariate, level) for level in c.levels),
-                    "reference": " or ".join(casemix_labels.answer_label(c.covariate, level) for level in c.reference),
+                    "answers": _(" or ").join(casemix_labels.answer_label(c.covariate, level) for level in c.levels),
+                    "reference": _(" or ").join(casemix_labels.answer_label(c.covariate, level) for level in c.reference),
                     "n": c.n,
                     "estimate": fmt(c.estimate and c.estimate.estimate, sign=True),
                     "interval": "—" if not c.estimate else f"{fmt(c.estimate.ci_low)} – {fmt(c.estimate.ci_high)}",
@@ -915,8 +968,8 @@ def casemix_content(practice, period: Period, hiding: Hiding, parts: list[dict])
     section = None
     if parts:
         section = {
-            "anchor": "casemix", "title": "Adjusted for case mix",
+            "anchor": "casemix", "title": _("Adjusted for case mix"),
             "casemix": {"labels": [domain_label(d) for d in SHARED], "rows": table},
-            "notes": [casemix_note(), casemix_rule_note(), "The model and its coefficients are in the methods."],
+            "notes": [casemix_note(), casemix_rule_note(), _("The model and its coefficients are in the methods.")],
         }
     return section, {"casemix": rows, "casemix_model": model_rows, "casemix_methods": methods}

@@ -29,7 +29,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit import services as audit
 from audit.models import Action
@@ -273,7 +273,7 @@ def build_part(report_id: int, attempt: int, clinician_id: int, claim: str) -> b
     report = Report.objects.select_related("practice", "clinician").get(pk=report_id)
     part = ReportPart.objects.select_related("clinician").get(report_id=report_id, clinician_id=clinician_id)
     with use_replica(), queries.shared_reads():  # read-only figures: the replica when there is one
-        payload = builders.clinician_part(report, part.clinician)
+        payload = builders.clinician_part_in_each_language(report, part.clinician)
     with transaction.atomic():
         done = ReportPart.objects.filter(
             pk=part.pk, done_at__isnull=True, claimed_by=claim, report__attempt=attempt
@@ -342,8 +342,10 @@ def mark_failed(report_id: int, attempt: int, error: str) -> bool:
 # --- files and notification ----------------------------------------------------------------------------
 
 
-def report_file(report: Report, fmt: str) -> Path | None:
-    """The absolute path of a finished report's HTML or ZIP, or None when there is none (yet)."""
+def report_file(report: Report, fmt: str, language: str | None = None) -> Path | None:
+    """The absolute path of a finished report's HTML or ZIP, or None when there is none (yet). The HTML is the
+    one in `language` (default: the default language, English), or the English one when there is none in that
+    language (a report built before reports were bilingual)."""
     relative = {"html": report.html_file, "zip": report.zip_file}.get(fmt)
     if report.status != Report.Status.DONE or not relative:
         return None
@@ -351,12 +353,17 @@ def report_file(report: Report, fmt: str) -> Path | None:
     path = (root / relative).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         return None
+    if fmt == "html" and language and language != settings.LANGUAGE_CODE:
+        translated = path.with_name(builders.html_name(path.name.removesuffix(".html"), language))
+        if translated.is_file():
+            return translated
     return path
 
 
 def release_report_file(report: Report, fmt: str, *, request) -> Path | None:
-    """The file a person downloads, recorded in the audit trail; None when there is none (yet)."""
-    path = report_file(report, fmt)
+    """The file a person downloads, in their active language (`report_file`), recorded in the audit trail;
+    None when there is none (yet)."""
+    path = report_file(report, fmt, language=getattr(request, "LANGUAGE_CODE", None) or translation.get_language())
     if path is not None:
         audit.record(Action.REPORT_DOWNLOAD, request=request, practice=report.practice, obj=report, format=fmt)
     return path
@@ -379,9 +386,11 @@ def notify_report_ready(report_id: int, attempt: int) -> bool:
         recipients = sorted(set(recipients) | {report.clinician.email})
     if not recipients:
         return True
-    subject = f"Healing: {builders.title(report)} is ready"
+    with translation.override(settings.LANGUAGE_CODE):  # the e-mail is English, whoever's request ran the task
+        title = builders.title(report)
+    subject = f"Healing: {title} is ready"
     body = (
-        f"{builders.title(report)} is ready.\n\n"
+        f"{title} is ready.\n\n"
         f"Download it (after signing in): {report_url(report)}\n\n"
         "The report and its CSV files are confidential: share them only within the practice.\n"
     )

@@ -60,7 +60,9 @@ def test_it_builds_a_practice_report_in_the_background(build, scored_practice, c
     html, zip_path = services.report_file(report, "html"), services.report_file(report, "zip")
     assert html.name == f"healing-a-practice-{report.start}-to-{report.end}.html"
     assert zip_path.suffix == ".zip"
-    assert sorted(p.name for p in html.parent.iterdir()) == sorted([html.name, zip_path.name])
+    spanish = services.report_file(report, "html", language="es")
+    assert spanish.name == f"healing-a-practice-{report.start}-to-{report.end}.es.html"
+    assert sorted(p.name for p in html.parent.iterdir()) == sorted([html.name, spanish.name, zip_path.name])
 
 
 def test_it_emails_the_managers_a_link_once(build, scored_practice, mailoutbox):
@@ -274,7 +276,7 @@ def test_forcing_rebuilds_the_same_row_and_the_same_files(build, scored_practice
     assert rebuilt.pk == report.pk
     assert (rebuilt.status, rebuilt.attempt, rebuilt.builds, rebuilt.claims) == (Report.Status.DONE, 2, 2, 2)
     assert services.report_file(rebuilt, "html") == html
-    assert len(list(html.parent.iterdir())) == 2
+    assert len(list(html.parent.iterdir())) == 3  # the HTML in English and in Spanish, and the ZIP
     assert len(mailoutbox) == 2  # one per build
 
 
@@ -295,7 +297,8 @@ def test_a_duplicated_part_is_built_once(eager, scored_practice, clinician_a):
     report = Report.objects.create(practice=scored_practice, start=start, end=end, requested_at=timezone.now())
     with mock.patch("reports.services._fan_out"):
         services.start_report(report.pk, 1, claim="start")
-    with mock.patch("reports.builders.clinician_part", wraps=builders.clinician_part) as part, \
+    with mock.patch("reports.builders.clinician_part_in_each_language",
+                       wraps=builders.clinician_part_in_each_language) as part, \
             mock.patch("reports.services._queue_assembly") as assemble:
         assert services.build_part(report.pk, 1, clinician_a.pk, claim="p-1") is True
         assert services.build_part(report.pk, 1, clinician_a.pk, claim="p-2") is False
@@ -322,7 +325,7 @@ def test_a_redelivered_assembly_writes_one_set_of_files(build, scored_practice, 
     report = build(scored_practice)
     assert services.assemble_report(report.pk, report.attempt, claim=report.assembled_by) is False
     files = list(Path(eager).rglob("*"))
-    assert sorted(p.suffix for p in files if p.is_file()) == [".html", ".zip"]
+    assert sorted("".join(p.suffixes[-2:]) for p in files if p.is_file()) == [".es.html", ".html", ".zip"]
 
 
 def test_stale_temporary_files_of_a_killed_build_are_removed(build, scored_practice, settings):

@@ -197,7 +197,8 @@ def test_a_report_survives_a_killed_worker_and_completes_once(workers, worker_en
     assert all(n == 1 for c, n in claims.items() if c not in interrupted)
     assert not ReportPart.objects.filter(report=report, done_at__isnull=True).exists()
     names = [p.name for p in files_under(tmp_path / "reports")]
-    assert names == sorted([services.report_file(report, "html").name, services.report_file(report, "zip").name])
+    assert names == sorted([services.report_file(report, "html").name, services.report_file(report, "html", "es").name,
+                            services.report_file(report, "zip").name])
     assert not any(name.endswith(".tmp") for name in names)
     rows = read_zip(report)["domains.csv"]
     assert {r["clinician"] for r in rows} == {"", "clin-a", "clin-a2", "clin-a3"}
