@@ -38,8 +38,9 @@ def error_page(request, template: str, status: int, **context):
     # pages need neither (no navigation bar, no form).
     content = render_to_string(template, {"languages": languages, "language": languages[0], **context})
     response = HttpResponse(content, status=status)
-    # A refused patient request still has a token in its URL: same headers as the survey pages.
-    if request.path.startswith("/s/"):
+    # A refused patient request still has a token (or a card's short code) in its URL: same headers as the
+    # survey pages.
+    if request.path.startswith(("/s/", "/q/")):
         response["Cache-Control"] = "no-store"
         response["Referrer-Policy"] = "no-referrer"
     return response

@@ -20,6 +20,26 @@ def test_redact_hides_the_token_of_every_patient_link_form():
     assert redact("/practice/demo-1/") == "/practice/demo-1/"
 
 
+def test_redact_hides_a_qr_cards_short_code_in_the_path_and_in_the_form_query():
+    assert redact("GET /q/ABCD-EFGH-JKMN HTTP/1.1") == "GET /q/<token> HTTP/1.1"
+    assert redact("GET /q/abcdefghjkmn/ HTTP/1.1") == "GET /q/<token>/ HTTP/1.1"
+    assert redact("GET /q/?code=ABCD-EFGH-JKMN&lang=es HTTP/1.1") == "GET /q/?code=<token>&lang=es HTTP/1.1"
+    assert redact("GET /q/ HTTP/1.1") == "GET /q/ HTTP/1.1"
+    record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "Not Found: %s", ("/q/ABCD-EFGH-JKMN",), None)
+    assert RedactTokensFilter().filter(record) is True
+    assert record.getMessage() == "Not Found: /q/<token>"
+
+
+def test_a_refused_short_code_request_is_never_cached_nor_referred():
+    from django.test import RequestFactory
+
+    from plumbing.middleware import error_page
+
+    response = error_page(RequestFactory().get("/q/ABCD-EFGH-JKMN"), "429.html", 429, minutes=2)
+    assert response["Cache-Control"] == "no-store"
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
 def test_redact_hides_the_token_of_a_password_reset_link():
     assert redact("GET /accounts/reset/MQ/cxk2pb-5e1f0c1f6a2d3b4c5d6e7f8a9b0c1d2e/ HTTP/1.1") == (
         "GET /accounts/reset/MQ/<token>/ HTTP/1.1"
