@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils.safestring import mark_safe
@@ -157,7 +158,7 @@ def practice_panels(practice: Practice, period: Period, audience: Audience, clin
             notes,
         ),
         _distribution_panel(queries.score_distribution(practice, period), any_hidden, notes),
-        _concordance_panel(queries.concordance(practice, period), any_hidden, notes),
+        _concordance_panel(queries.concordance(practice, period), any_hidden, notes, pair_hider(practice, period, audience, focus)),
         _continuity_panel(
             queries.visit_counts(practice, period), names, by_clinician, practice_level, by_domain, audience, focus
         ),
@@ -542,7 +543,29 @@ def _distribution_panel(distribution, hidden, notes) -> Panel:
     return panel
 
 
-def _concordance_panel(pairs, hidden, notes) -> Panel:
+def pair_hider(practice: Practice, period: Period, audience: Audience, focus: int | None) -> Callable[[str, int], bool]:
+    """(domain, paired visits) -> hidden? for the concordance of the practice (focus None) or one clinician.
+
+    Decided from the paired visits themselves, per clinician and domain, as reports decide their gaps
+    (`reports.builders.decide_hiding`): a clinician who answered two of their visits has two pairs however many
+    patients answered, and the practice's pairs minus the other clinicians' shown ones must not give them back."""
+    unfiltered = Period(period.start, period.end, version_id=period.version_id)
+    counts: dict = {}
+    for pair in queries.concordance(practice, unfiltered):
+        by_clinician = counts.setdefault(pair.domain, {})
+        by_clinician[pair.clinician_id] = by_clinician.get(pair.clinician_id, 0) + pair.waves
+    return Suppression.decide(counts, audience).hider(focus, audience)
+
+
+def _concordance_panel(pairs, hidden, notes, hides: Callable[[str, int], bool]) -> Panel:
+    """Both views of the same visits, per domain. A domain's row and dots rest on its paired visits, which can be
+    far fewer than its patient figure's dyads: each domain is hidden on its own pair count (`pair_hider`), row
+    and dots, whatever its patient figure."""
+    per_domain = Counter()
+    for pair in pairs:
+        per_domain[pair.domain] += pair.waves
+    too_few = {domain for domain in SHARED_DOMAINS if per_domain[domain] and hides(domain, per_domain[domain])}
+    pairs = [pair for pair in pairs if pair.domain not in too_few]
     panel = Panel(
         "concordance",
         _("Patient and clinician views of the same visit"),
@@ -557,6 +580,9 @@ def _concordance_panel(pairs, hidden, notes) -> Panel:
     for domain in SHARED_DOMAINS:
         domain_gaps, domain_points = gaps_of.get(domain, []), points[domain]
         n = len(domain_gaps)
+        if domain in too_few:
+            panel.rows.append([domain_label(domain), *[HIDDEN] * 6])
+            continue
         panel.rows.append(
             [
                 domain_label(domain),

@@ -4,6 +4,7 @@ instrument 1.1 and by the labelled domain rule for 1.0 (docs/measurement.md, "Ga
 import pytest
 from django.urls import reverse
 
+from figures.figure import HIDDEN
 from measurement.instruments import spec_for_version
 from surveys import services
 from surveys.domains import SHARED_DOMAINS, domain_label
@@ -161,3 +162,55 @@ def test_a_patient_who_did_not_share_has_no_judged_gaps_on_the_dyad_page(practic
     (wave_,) = queries.dyad_waves(visit.dyad)
 
     assert wave_.gaps == [] and wave_.patient_scores == {}
+
+
+# --- the manager's concordance rests on paired visits, not on patients ------------------------------------
+
+
+def patient_only(practice, clinician, reference, value=4):
+    with factories.in_closed_quarter():
+        new = factories.visit(practice, clinician, reference)
+        invitation = factories.patient_invitation(new)
+        services.submit_response(invitation, factories.scoring_every_item(invitation, value))
+
+
+def concordance_rows(client, practice, **filters) -> list[dict]:
+    response = client.get(reverse("practice_dashboard", args=[practice.slug]), filters)
+    assert response.status_code == 200
+    panel = next(p for p in response.context["panels"] if p.key == "concordance")
+    return [dict(zip([str(c) for c in panel.columns], row)) for row in panel.rows]
+
+
+def test_a_clinician_who_answered_two_visits_gives_no_figure_on_two_pairs_alone_or_by_subtraction(client, practice):
+    """Attack: Ann has six patients, so her patient figures are shown, but she answered only two of those visits.
+    Filtered to Ann, the concordance must not show means of her two paired visits; on the whole practice, its
+    pairs minus the other clinicians' shown ones must not give them back either."""
+    ann, bob, cem = (factories.member(practice, name, "clinician") for name in ("ann", "bob", "cem"))
+    for i in range(2):
+        wave(practice, ann, f"ANN-W{i}", 5, 3)
+    for i in range(4):
+        patient_only(practice, ann, f"ANN-P{i}")
+    for clinician in (bob, cem):
+        for i in range(6):
+            wave(practice, clinician, f"{clinician.username}-{i}", 4, 4)
+    manager = factories.member(practice, "boss", "manager")
+    client.force_login(manager)
+
+    shown = {}
+    for clinician in (ann, bob, cem):
+        rows = concordance_rows(client, practice, clinician=clinician.pk)
+        for row in rows:
+            pairs = list(row.values())[1]  # the Pairs column
+            assert pairs is HIDDEN or pairs == 0 or pairs >= 5, (clinician.username, row)
+        shown[clinician.username] = rows
+    assert all(list(row.values())[1] is HIDDEN for row in shown["ann"])
+    whole = concordance_rows(client, practice)
+    for i, row in enumerate(whole):
+        total = list(row.values())[1]
+        if total is HIDDEN:
+            continue
+        others = [list(shown[name][i].values())[1] for name in ("bob", "cem")]
+        # Practice minus every shown clinician: nothing (all shown) or at least the minimum (Ann's 2 are safe).
+        remainder = total - sum(n for n in others if n is not HIDDEN)
+        assert remainder == 0 or remainder >= 5, row
+        assert remainder != 2, row

@@ -150,8 +150,10 @@ def test_a_worker_builds_the_report_and_its_numbers_match_the_export(workers, wo
     assert result["status"] == "done" == report.status
     assert Path(result["html"]) == services.report_file(report, "html")
     assert Path(result["zip"]) == services.report_file(report, "zip")
+    spanish = services.report_file(report, "html", language="es")
+    assert spanish.name.endswith(".es.html") and spanish.exists()
     assert [p.name for p in files_under(tmp_path / "reports")] == sorted(
-        [Path(result["html"]).name, Path(result["zip"]).name]
+        [Path(result["html"]).name, spanish.name, Path(result["zip"]).name]
     )
     assert (report.claims, report.builds) == (1, 1)
     assert list(ReportPart.objects.filter(report=report).values_list("claims", flat=True)) == [1, 1]
