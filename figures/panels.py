@@ -112,7 +112,11 @@ def practice_tiles(practice: Practice, period: Period) -> Tiles:
         opened=funnel["opened"],
         completed=funnel["completed"],
         completion_rate=rate,
-        median_minutes=selectors.median_minutes_to_complete(practice, period),
+        # A median of a handful of completions (one clinician's, filtered) is nearly one patient's own time.
+        median_minutes=(
+            queries.median_minutes_to_complete(practice, period)
+            if funnel["completed"] >= practice.min_reporting_n else None
+        ),
         responses=queries.responses_in(practice, period).count(),
     )
 

@@ -1,6 +1,7 @@
 """Display helpers: one decimal for scores, a clear mark for hidden figures."""
 
 from django import template
+from django.http import QueryDict
 from django.utils.formats import number_format
 from django.utils.translation import get_language
 
@@ -46,7 +47,8 @@ def querystring_page(context, param: str, number: int) -> str:
 
     Django's own {% querystring %} takes only literal parameter names; a page with two paged lists needs the
     name as a value. Escaped by the template engine (simple_tag output is autoescaped)."""
-    query = context["request"].GET.copy()
+    request = context.get("request")  # a template rendered without a request (an e-mail, a test) has no query
+    query = request.GET.copy() if request is not None else QueryDict(mutable=True)
     query[param] = str(number)
     return "?" + query.urlencode()
 

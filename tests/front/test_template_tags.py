@@ -32,3 +32,10 @@ def test_a_share_is_a_rounded_percentage():
 def test_hidden_and_missing_cells_say_so():
     assert cell(HIDDEN) == "hidden"
     assert cell(None) == cell("") == "–"
+
+
+def test_querystring_page_needs_no_request():
+    from django.template import Context, Template
+
+    rendered = Template("{% load healing %}{% querystring_page 'page' 3 %}").render(Context({}))
+    assert rendered == "?page=3"
