@@ -152,9 +152,18 @@ def _percent(share: float | None) -> float | None:
     return None if share is None else 100.0 * share
 
 
-def tables(groups: list[Group], threshold: int, language: str) -> list[DomainTable]:
+def tables(groups: list[Group], threshold: int, language: str, *, complementary: bool = False) -> list[DomainTable]:
     """The release decision, made once for the page and the report: a domain below `threshold` complete
-    responses shows its counts and nothing else. Item wordings in `language` (else English, else the code)."""
+    responses shows its counts and nothing else. Item wordings in `language` (else English, else the code).
+
+    `complementary` (reports, which managers read): a domain's share at 100 adds up over its versions and
+    languages to the practice's, which the dashboard shows; so when any answered group of a domain is hidden,
+    no group of that domain gives its share at 100 either (the practice's minus the shown ones would be the
+    hidden group's: "2 of 3 Spanish-speaking patients scored 100")."""
+    hidden_somewhere = {
+        (group.respondent, figures.domain)
+        for group in groups for figures in group.domains if 0 < figures.responses and figures.complete < threshold
+    } if complementary else set()
     result = []
     for group in groups:
         for figures in group.domains:
@@ -183,8 +192,10 @@ def tables(groups: list[Group], threshold: int, language: str) -> list[DomainTab
             )
             result.append(DomainTable(**common, shown=True, alpha=figures.alpha, alpha_low=figures.alpha_low,
                                       alpha_high=figures.alpha_high, omega=figures.omega,
-                                      ceiling_percent=_percent(figures.ceiling_share),
-                                      ceiling_flagged=figures.ceiling_flagged, items=items))
+                                      **({} if (group.respondent, figures.domain) in hidden_somewhere else {
+                                          "ceiling_percent": _percent(figures.ceiling_share),
+                                          "ceiling_flagged": figures.ceiling_flagged}),
+                                      items=items))
     return result
 
 

@@ -211,7 +211,7 @@ def psychometrics_tables(practice, period: Period) -> list[psychometrics.DomainT
     the language being rendered."""
     groups = psychometrics.psychometrics(practice, period)
     return psychometrics.tables(groups, psychometrics.release_threshold(practice.min_reporting_n),
-                                translation.get_language() or settings.LANGUAGE_CODE)
+                                translation.get_language() or settings.LANGUAGE_CODE, complementary=True)
 
 
 def _version_fields(table: psychometrics.DomainTable) -> dict:

@@ -87,3 +87,25 @@ def test_release_threshold_is_30_or_the_practices_minimum_when_larger():
     assert release_threshold(None) == ALPHA_MIN_RESPONSES
     assert release_threshold(5) == ALPHA_MIN_RESPONSES
     assert release_threshold(40) == 40
+
+
+def test_a_report_gives_no_share_at_100_that_the_practices_minus_it_would_give_back(practice_a, clinician_a):
+    """Attack: the dashboard shows the practice's share at 100; a report showing the English group's would give
+    the three Spanish-speaking patients' by subtraction. Reports withhold the shares of every group of a domain
+    where one answered group is hidden; the admins' page (which sees everything) keeps them."""
+    from figures.psychometrics import tables
+
+    rng = random.Random(9)
+    for i in range(32):
+        answer(practice_a, clinician_a, f"EN-{i}", rng)
+    for i in range(3):
+        answer(practice_a, clinician_a, f"ES-{i}", rng, "es")
+    groups = psychometrics(practice_a, Period.last_days(30))
+
+    report = [t for t in tables(groups, 30, "en", complementary=True) if t.respondent == "patient"]
+    english = [t for t in report if t.language == "en"]
+    admin = [t for t in tables(groups, 30, "en") if t.respondent == "patient" and t.language == "en"]
+    assert any(t.shown for t in english)
+    assert [t.alpha for t in english] == [t.alpha for t in admin]  # the rest of the figures stay
+    assert all(t.ceiling_percent is None for t in report)
+    assert all(t.ceiling_percent is not None for t in admin if t.shown)

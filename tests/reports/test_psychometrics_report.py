@@ -43,7 +43,9 @@ def test_the_methods_section_shows_each_domain_per_version_and_language(build, p
     assert valuing["responses"] == "34" and valuing["complete_responses"] == "34" and valuing["items"] == "4"
     assert float(valuing["alpha_low"]) < float(valuing["alpha"]) < float(valuing["alpha_high"]) < 1
     assert 0 < float(valuing["omega"]) <= 1
-    assert 0 <= float(valuing["ceiling_percent"]) <= 100 and valuing["ceiling_flagged"] in ("0", "1")
+    # The Spanish group (3) is hidden, so no group of the domain gives its share at 100: the dashboard's
+    # practice share minus the English one would give the three patients' (figures.psychometrics.tables).
+    assert valuing["ceiling_percent"] == ""
     assert rows[("es", "valuing")]["alpha"] == rows[("es", "valuing")]["omega"] == ""
     assert rows[("es", "valuing")]["note"] == "shown from 30 complete responses"
 
