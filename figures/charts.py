@@ -16,7 +16,6 @@ Nothing here reaches the network: no map tiles, no web fonts (a system font stac
 from __future__ import annotations
 
 import datetime
-import functools
 import math
 from collections.abc import Sequence
 
@@ -619,20 +618,10 @@ def figure_html(fig: go.Figure, div_id: str) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)
 
 
-# The bundle's one CDN address, the default `topojsonURL` (map outlines), which only map charts use. We draw no
-# maps, but a report is a file that travels on its own (no CSP of ours around it), so it must not even name a
-# CDN: it becomes a relative path that nothing here ever asks for.
-_MAP_CDNS = (('"https://cdn.plot.ly/un/"', '"topojson/"'),)
-
-
-@functools.lru_cache(maxsize=1)
 def plotly_js() -> str:
     """The plotly.js the pages serve (plumbing.plotlyjs: the partial bundle of the version the figures were built
     for, with the trace types drawn here), for a report to inline: the same library on paper and on screen."""
-    js = plotlyjs.source()
-    for address, local in _MAP_CDNS:
-        js = js.replace(address, local)
-    return js
+    return plotlyjs.source()  # names no CDN: the build rewrote the map outlines' default (tools/plotly-bundle)
 
 
 def self_ratings(series: list[dict], *, title: str, y_title: str, few_below: int) -> go.Figure:

@@ -35,3 +35,4 @@ def test_plotly_js_is_served_from_the_vendored_partial_bundle():
     status, body = runserver_get("/static/vendor/plotly/plotly.min.js")
     assert status.startswith("200") and body.decode() == plotlyjs.source()
     assert b"(partial bundle: scatter, bar, heatmap, funnel)" in body[:200]
+    assert b"cdn." not in body  # offline clinics: the served file names no CDN either

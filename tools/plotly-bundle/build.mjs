@@ -3,9 +3,11 @@
 //  - only the trace types in entry.js;
 //  - attribute descriptions stripped from the source (they are the schema's documentation, unused at run time),
 //    as plotly.js does for its own dist files;
+//  - the one CDN address, the default `topojsonURL` (map outlines, which only map charts fetch), becomes a
+//    relative path nothing here asks for: pages and the self-contained reports name no CDN (offline clinics);
 //  - maplibre's stylesheet, which plotly's registry imports for map charts, goes to a file we do not ship, so
 //    the bundle injects no <style> but its global one (which {% plotly_css %} pre-empts under our CSP).
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { build } from "esbuild";
 
 const [out, version] = process.argv.slice(2);
@@ -48,3 +50,11 @@ await build({
   },
   logLevel: "warning",
 });
+
+// The one CDN address of the bundle (see above): rewritten, and the build fails if plotly.js moves it.
+const MAP_CDN = '"https://cdn.plot.ly/un/"';
+const bundle = await readFile(out, "utf8");
+if (!bundle.includes(MAP_CDN) || /https?:\/\/cdn\./.test(bundle.replace(MAP_CDN, ""))) {
+  throw new Error("expected exactly one CDN address, the topojsonURL default: check the plotly.js version");
+}
+await writeFile(out, bundle.replace(MAP_CDN, '"topojson/"'));
