@@ -8,7 +8,7 @@ Lighthouse 12 (from the npm registry, `npx --yes lighthouse@12`) loads each page
 Chromium (CHROME_PATH, default /usr/bin/chromium), with its mobile defaults (simulated slow 4G and a 4x slower
 CPU) and with `--preset=desktop`. With --runs N, each figure is the median of N runs.
 
-Targets (DESIGN.md section 7): performance >= 90, total blocking time <= 300 ms, accessibility 100.
+Targets (docs/performance.md): performance >= 90, total blocking time <= 300 ms, accessibility 100.
 Prints one JSON object: {"pages": [{page, form_factor, performance, accessibility, tbt_ms, cls, lcp_ms, ...}],
 "met": ..., and the keys every benchmark has}. Each row also lists the accessibility audits that failed, so a
 score under 100 says why.

@@ -41,7 +41,7 @@ class Group:
 
 
 def release_threshold(min_n: int | None) -> int:
-    """Complete responses a domain's figures need before anyone sees them: the 30 alpha needs (DESIGN §3) and,
+    """Complete responses a domain's figures need before anyone sees them: the 30 alpha needs (docs/measurement.md) and,
     outside the platform admins' page (min_n None), at least the practice's minimum n, so a report never holds
     a figure on fewer dyads than the practice's rule allows."""
     return ALPHA_MIN_RESPONSES if min_n is None else max(ALPHA_MIN_RESPONSES, min_n)

@@ -4,7 +4,7 @@ From instrument 1.1 each per-visit clinician item names the patient item it mirr
 a domain can be measured like for like: the mean of the item-pair differences. A wave is flagged only when
 that mean is beyond what measurement error alone would give, judged from the wave's own item pairs, and beyond
 one step of the answer scale: all "Agree" against all "Strongly agree" (one step on every item) is never a
-flag. Instrument 1.0 has no pairs; its waves keep the domain rule of DESIGN §3 (`scoring.gap_flagged`,
+flag. Instrument 1.0 has no pairs; its waves keep the domain rule (docs/measurement.md, `scoring.gap_flagged`,
 |gap| >= 25), labelled as such wherever it is shown.
 
 Pure functions on plain values, like scoring.py: pages, reports and tests all decide a flag the same way.
@@ -144,7 +144,7 @@ def critical_difference(differences: Sequence[float], step: float, confidence: f
 
 def paired_gap(domain: str, differences: Sequence[float], n_items: int, step: float) -> PairedGap | None:
     """The domain's paired gap, or None (missing) when fewer than half its pairs, rounded up, were answered on
-    both sides: the same rule that makes a domain score missing (DESIGN §3)."""
+    both sides: the same rule that makes a domain score missing (scoring.min_answers_required)."""
     m = len(differences)
     if m == 0 or m < min_answers_required(n_items):
         return None
@@ -175,12 +175,12 @@ def item_pair_gaps(
 @dataclass(frozen=True)
 class WaveGap:
     """One domain of one wave as pages show it: both domain scores, the contract's domain gap (clinician minus
-    patient, DESIGN §3), and the flag by the wave's rule: item pairs from 1.1, the domain rule for 1.0."""
+    patient, docs/measurement.md), and the flag by the wave's rule: item pairs from 1.1, the domain rule for 1.0."""
 
     domain: str
     clinician: float
     patient: float
-    gap: float  # the domain gap of DESIGN §3
+    gap: float  # the domain gap: clinician score minus patient score
     rule: str  # RULE_ITEM_PAIRS or RULE_DOMAIN
     flagged: bool  # by `rule`
     paired: PairedGap | None = None  # the item-pair measure, under RULE_ITEM_PAIRS when enough pairs were answered
@@ -212,7 +212,7 @@ def judge_wave(
     not flagged in that domain: with no measure of its error, its gap is not called beyond it.
     """
     rows = []
-    for domain_gap in scoring_wave_gaps(clinician_scores, patient_scores):  # DESIGN §3's gaps and flags
+    for domain_gap in scoring_wave_gaps(clinician_scores, patient_scores):  # the domain gaps and their 25-point flags
         fields = (domain_gap.domain, domain_gap.clinician, domain_gap.patient, domain_gap.gap)
         if paired is None:
             rows.append(WaveGap(*fields, RULE_DOMAIN, domain_gap.flagged))

@@ -10,7 +10,7 @@ about which patients happened to answer than about the clinician, so it is never
 no figure is reliable there is no suggestion at all (issue 14).
 
 What to suggest: the suggestions are ours (not from any published instrument), written for the elements of the
-healing-relationship model (Scott et al., Ann Fam Med 2008; DESIGN §1-2), English and Spanish side by side
+healing-relationship model (Scott et al., Ann Fam Med 2008; docs/instruments.md), English and Spanish side by side
 like the instruments' texts. A domain gets up to three: the first suggestion of each of its elements in the
 model's order, then second ones, so that a domain with one element (hope, known) still gets two.
 """

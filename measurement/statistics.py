@@ -277,7 +277,7 @@ def design_effect(mean_cluster_size: float, icc: float | None) -> float | None:
 
 def widened(summary: Summary, deff: float | None) -> Summary:
     """`summary` with its 95% interval widened by sqrt(deff) around the mean: a practice figure whose dyads
-    cluster within clinicians (DESIGN: practice intervals are widened by the design effect). Unchanged when the
+    cluster within clinicians (docs/measurement.md, "Design effect"). Unchanged when the
     design effect is unknown or at most 1, or when there is no interval."""
     if deff is None or deff <= 1.0 or summary.ci_low is None or summary.ci_high is None or summary.mean is None:
         return summary

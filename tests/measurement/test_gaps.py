@@ -147,7 +147,7 @@ def test_properties_of_the_item_pair_gap(k, data):
     # A flag is never within one scale step, nor within the critical difference.
     if measured.flagged:
         assert abs(measured.gap) > 25 and abs(measured.gap) > measured.critical
-    # Where every pair is answered, the item-pair gap is the domain gap of DESIGN §3.
+    # Where every pair is answered, the item-pair gap is the domain gap (docs/measurement.md, "Scoring one questionnaire").
     if "na" not in clinician and "na" not in patient:
         items = [ItemSpec(f"X{i}", "valuing") for i in range(k)]
         c = scoring.domain_scores(items, answers("X", clinician), SCALE)["valuing"]
