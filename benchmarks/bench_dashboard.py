@@ -128,7 +128,7 @@ scores AS (
 ),
 """ + WINDOW_CTES + CONTINUITY_CTES + """,
 pairs AS (
-    SELECT p.domain, p.score AS patient, c.score AS clinician
+    SELECT p.domain, p.score AS patient, c.score AS clinician, c.paired_band AS band
     FROM scores p
     JOIN surveys_response cr ON cr.visit_id = p.visit_id AND cr.respondent = 'clinician'
     JOIN surveys_domainscore c ON c.response_id = cr.id AND c.domain = p.domain
@@ -139,7 +139,7 @@ SELECT 'month', NULL, domain, window_end, NULL, count(*), sum(score), sum(score 
 FROM window_scores GROUP BY window_end, domain
 UNION ALL
 SELECT 'concordance', NULL, domain, NULL, NULL, count(*), avg(patient), avg(clinician), avg(clinician - patient),
-       count(*) FILTER (WHERE abs(clinician - patient) >= 25 - 1e-9)
+       count(*) FILTER (WHERE band IN ('lower', 'higher'))
 FROM pairs GROUP BY domain
 """ + CONTINUITY_SQL + TILES_SQL
 
@@ -147,7 +147,7 @@ FROM pairs GROUP BY domain
 # The same numbers from the read model: each dyad's latest rows are flagged, the clinician's score is on the row.
 READ_MODEL_SQL = """
 WITH scores AS (
-    SELECT clinician_id, domain, score, paired_score
+    SELECT clinician_id, domain, score, paired_score, paired_band
     FROM surveys_domainscore
     WHERE practice_id = %(practice)s AND respondent = 'patient' AND is_latest
       AND submitted_at >= %(start)s AND submitted_at < %(end)s AND score IS NOT NULL
@@ -157,7 +157,7 @@ SELECT 'month', NULL, domain, window_end, NULL, count(*), sum(score), sum(score 
 FROM window_scores GROUP BY window_end, domain
 UNION ALL
 SELECT 'concordance', NULL, domain, NULL, NULL, count(*), avg(score), avg(paired_score), avg(paired_score - score),
-       count(*) FILTER (WHERE abs(paired_score - score) >= 25 - 1e-9)
+       count(*) FILTER (WHERE paired_band IN ('lower', 'higher'))
 FROM scores WHERE paired_score IS NOT NULL AND domain IN ('valuing', 'power', 'abiding', 'trust', 'hope', 'known')
 GROUP BY domain
 """ + CONTINUITY_SQL + TILES_SQL
@@ -220,7 +220,7 @@ def check_equal(ours: dict, raw: dict) -> list[str]:
             sum(p.patient * p.waves for p in pairs) / waves,
             sum(p.clinician * p.waves for p in pairs) / waves,
             sum((p.clinician - p.patient) * p.waves for p in pairs) / waves,
-            sum(p.waves for p in pairs if abs(p.clinician - p.patient) >= scoring.GAP_FLAG_THRESHOLD - 1e-9),
+            sum(p.waves for p in pairs if p.flagged),
         )
         if mine[0] != n or mine[4] != flagged or not all(close(x, y) for x, y in zip(mine[1:4], (patient, clinician, gap))):
             problems.append(f"concordance {domain}: {mine} != {(n, patient, clinician, gap, flagged)}")

@@ -24,7 +24,8 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from demo.answers import ItemLayout, PracticeModel
-from measurement import casemix, scoring
+from measurement import casemix, gaps, scoring
+from measurement.gaps import item_pair_gaps, mirrored_pairs
 from measurement.instruments import spec_for_version
 from surveys import latest
 from surveys.models import (
@@ -400,7 +401,7 @@ def _answers(model: PracticeModel, sides, pending: list[Planned]) -> list[list[i
 def _responses(rng, model: PracticeModel, sides, response_ids, pending: list[Planned], latest_ids: set[int],
                month_latest_ids: set[int]):
     """Answers drawn from the practice's model (demo/answers.py), scored like a real submission; each score
-    row paired with the other respondent's score of its visit and flagged as its dyad's latest where it is."""
+    row paired with the other respondent's score of its visit (and the wave's gap band) and flagged as its dyad's latest where it is."""
     response_rows, answer_rows, scored = [], [], []
     item_ids = {side.respondent: [item_id for _code, item_id, *_rest in side.items] for side in sides}
     for response_id, planned, values in zip(response_ids, pending, _answers(model, sides, pending)):
@@ -418,19 +419,38 @@ def _responses(rng, model: PracticeModel, sides, response_ids, pending: list[Pla
                 side.respondent == "patient" and _shares(planned.dyad_id),
             )
         )
-        scored.append((response_id, planned, scores))
-    by_visit = {(planned.visit_id, planned.respondent): scores for _id, planned, scores in scored}
+        scored.append((response_id, planned, scores, answers))
+    by_visit = {(planned.visit_id, planned.respondent): (scores, answers) for _id, planned, scores, answers in scored}
+    bands = _wave_bands(sides, by_visit)
     score_rows = []
-    for response_id, planned, scores in scored:
+    for response_id, planned, scores, _answers_given in scored:
         record = Record(response_id, planned.practice_id, planned.respondent, planned.submitted_at)
-        theirs = by_visit.get((planned.visit_id, latest.other_side(planned.respondent)), {})
+        theirs, _their_answers = by_visit.get((planned.visit_id, latest.other_side(planned.respondent)), ({}, None))
         score_rows.extend(
             latest.score_rows(
-                record, scores, planned.clinician_id, theirs,
+                record, scores, planned.clinician_id, theirs, bands.get(planned.visit_id),
                 latest=response_id in latest_ids, month_latest=response_id in month_latest_ids,
             )
         )
     return response_rows, answer_rows, score_rows
+
+
+def _wave_bands(sides, by_visit: dict) -> dict[int, dict[str, str]]:
+    """{visit id: the wave's gap bands} for the visits both sides answered, judged as a submission judges them
+    (surveys.latest.wave_bands) from the answers in hand: the seed's current versions pair item by item from 1.1."""
+    side_of = {side.respondent: side for side in sides}
+    clinician, patient = side_of.get(Respondent.CLINICIAN), side_of.get(Respondent.PATIENT)
+    if clinician is None or patient is None:
+        return {}
+    pairs = mirrored_pairs(clinician.spec, patient.spec)
+    bands = {}
+    for (visit_id, respondent), (patient_scores, patient_answers) in by_visit.items():
+        if respondent != Respondent.PATIENT or (visit_id, Respondent.CLINICIAN) not in by_visit:
+            continue
+        clinician_scores, clinician_answers = by_visit[(visit_id, Respondent.CLINICIAN)]
+        measures = None if pairs is None else item_pair_gaps(pairs, clinician_answers, patient_answers, patient.spec.scale)
+        bands[visit_id] = gaps.wave_bands(clinician_scores, patient_scores, measures)
+    return bands
 
 
 # How much a patient's case mix moves their own views (latent units; a patient's own effect has an SD of about

@@ -574,13 +574,16 @@ def _concordance_panel(pairs, hidden, notes, hides: Callable[[str, int], bool]) 
         "concordance",
         _("Patient and clinician views of the same visit"),
         [_("Domain"), _("Pairs"), _("Patient mean"), _("Clinician mean"), _("Mean gap"), _("SD of gaps"),
-         _("|gap| ≥ 25: domain rule (instrument 1.0)")],
+         _("Gaps beyond measurement error")],
     )
     if hidden:
         panel.notes = notes[:1]
         return panel
     gaps_of = queries.gaps_by_domain(pairs)
     points = concordance_points(pairs)
+    by_domain: dict[str, list] = {domain: [] for domain in SHARED_DOMAINS}
+    for pair in pairs:
+        by_domain[pair.domain].append(pair)
     for domain in SHARED_DOMAINS:
         domain_gaps, domain_points = gaps_of.get(domain, []), points[domain]
         n = len(domain_gaps)
@@ -595,7 +598,7 @@ def _concordance_panel(pairs, hidden, notes, hides: Callable[[str, int], bool]) 
                 sum(clinician * waves for (_p, clinician), waves in domain_points.items()) / n if n else None,
                 sum(domain_gaps) / n if n else None,
                 scoring.summarize(domain_gaps).sd,
-                sum(1 for g in domain_gaps if scoring.gap_flagged(g)),
+                sum(pair.waves for pair in by_domain[domain] if pair.flagged),
             ]
         )
     if pairs:
@@ -608,10 +611,10 @@ def _concordance_panel(pairs, hidden, notes, hides: Callable[[str, int], bool]) 
             "the dot, the more dyads (hover for the number). Dotted lines mark a gap of 25 points."
         ),
         _(
-            "The count of gaps of 25 points or more is the domain rule of instrument 1.0, read from the scores alone: "
-            "it also counts visits whose two views are one answer step apart on every item (Agree against Strongly "
-            "agree). The SD of gaps shows how far they spread both ways around the mean. Clinicians' own pages and "
-            "the reports judge instrument 1.1 visits item by item and flag only gaps beyond measurement error."
+            "Gaps beyond measurement error are judged visit by visit, by the questionnaire's rule: from version 1.1, "
+            "item by item over the mirrored questions, and only when the two views differ by more than one answer "
+            "step and by more than chance; for version 1.0, which has no mirrored questions, a gap of 25 points or "
+            "more. The SD of gaps shows how far they spread both ways around the mean."
         ),
     ]
     return panel

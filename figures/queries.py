@@ -33,11 +33,10 @@ from django.db.models import (
 from django.db.models.functions import Cast, ExtractMonth, ExtractYear, Floor, Lead, RowNumber, TruncMonth
 
 from measurement import casemix, scoring
-from measurement.gaps import PairedGap, WaveGap, item_pair_gaps, judge_wave, mirrored_pairs
-from measurement.instruments import spec_for_version
+from measurement.gaps import HIGHER, LOWER, WaveGap, judge_wave
 from plumbing.period import Period
 from surveys import selectors
-from surveys.models import Answer, DomainScore, InstrumentVersion, Invitation, Practice, Respondent, Response
+from surveys.models import DomainScore, Invitation, Practice, Respondent, Response
 
 _shared: ContextVar[dict | None] = ContextVar("analytics_shared_reads", default=None)
 
@@ -348,21 +347,27 @@ class Pair(NamedTuple):
     patient: float
     clinician: float
     clinician_id: int
-    waves: int = 1  # how many of the clinician's dyads had exactly these two scores in their latest wave
+    band: str | None  # where the wave's gap falls by its instrument's rule (measurement.gaps: lower, within, higher)
+    waves: int = 1  # how many of the clinician's dyads had exactly these two scores and band in their latest wave
+
+    @property
+    def flagged(self) -> bool:
+        """Beyond measurement error (instrument 1.1's item pairs) or by the domain rule (1.0)."""
+        return self.band in (LOWER, HIGHER)
 
 
 @read_once
 def concordance(practice: Practice, period: Period) -> list[Pair]:
     """Patient and clinician scores of the same wave, per shared domain (each dyad's latest wave).
 
-    The patient's score rows carry the clinician's score of the same visit as `paired_score`, so this is one
-    read; equal waves of one clinician come back as one Pair with their number (`waves`): scores take few
+    The patient's score rows carry the clinician's score of the same visit as `paired_score` and the wave's gap
+    band as `paired_band`, so this is one read; equal waves of one clinician come back as one Pair with their number (`waves`): scores take few
     distinct values, so a practice's 35,000 waves make about 5,000 pairs.
     """
     rows = (
         latest_scores(practice, period)
         .filter(domain__in=scoring.SHARED_DOMAINS, paired_score__isnull=False)
-        .values_list("domain", "score", "paired_score", "clinician_id")
+        .values_list("domain", "score", "paired_score", "clinician_id", "paired_band")
         .annotate(waves=Count("*"))
         .order_by()
     )
@@ -432,40 +437,6 @@ def patient_versions(practice: Practice) -> list:
     )
 
 
-def paired_measures(responses: QuerySet[Response]) -> dict[int, dict[str, PairedGap] | None]:
-    """{visit id: its wave's item-pair gaps (measurement.gaps), or None where the wave cannot be paired item by
-    item (instrument 1.0) and keeps the domain rule}, for the waves of `responses` (both sides of each visit must
-    be among them). Two queries: the answers with their visit, side and version, then the versions' specs.
-
-    Read from the answers, not from the read model: a flag depends on every item of the wave, which the score
-    rows do not keep. So it is asked only for a clinician's own waves, a dyad's, or a report's period, never for
-    a whole practice's dashboard (docs/measurement.md).
-    """
-    answers: dict[tuple[int, str], dict[str, int | str]] = defaultdict(dict)
-    versions: dict[tuple[int, str], int] = {}
-    for visit_id, respondent, version_id, code, value in (
-        Answer.objects.filter(response__in=responses)
-        .values_list("response__visit_id", "response__respondent", "response__instrument_version_id", "item__code", "value")
-        .order_by()
-    ):
-        answers[(visit_id, respondent)][code] = scoring.NA if value is None else value
-        versions[(visit_id, respondent)] = version_id
-    specs = {v.pk: spec_for_version(v) for v in InstrumentVersion.objects.filter(pk__in=set(versions.values()))}
-    pairings: dict[tuple[int, int], tuple | None] = {}  # a few version pairs among many waves: pair them once
-    measures: dict[int, dict[str, PairedGap] | None] = {}
-    for visit_id in {visit for visit, _side in versions}:
-        clinician, patient = (versions.get((visit_id, side)) for side in (Respondent.CLINICIAN, Respondent.PATIENT))
-        if clinician is None or patient is None:
-            continue
-        if (clinician, patient) not in pairings:
-            pairings[(clinician, patient)] = mirrored_pairs(specs[clinician], specs[patient])
-        pairs = pairings[(clinician, patient)]
-        measures[visit_id] = None if pairs is None else item_pair_gaps(
-            pairs, answers[(visit_id, Respondent.CLINICIAN)], answers[(visit_id, Respondent.PATIENT)], specs[patient].scale
-        )
-    return measures
-
-
 @read_once
 def judged_latest_waves(practice: Practice, period: Period) -> list[WaveGap]:
     """Each dyad's latest wave in the period (the waves of `concordance`), every shared domain both sides scored
@@ -476,7 +447,7 @@ def judged_latest_waves(practice: Practice, period: Period) -> list[WaveGap]:
     for visit_id, domain, patient, clinician in latest.values_list("response__visit_id", "domain", "score", "paired_score"):
         sides[visit_id][0][domain] = clinician
         sides[visit_id][1][domain] = patient
-    measures = paired_measures(Response.objects.filter(visit_id__in=latest.values("response__visit_id")))
+    measures = selectors.paired_measures(Response.objects.filter(visit_id__in=latest.values("response__visit_id")))
     return [
         gap
         for visit_id, (clinician, patient) in sides.items()
@@ -539,7 +510,7 @@ def clinician_dyads(practice: Practice, clinician, period: Period, limit: int = 
         scores[(visit_id, respondent)].update(
             {domain: score, "process_index": process_index, "outcome_index": outcome_index}
         )
-    measures = paired_measures(Response.objects.filter(visit_id__in=wave_visits))
+    measures = selectors.paired_measures(Response.objects.filter(visit_id__in=wave_visits))
     rows = []
     for dyad_id, reference, visit_count, last_visit, visit_id in dyads:
         clinician_scores = scores.get((visit_id, Respondent.CLINICIAN), {})
@@ -572,7 +543,7 @@ def dyad_waves(dyad) -> list[Wave]:
         if respondent == Respondent.PATIENT and not shared:
             continue
         scores[(visit_id, respondent)][domain] = score
-    measures = paired_measures(
+    measures = selectors.paired_measures(
         Response.objects.filter(dyad=dyad).exclude(respondent=Respondent.PATIENT, shared_with_clinician=False)
     )
     waves = []

@@ -222,6 +222,18 @@ def judge_wave(
     return rows
 
 
+def wave_bands(
+    clinician_scores: Mapping[str, float | None],
+    patient_scores: Mapping[str, float | None],
+    paired: Mapping[str, PairedGap] | None,
+) -> dict[str, str]:
+    """{shared domain: band} of one wave, each domain judged by the wave's rule (`judge_wave`).
+
+    What the read model keeps of a wave's gaps (surveys.latest): a practice's dashboard counts the waves beyond
+    measurement error from the score rows alone, without reading every answer of every wave."""
+    return {gap.domain: gap.band for gap in judge_wave(clinician_scores, patient_scores, paired)}
+
+
 @dataclass(frozen=True)
 class GapDistribution:
     """How one domain's wave gaps spread: counts per band, and how many waves each rule decided."""

@@ -4,10 +4,11 @@ docs/measurement.md counts each dyad once in a period's figures, by its most rec
 with a window function over every response of the period took most of the dashboard's time at 20,000 visits
 (docs/performance.md), so every score row says whether its response is its dyad's latest for its respondent
 (`is_latest`) and its latest of that month (`is_month_latest`), and carries the other respondent's score of
-the same visit (`paired_score`). They are kept in step here, under a lock on the dyad so that two submissions
+the same visit (`paired_score`) with where that wave's gap falls by its instrument's rule (`paired_band`: lower,
+within or higher, measurement.gaps). They are kept in step here, under a lock on the dyad so that two submissions
 of one dyad never both win: on every submission and every deletion (`move_flags`); in bulk by the seed
-(`latest_response_ids`); and all at once by `rebuild` (the migration that added them, `manage.py
-rebuild_read_model` after a change of TIME_ZONE).
+(`latest_response_ids`, `measurement.gaps.wave_bands`); and all at once by `rebuild` and `rebuild_bands` (the
+migrations that added them, `manage.py rebuild_read_model` after a change of TIME_ZONE).
 
 `figures.queries` reads the flags whenever they give the window's answer: for a period that reaches today and is not
 narrowed to one instrument version (a response's being latest overall says nothing about the latest of one
@@ -25,14 +26,15 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
-from measurement import scoring
+from measurement import gaps, scoring
 
-from .models import DomainScore, Dyad, Respondent, Response
+from . import selectors
+from .models import Answer, DomainScore, Dyad, InstrumentVersion, Respondent, Response
 
 # The columns of a score row, in the order `score_rows` writes them (the submit path's INSERT and the seed's COPY).
 SCORE_FIELDS = (
     "response_id", "domain", "score", "practice_id", "clinician_id", "respondent", "submitted_at", "month",
-    "paired_score", "is_latest", "is_month_latest",
+    "paired_score", "paired_band", "is_latest", "is_month_latest",
 )
 
 
@@ -50,14 +52,17 @@ def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return tuple(timezone.make_aware(dt.datetime.combine(day, dt.time.min)) for day in (month, next_month(month)))
 
 
-def score_rows(response, scores: dict, clinician_id: int, paired: dict, *, latest=False, month_latest=False) -> list[tuple]:
+def score_rows(response, scores: dict, clinician_id: int, paired: dict, bands: dict | None = None, *, latest=False,
+               month_latest=False) -> list[tuple]:
     """A response's score rows in SCORE_FIELDS order. `response` needs id, practice_id, respondent and
-    submitted_at (a Response, or the seed's plain record); `paired` is the other side's {domain: score}."""
+    submitted_at (a Response, or the seed's plain record); `paired` is the other side's {domain: score} and
+    `bands` the wave's {domain: band} (`wave_bands`), both empty until the other side has answered."""
     month = month_of(response.submitted_at)
+    bands = bands or {}
     return [
         (
             response.id, domain, score, response.practice_id, clinician_id, response.respondent,
-            response.submitted_at, month, paired.get(domain), latest, month_latest,
+            response.submitted_at, month, paired.get(domain), bands.get(domain), latest, month_latest,
         )
         for domain, score in scores.items()
     ]
@@ -129,13 +134,28 @@ def scores_of_other_side(response) -> dict[str, float | None]:
         return dict(cursor.fetchall())
 
 
-def pair_other_side(response, scores: dict[str, float | None]) -> None:
-    """Give the other respondent's score rows of the visit this response's scores as their pairs."""
+def wave_bands(response, mine: dict[str, float | None], theirs: dict[str, float | None]) -> dict[str, str]:
+    """{shared domain: band} of the response's wave once both sides have answered (`theirs` is the other side's
+    scores): each domain judged by the wave's rule, item pairs beyond measurement error from instrument 1.1,
+    the domain rule for 1.0 (measurement.gaps). Two queries: the wave's answers, then its versions' specs."""
+    patient, clinician = (mine, theirs) if response.respondent == Respondent.PATIENT else (theirs, mine)
+    measures = selectors.paired_measures(Response.objects.filter(visit_id=response.visit_id))
+    return gaps.wave_bands(clinician, patient, measures.get(response.visit_id))
+
+
+def pair_other_side(response, scores: dict[str, float | None], bands: dict[str, str]) -> None:
+    """Give the other respondent's score rows of the visit this response's scores as their pairs, and the
+    wave's bands."""
     DomainScore.objects.filter(response__visit_id=response.visit_id, respondent=other_side(response.respondent)).update(
         paired_score=Case(
             *[When(domain=domain, then=Value(score, output_field=FloatField())) for domain, score in scores.items()],
             default=Value(None, output_field=FloatField()),
-        )
+        ),
+        paired_band=Case(
+            *[When(domain=domain, then=Value(band)) for domain, band in bands.items()],
+            default=Value(None),
+            output_field=DomainScore._meta.get_field("paired_band"),
+        ),
     )
 
 
@@ -197,6 +217,41 @@ def rebuild(score_model=DomainScore, response_model=Response, dyad_model=Dyad, u
     return scores.count()
 
 
+def rebuild_bands(score_model=DomainScore, response_model=Response, answer_model=Answer,
+                  version_model=InstrumentVersion, using: str = "default", chunk: int = 500) -> int:
+    """Recompute every paired score row's band (`wave_bands`) from the waves' answers; returns the waves judged.
+
+    After `rebuild` (which pairs the rows), for the migration that added the bands (with its historical models)
+    and `manage.py rebuild_read_model`. Waves in chunks: one read of their answers, one of their scores, and an
+    UPDATE per domain and band.
+    """
+    scores = score_model.objects.using(using)
+    scores.exclude(paired_band=None).update(paired_band=None)
+    visits = sorted(set(
+        scores.filter(paired_score__isnull=False, domain__in=scoring.SHARED_DOMAINS)
+        .values_list("response__visit_id", flat=True)
+    ))
+    for start in range(0, len(visits), chunk):
+        some = visits[start : start + chunk]
+        responses = response_model.objects.using(using).filter(visit_id__in=some)
+        measures = selectors.paired_measures(responses, answer_model, version_model)
+        sides: dict[int, dict[str, dict]] = {}
+        ids: dict[int, list[int]] = {}
+        for response_id, visit_id, respondent, domain, score in scores.filter(response__in=responses).values_list(
+            "response_id", "response__visit_id", "respondent", "domain", "score"
+        ):
+            sides.setdefault(visit_id, {Respondent.CLINICIAN: {}, Respondent.PATIENT: {}})[respondent][domain] = score
+            ids.setdefault(visit_id, []).append(response_id)
+        targets: dict[tuple[str, str], set[int]] = {}
+        for visit_id, side in sides.items():
+            bands = gaps.wave_bands(side[Respondent.CLINICIAN], side[Respondent.PATIENT], measures.get(visit_id))
+            for domain, band in bands.items():
+                targets.setdefault((domain, band), set()).update(ids[visit_id])
+        for (domain, band), response_ids in targets.items():
+            scores.filter(response_id__in=response_ids, domain=domain).update(paired_band=band)
+    return len(visits)
+
+
 @receiver(post_delete, sender=Response, dispatch_uid="surveys.latest.response_deleted")
 def response_deleted(sender, instance: Response, **kwargs) -> None:
     """A deleted response (an erasure, an admin's delete) hands its flags to the dyad's next latest and
@@ -205,5 +260,5 @@ def response_deleted(sender, instance: Response, **kwargs) -> None:
         return
     DomainScore.objects.filter(
         response__visit_id=instance.visit_id, respondent=other_side(instance.respondent)
-    ).update(paired_score=None)
+    ).update(paired_score=None, paired_band=None)
     move_flags(instance.dyad_id, instance.respondent, instance.submitted_at)

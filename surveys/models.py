@@ -286,7 +286,7 @@ class DomainScore(models.Model):
     from this one table without joins (docs/performance.md): copies of the response's practice, clinician,
     respondent and time, the local month, the other respondent's score of the same visit and domain, and
     whether the response is its dyad's latest (overall and in its month) for its respondent. The copies are
-    written with the score; `paired_score` and the flags are kept in step by `surveys.latest` whenever a
+    written with the score; `paired_score`, `paired_band` and the flags are kept in step by `surveys.latest` whenever a
     response of the dyad is saved or deleted.
     """
 
@@ -300,6 +300,11 @@ class DomainScore(models.Model):
     submitted_at = models.DateTimeField()
     month = models.DateField(help_text="First day of the submission's month, in the site's time zone.")
     paired_score = models.FloatField(null=True, blank=True, help_text="The other respondent's score of this visit.")
+    paired_band = models.CharField(
+        max_length=8, null=True, blank=True,
+        help_text="Where this visit's clinician-minus-patient gap falls by its instrument's rule: lower, within or "
+        "higher (measurement.gaps); empty until both have answered.",
+    )
     is_latest = models.BooleanField(default=False)
     is_month_latest = models.BooleanField(default=False)
 
@@ -315,7 +320,7 @@ class DomainScore(models.Model):
         indexes = [
             models.Index(
                 fields=["practice", "respondent", "submitted_at"],
-                include=["domain", "clinician", "score", "paired_score"],
+                include=["domain", "clinician", "score", "paired_score", "paired_band"],
                 condition=Q(is_latest=True),
                 name="score_latest",
             ),

@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import math
 import statistics
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import connections, router
@@ -27,9 +28,13 @@ from django.db.models import (
 from django.http import Http404
 from django.utils import timezone
 
+from measurement import scoring
+from measurement.gaps import PairedGap, item_pair_gaps, mirrored_pairs
+from measurement.instruments import spec_for_version
 from plumbing.period import Period
 
 from .models import (
+    Answer,
     CardLink,
     Dyad,
     InstrumentVersion,
@@ -432,3 +437,41 @@ def self_assessment_reminders_due(today: dt.date | None = None) -> list[tuple[Pr
         if key not in taken and key not in reminded:
             due.append((membership.practice, membership.user, key[2]))
     return due
+
+
+def paired_measures(responses: QuerySet[Response], answer_model=Answer,
+                    version_model=InstrumentVersion) -> dict[int, dict[str, PairedGap] | None]:
+    """{visit id: its wave's item-pair gaps (measurement.gaps), or None where the wave cannot be paired item by
+    item (instrument 1.0) and keeps the domain rule}, for the waves of `responses` (both sides of each visit must
+    be among them). Two queries: the answers with their visit, side and version, then the versions' specs. The
+    models are a migration's historical ones when it passes them (`surveys.latest.rebuild_bands`).
+
+    Read from the answers: a flag depends on every item of the wave, which the score rows do not keep. The
+    read model keeps only each wave's band (`surveys.latest.wave_bands`, written when its second side arrives),
+    which is what a whole practice's dashboard counts; a clinician's own page, a dyad's and a report's period
+    read the measures themselves, for the gap sizes and their errors (docs/measurement.md).
+    """
+    answers: dict[tuple[int, str], dict[str, int | str]] = defaultdict(dict)
+    versions: dict[tuple[int, str], int] = {}
+    for visit_id, respondent, version_id, code, value in (
+        answer_model.objects.using(responses.db).filter(response__in=responses)
+        .values_list("response__visit_id", "response__respondent", "response__instrument_version_id", "item__code", "value")
+        .order_by()
+    ):
+        answers[(visit_id, respondent)][code] = scoring.NA if value is None else value
+        versions[(visit_id, respondent)] = version_id
+    versions_used = version_model.objects.using(responses.db).filter(pk__in=set(versions.values()))
+    specs = {v.pk: spec_for_version(v) for v in versions_used}
+    pairings: dict[tuple[int, int], tuple | None] = {}  # a few version pairs among many waves: pair them once
+    measures: dict[int, dict[str, PairedGap] | None] = {}
+    for visit_id in {visit for visit, _side in versions}:
+        clinician, patient = (versions.get((visit_id, side)) for side in (Respondent.CLINICIAN, Respondent.PATIENT))
+        if clinician is None or patient is None:
+            continue
+        if (clinician, patient) not in pairings:
+            pairings[(clinician, patient)] = mirrored_pairs(specs[clinician], specs[patient])
+        pairs = pairings[(clinician, patient)]
+        measures[visit_id] = None if pairs is None else item_pair_gaps(
+            pairs, answers[(visit_id, Respondent.CLINICIAN)], answers[(visit_id, Respondent.PATIENT)], specs[patient].scale
+        )
+    return measures

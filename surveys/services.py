@@ -433,16 +433,18 @@ def submit_response(
 
 
 def _write_scores(response: Response, scores: dict, clinician_id: int) -> None:
-    """The response's score rows, paired with the other respondent's of the visit, and the dyad's latest flags
+    """The response's score rows, paired with the other respondent's of the visit (and the wave's gap bands once
+    both have answered), and the dyad's latest flags
     moved to it (surveys.latest: what the dashboards read). Runs under the dyad's lock."""
     theirs = latest.scores_of_other_side(response)
+    bands = latest.wave_bands(response, scores, theirs) if theirs else {}
     _insert_rows(
         DomainScore,
         latest.SCORE_FIELDS,
-        latest.score_rows(response, scores, clinician_id, theirs),
+        latest.score_rows(response, scores, clinician_id, theirs, bands),
     )
     if theirs:
-        latest.pair_other_side(response, scores)
+        latest.pair_other_side(response, scores, bands)
     latest.move_flags(response.dyad_id, response.respondent, response.submitted_at)
 
 

@@ -214,3 +214,35 @@ def test_a_clinician_who_answered_two_visits_gives_no_figure_on_two_pairs_alone_
         remainder = total - sum(n for n in others if n is not HIDDEN)
         assert remainder == 0 or remainder >= 5, row
         assert remainder != 2, row
+
+
+# --- the manager's concordance counts each visit's gap by its instrument's rule ----------------------------
+
+
+def flagged_gaps(rows: list[dict]) -> list:
+    return [row["Gaps beyond measurement error"] for row in rows]
+
+
+def test_the_managers_count_does_not_flag_one_step_on_every_item_of_a_1_1_visit(client, practice, cara):
+    """All "Strongly agree" against all "Agree" is 25 points in every domain: the 1.0 rule would flag all six
+    visits, and the manager's page did until the read model kept each visit's band."""
+    for i in range(6):
+        wave(practice, cara, f"STEP-{i}", 5, 4)
+    for i in range(5):
+        wave(practice, cara, f"FAR-{i}", 5, 3)
+    client.force_login(factories.member(practice, "boss", "manager"))
+
+    rows = concordance_rows(client, practice)
+
+    assert [row["Pairs"] for row in rows] == [11] * len(SHARED_DOMAINS)
+    assert flagged_gaps(rows) == [5] * len(SHARED_DOMAINS)  # the two-step visits only
+
+
+def test_the_managers_count_keeps_the_domain_rule_for_1_0_visits(client, instruments):
+    practice = factories.practice("old-manager", min_n=5)
+    olga = factories.member(practice, "olga", "clinician")
+    for i in range(6):
+        wave(practice, olga, f"OLD-{i}", 5, 4)  # 25 points: flagged by the 1.0 domain rule
+    client.force_login(factories.member(practice, "boss", "manager"))
+
+    assert flagged_gaps(concordance_rows(client, practice)) == [6] * len(SHARED_DOMAINS)

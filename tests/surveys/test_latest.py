@@ -139,6 +139,30 @@ def test_each_side_of_a_visit_carries_the_others_score_whoever_answers_first(pra
 
 
 @pytest.mark.django_db
+@pytest.mark.django_db
+def test_each_side_of_a_visit_carries_the_band_of_its_gap_by_the_visits_rule(current_instruments, practice_a, clinician_a):
+    """Instrument 1.1: one answer step on every item (25 points) is within error, two steps are beyond it; the
+    band is written on both sides' rows whoever answers second, and only for the shared domains."""
+    bands = {}
+    for reference, (clinician_value, patient_value), patient_first in (
+        ("P-STEP", (5, 4), True), ("P-FAR", (5, 3), False), ("P-LOW", (2, 4), True),
+    ):
+        visit = factories.visit(practice_a, clinician_a, reference)
+        order = [("patient", patient_value), ("clinician", clinician_value)]
+        responses = [
+            submit_response(invitation, factories.scoring_every_item(invitation, value))
+            for who, value in (order if patient_first else order[::-1])
+            for invitation in [visit.visit.invitations.get(respondent=who)]
+        ]
+        rows = DomainScore.objects.filter(response__in=responses)
+        shared = rows.filter(domain__in=scoring.SHARED_DOMAINS)
+        assert shared.count() == 2 * len(scoring.SHARED_DOMAINS)
+        bands[reference] = set(shared.values_list("paired_band", flat=True))
+        assert not rows.exclude(domain__in=scoring.SHARED_DOMAINS).exclude(paired_band=None).exists()
+
+    assert bands == {"P-STEP": {"within"}, "P-FAR": {"higher"}, "P-LOW": {"lower"}}
+
+
 def test_deleting_the_latest_response_hands_its_flags_back_and_unpairs_the_other_side(practice_a, clinician_a):
     older = submit(factories.visit(practice_a, clinician_a, "P-1"))
     visit = factories.visit(practice_a, clinician_a, "P-1")
@@ -151,6 +175,7 @@ def test_deleting_the_latest_response_hands_its_flags_back_and_unpairs_the_other
     assert flagged("is_latest") == {older.pk, clinician_response.pk}
     assert flagged("is_month_latest") == {older.pk, clinician_response.pk}
     assert not clinician_response.scores.filter(paired_score__isnull=False).exists()
+    assert not clinician_response.scores.exclude(paired_band=None).exists()
 
 
 # The flags give the window's answer: every figure, both paths.
@@ -212,7 +237,9 @@ def test_rebuild_read_model_puts_back_what_the_rows_should_hold(instruments):
     seed_demo(practices=1, clinicians=2, visits=120, seed=4)
     truth = list(DomainScore.objects.order_by("pk").values_list(*latest.SCORE_FIELDS))
     # What a change of TIME_ZONE or a hand repair could leave: wrong months, lost pairs, stray flags.
-    DomainScore.objects.update(month=dt.date(2000, 1, 1), paired_score=None, is_latest=True, is_month_latest=False)
+    DomainScore.objects.update(
+        month=dt.date(2000, 1, 1), paired_score=None, paired_band="higher", is_latest=True, is_month_latest=False
+    )
 
     call_command("rebuild_read_model", stdout=open(os.devnull, "w"))
 
