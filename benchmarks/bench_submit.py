@@ -166,9 +166,10 @@ def submit_raw(connection, tokens, spec, item_ids, form) -> list[float]:
             cursor.execute(RAW_THEIRS, [visit_id])
             theirs = dict(cursor.fetchall())
             month = month_of(submitted_at)
+            # No band (paired_band): the bench's visits have no clinician answer, so neither path judges a wave.
             rows = [
                 (response_id, domain, score, practice_id, clinician_id, "patient", submitted_at, month,
-                 theirs.get(domain), True, True)
+                 theirs.get(domain), None, True, True)
                 for domain, score in scores.items()
             ]
             placeholders = "(" + ", ".join(["%s"] * len(SCORE_FIELDS)) + ")"
@@ -330,7 +331,7 @@ def main():
         for prefix in ("DJ-", "RAW-"):
             response = Response.objects.filter(dyad__patient__reference__startswith=prefix).last()
             score_rows = DomainScore.objects.filter(response=response).values_list(
-                "domain", "score", "respondent", "month", "paired_score", "is_latest", "is_month_latest"
+                "domain", "score", "respondent", "month", "paired_score", "paired_band", "is_latest", "is_month_latest"
             )
             shapes.add((response.answers.count(), tuple(sorted(score_rows)), response.process_index,
                         response.outcome_index))
