@@ -57,17 +57,26 @@ def sign_in(base: str, username: str, password: str) -> str:
     return "; ".join(f"{name}={value}" for name, value in cookies.items())
 
 
+# Lighthouse's own trace sometimes misses the navigation on a busy machine ("NO_NAVSTART"): such a run says
+# nothing about the page, so it is run again, at most this many times in all.
+ATTEMPTS = 3
+
+
 def lighthouse(url: str, cookie: str, form_factor: str, out: Path) -> dict:
     """One Lighthouse run (its whole report written to `out`); the figures we report from it."""
     env = {**os.environ, "CHROME_PATH": os.environ.get("CHROME_PATH", "/usr/bin/chromium")}
-    subprocess.run(
-        [*LIGHTHOUSE, url, "--quiet", "--output=json", f"--output-path={out}",
-         "--only-categories=performance,accessibility", f"--chrome-flags={CHROME_FLAGS}",
-         f"--extra-headers={json.dumps({'Cookie': cookie})}", *FORM_FACTORS[form_factor]],
-        check=True, env=env, timeout=300, stdout=subprocess.DEVNULL,
-    )
-    report = json.loads(out.read_text())
-    if report.get("runtimeError"):
+    for attempt in range(1, ATTEMPTS + 1):
+        run = subprocess.run(
+            [*LIGHTHOUSE, url, "--quiet", "--output=json", f"--output-path={out}",
+             "--only-categories=performance,accessibility", f"--chrome-flags={CHROME_FLAGS}",
+             f"--extra-headers={json.dumps({'Cookie': cookie})}", *FORM_FACTORS[form_factor]],
+            env=env, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        report = json.loads(out.read_text()) if run.returncode == 0 else {"runtimeError": run.stderr[-500:]}
+        if not report.get("runtimeError"):
+            break
+        bench.log(f"pages: Lighthouse failed (attempt {attempt} of {ATTEMPTS}):", str(report["runtimeError"])[:200])
+    else:
         raise RuntimeError(report["runtimeError"])
     if report["finalDisplayedUrl"].split("?")[0] != url.split("?")[0]:
         raise RuntimeError(f"Lighthouse ended on {report['finalDisplayedUrl']}, not {url}: not signed in?")

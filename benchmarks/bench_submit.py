@@ -136,9 +136,17 @@ WHERE response_id IN (SELECT id FROM surveys_response WHERE dyad_id = %s AND res
   AND (is_latest OR is_month_latest)
 """
 
+# The new response is the dyad's latest (no later month: its own rows' next month is empty); the rows of earlier
+# months whose next month was later or none now point at its month.
+RAW_NEXT_MONTH = """
+UPDATE surveys_domainscore SET next_month = %s
+WHERE response_id IN (SELECT id FROM surveys_response WHERE dyad_id = %s AND respondent = 'patient' AND id <> %s)
+  AND month < %s AND (next_month IS NULL OR next_month > %s)
+"""
+
 
 def submit_raw(connection, tokens, spec, item_ids, form) -> list[float]:
-    """The same rows, by hand: one transaction per submission, eight statements and a commit."""
+    """The same rows, by hand: one transaction per submission, nine statements and a commit."""
     from measurement import scoring
     from surveys.latest import SCORE_FIELDS, month_of
     from surveys.tokens import hash_token
@@ -168,7 +176,7 @@ def submit_raw(connection, tokens, spec, item_ids, form) -> list[float]:
             month = month_of(submitted_at)
             # No band (paired_band): the bench's visits have no clinician answer, so neither path judges a wave.
             rows = [
-                (response_id, domain, score, practice_id, clinician_id, "patient", submitted_at, month,
+                (response_id, domain, score, practice_id, clinician_id, "patient", submitted_at, month, None,
                  theirs.get(domain), None, True, True)
                 for domain, score in scores.items()
             ]
@@ -181,6 +189,7 @@ def submit_raw(connection, tokens, spec, item_ids, form) -> list[float]:
             if theirs:
                 cursor.execute(RAW_PAIR, [[d for d in scores], [scores[d] for d in scores], visit_id])
             cursor.execute(RAW_UNFLAG, [month, dyad_id, response_id])
+            cursor.execute(RAW_NEXT_MONTH, [month, dyad_id, response_id, month, month])
         times.append(time.perf_counter() - start)
     return times
 
@@ -331,7 +340,8 @@ def main():
         for prefix in ("DJ-", "RAW-"):
             response = Response.objects.filter(dyad__patient__reference__startswith=prefix).last()
             score_rows = DomainScore.objects.filter(response=response).values_list(
-                "domain", "score", "respondent", "month", "paired_score", "paired_band", "is_latest", "is_month_latest"
+                "domain", "score", "respondent", "month", "next_month", "paired_score", "paired_band", "is_latest",
+                "is_month_latest"
             )
             shapes.add((response.answers.count(), tuple(sorted(score_rows)), response.process_index,
                         response.outcome_index))

@@ -355,14 +355,18 @@ def _seed_practice_visits(rng, writer, practice, staff, n_visits, today, sides, 
     response_ids = iter(writer.ids(Response, sum(len(batch.pending) for batch in batches)))
     for batch in batches:
         batch.response_ids = [next(response_ids) for _ in batch.pending]
-    flags = latest.latest_response_ids(
+    planned_rows = [
         (pk, planned.dyad_id, planned.respondent, planned.submitted_at)
         for batch in batches
         for pk, planned in zip(batch.response_ids, batch.pending)
-    )
+    ]
+    flags = latest.latest_response_ids(planned_rows)
+    following = latest.next_months(planned_rows)
     created = 0
     for batch in batches:
-        response_rows, answer_rows, score_rows = _responses(rng, model, sides, batch.response_ids, batch.pending, *flags)
+        response_rows, answer_rows, score_rows = _responses(
+            rng, model, sides, batch.response_ids, batch.pending, *flags, following
+        )
         with transaction.atomic(using=writer.connection.alias):
             writer.write(Dyad, DYAD_FIELDS, batch.dyad_rows)
             writer.write(Visit, VISIT_FIELDS, batch.visit_rows)
@@ -399,9 +403,10 @@ def _answers(model: PracticeModel, sides, pending: list[Planned]) -> list[list[i
 
 
 def _responses(rng, model: PracticeModel, sides, response_ids, pending: list[Planned], latest_ids: set[int],
-               month_latest_ids: set[int]):
+               month_latest_ids: set[int], following: dict):
     """Answers drawn from the practice's model (demo/answers.py), scored like a real submission; each score
-    row paired with the other respondent's score of its visit (and the wave's gap band) and flagged as its dyad's latest where it is."""
+    row paired with the other respondent's score of its visit (and the wave's gap band), flagged as its dyad's latest
+    where it is, and given its dyad's next month with a response (`following`, latest.next_months)."""
     response_rows, answer_rows, scored = [], [], []
     item_ids = {side.respondent: [item_id for _code, item_id, *_rest in side.items] for side in sides}
     for response_id, planned, values in zip(response_ids, pending, _answers(model, sides, pending)):
@@ -430,6 +435,7 @@ def _responses(rng, model: PracticeModel, sides, response_ids, pending: list[Pla
             latest.score_rows(
                 record, scores, planned.clinician_id, theirs, bands.get(planned.visit_id),
                 latest=response_id in latest_ids, month_latest=response_id in month_latest_ids,
+                next_month=following[response_id],
             )
         )
     return response_rows, answer_rows, score_rows

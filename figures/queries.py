@@ -127,13 +127,29 @@ def latest_scores(
         scores = scores.filter(clinician_id=period.clinician_id)
     if period.reaches_today:
         return scores.filter(**{"is_month_latest" if per_month else "is_latest": True})
-    if per_month and not period.version_id and (period.end + dt.timedelta(days=1)).day == 1:
+    if ends_with_a_month(period):
         # A past period that ends with a month: each dyad's latest of a month is the one flagged for that month
         # (a month's latest before the period's start has none of that month's responses after it in the
-        # period), so the trends of closed quarters read the flags too (docs/performance.md).
-        return scores.filter(is_month_latest=True)
+        # period), and its latest in the period is the month's latest whose dyad answered in no later month of
+        # the period (`next_month`), so closed quarters read the flags too (docs/performance.md).
+        scores = scores.filter(is_month_latest=True)
+        if per_month:
+            return scores
+        return scores.filter(Q(next_month__isnull=True) | Q(next_month__gt=period.end.replace(day=1)))
     latest = latest_per_dyad(responses_in(practice, period, respondent), per_month=per_month)
     return scores.filter(response_id__in=latest.values("id"))
+
+
+def ends_with_a_month(period: Period) -> bool:
+    """Whether a past period's latest responses can be read from the month flags: it ends on a month's last day
+    and is not narrowed to one instrument version (a month's latest says nothing about the latest of one version)."""
+    return not period.version_id and (period.end + dt.timedelta(days=1)).day == 1
+
+
+def reads_month_flags(period: Period) -> bool:
+    """Whether `latest_scores(..., per_month=True)` reads the month flags (and so `next_month` holds each row's
+    next month) rather than the window."""
+    return period.reaches_today or ends_with_a_month(period)
 
 
 MOMENTS = {"n": Count("score"), "total": Sum("score"), "total_sq": Sum(F("score") * F("score"))}
@@ -228,52 +244,92 @@ def rolling_moments(practice: Practice, period: Period, respondent: str = Respon
     """The monthly and rolling-quarter sums of the trend span (`trend_span`), from one query.
 
     A dyad's latest response of a month (one row per dyad, domain and month) is its latest in each rolling
-    quarter that holds the month and no later month of the dyad: the database gives each such row the distance
-    to the dyad's next month with a response (LEAD), and the rows come back grouped by month, domain, clinician
-    and that reach (1, 2, or 3 for "none within the window"). A row of month m with reach r counts in the
+    quarter that holds the month and no later month of the dyad: each such row knows the dyad's next month with
+    a response (the read model's `next_month`, or a window over the span where the flags do not serve), and the
+    rows come back grouped by month, domain, clinician and that reach (1, 2, or 3 for "none within the window"). A row of month m with reach r counts in the
     windows ending m .. m+r-1; its month's figure is every row of the month. So each dyad counts once per
     window by its latest response, as everywhere (docs/measurement.md), without a query per window.
     """
     span = trend_span(period)
 
     def compute():
-        # An integer (PostgreSQL's EXTRACT gives a numeric, slow to hash and group by).
-        month_index = Cast(ExtractYear("month") * 12 + ExtractMonth("month") - 1, output_field=IntegerField())
-        rows = (
-            latest_scores(practice, span, respondent, per_month=True, scored_only=False)
-            .annotate(
-                month_index=month_index,
-                next_index=Window(Lead(month_index), partition_by=[F("response__dyad_id"), F("domain")],
-                                  order_by=F("month").asc()),
-            )
-            .values_list("month_index", "domain", "clinician_id", "score", "next_index")
-        )
-        inner, params = rows.query.sql_with_params()
-        reach = WINDOW_MONTHS
-        sql = (
-            "SELECT month_index, domain, clinician_id, "
-            f"CASE WHEN next_index IS NULL OR next_index - month_index >= {reach} THEN {reach} "
-            "ELSE next_index - month_index END AS reach, "
-            "COUNT(score), SUM(score), SUM(score * score) "
-            f"FROM ({inner}) latest_rows WHERE score IS NOT NULL GROUP BY 1, 2, 3, 4"
-        )
-        # The queryset's own database: the replica under use_replica(), as for every other read here.
-        with connections[rows.db].cursor() as cursor:
-            cursor.execute(sql, params)
-            grouped = cursor.fetchall()
+        if reads_month_flags(span):
+            # The month flags' rows carry their dyad's next month with a response (`next_month`): a plain grouped
+            # read, no window. Every response has a row per domain of its instrument, so a dyad's next month is
+            # the same for each domain (the patient questionnaires all have the six shared domains).
+            grouped = [
+                (month.year * 12 + month.month - 1, domain, clinician_id, _reach(month, next_month), n, total, total_sq)
+                for month, domain, clinician_id, next_month, n, total, total_sq in (
+                    latest_scores(practice, span, respondent, per_month=True)
+                    .values_list("month", "domain", "clinician_id", "next_month")
+                    .annotate(**MOMENTS)
+                    .order_by()
+                )
+            ]
+        else:
+            grouped = _rolling_rows_by_window(practice, span, respondent)
         first, last = _month_index(span.start), _month_index(span.end)
+        # Summed by month index first (a few thousand rows, each in up to three windows), turned into the
+        # {(month, domain): {clinician: moments}} shape once at the end.
+        month_sums: dict = defaultdict(lambda: [0, 0.0, 0.0])
+        window_sums: dict = defaultdict(lambda: [0, 0.0, 0.0])
+        first_end = first + WINDOW_MONTHS - 1  # the first window wholly inside the span
+        for index, domain, clinician_id, row_reach, n, total, total_sq in grouped:
+            total, total_sq = float(total), float(total_sq)
+            for sums, ends in ((month_sums, (index,)), (window_sums, range(max(index, first_end),
+                                                                          min(index + int(row_reach) - 1, last) + 1))):
+                for end in ends:
+                    moments = sums[(end, domain, clinician_id)]
+                    moments[0] += n
+                    moments[1] += total
+                    moments[2] += total_sq
         months: dict = {}
         windows: dict = {}
-        for index, domain, clinician_id, row_reach, n, total, total_sq in grouped:
-            _add(months, (_month_of(index), domain), clinician_id, n, total, total_sq)
-            for end in range(index, min(index + int(row_reach) - 1, last) + 1):
-                if end - (WINDOW_MONTHS - 1) >= first:  # a window wholly inside the span
-                    _add(windows, (_month_of(end), domain), clinician_id, n, total, total_sq)
+        for sums, into in ((month_sums, months), (window_sums, windows)):
+            for (index, domain, clinician_id), (n, total, total_sq) in sums.items():
+                into.setdefault((_month_of(index), domain), {})[clinician_id] = (n, total, total_sq)
         ends = [_month_of(i) for i in range(max(first + WINDOW_MONTHS - 1, last - TREND_POINTS + 1), last + 1)]
         quarters = [(_month_of(q), _month_of(q + 2)) for q in range(first, last - 1, 3)]
         return RollingMoments(months, windows, ends, quarters)
 
     return _once(("rolling_moments", practice.pk, span, respondent), compute)
+
+
+def _reach(month: dt.date, next_month: dt.date | None) -> int:
+    """In how many rolling quarters (ending this month and the next ones) a dyad's latest of `month` is its latest."""
+    if next_month is None:
+        return WINDOW_MONTHS
+    return min(WINDOW_MONTHS, _month_index(next_month) - _month_index(month))
+
+
+def _rolling_rows_by_window(practice: Practice, span: Period, respondent: str) -> list[tuple]:
+    """`rolling_moments`' grouped rows (month index, domain, clinician, reach, n, sum, sum of squares) for a span
+    the month flags do not serve (one instrument version): each dyad's next month by a window (LEAD) over its
+    latest responses of each month in the span."""
+    # An integer (PostgreSQL's EXTRACT gives a numeric, slow to hash and group by).
+    month_index = Cast(ExtractYear("month") * 12 + ExtractMonth("month") - 1, output_field=IntegerField())
+    rows = (
+        latest_scores(practice, span, respondent, per_month=True, scored_only=False)
+        .annotate(
+            month_index=month_index,
+            next_index=Window(Lead(month_index), partition_by=[F("response__dyad_id"), F("domain")],
+                              order_by=F("month").asc()),
+        )
+        .values_list("month_index", "domain", "clinician_id", "score", "next_index")
+    )
+    inner, params = rows.query.sql_with_params()
+    reach = WINDOW_MONTHS
+    sql = (
+        "SELECT month_index, domain, clinician_id, "
+        f"CASE WHEN next_index IS NULL OR next_index - month_index >= {reach} THEN {reach} "
+        "ELSE next_index - month_index END AS reach, "
+        "COUNT(score), SUM(score), SUM(score * score) "
+        f"FROM ({inner}) latest_rows WHERE score IS NOT NULL GROUP BY 1, 2, 3, 4"
+    )
+    # The queryset's own database: the replica under use_replica(), as for every other read here.
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _summaries_of(sums: dict, clinician_id: int | None) -> dict:

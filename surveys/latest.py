@@ -3,21 +3,27 @@
 docs/measurement.md counts each dyad once in a period's figures, by its most recent response. Finding that response
 with a window function over every response of the period took most of the dashboard's time at 20,000 visits
 (docs/performance.md), so every score row says whether its response is its dyad's latest for its respondent
-(`is_latest`) and its latest of that month (`is_month_latest`), and carries the other respondent's score of
+(`is_latest`) and its latest of that month (`is_month_latest`), the dyad's next month with a response of the same
+respondent (`next_month`: a period that ends with a month finds each dyad's latest in it among the month flags,
+and a trend finds how long a month's answers stay a dyad's latest, without a window), and carries the other
+respondent's score of
 the same visit (`paired_score`) with where that wave's gap falls by its instrument's rule (`paired_band`: lower,
 within or higher, measurement.gaps). They are kept in step here, under a lock on the dyad so that two submissions
 of one dyad never both win: on every submission and every deletion (`move_flags`); in bulk by the seed
-(`latest_response_ids`, `measurement.gaps.wave_bands`); and all at once by `rebuild` and `rebuild_bands` (the
-migrations that added them, `manage.py rebuild_read_model` after a change of TIME_ZONE).
+(`latest_response_ids`, `next_months`, `measurement.gaps.wave_bands`); and all at once by `rebuild`,
+`rebuild_next_months` and `rebuild_bands` (the migrations that added them, `manage.py rebuild_read_model` after a
+change of TIME_ZONE).
 
-`figures.queries` reads the flags whenever they give the window's answer: for a period that reaches today and is not
-narrowed to one instrument version (a response's being latest overall says nothing about the latest of one
-version, or the latest before some past day).
+`figures.queries` reads the flags whenever they give the window's answer: for a period that reaches today or ends
+with a month, and is not narrowed to one instrument version (a response's being latest overall says nothing about
+the latest of one version, or the latest before some past day in the middle of a month).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import connection
@@ -34,7 +40,7 @@ from .models import Answer, DomainScore, Dyad, InstrumentVersion, Respondent, Re
 # The columns of a score row, in the order `score_rows` writes them (the submit path's INSERT and the seed's COPY).
 SCORE_FIELDS = (
     "response_id", "domain", "score", "practice_id", "clinician_id", "respondent", "submitted_at", "month",
-    "paired_score", "paired_band", "is_latest", "is_month_latest",
+    "next_month", "paired_score", "paired_band", "is_latest", "is_month_latest",
 )
 
 
@@ -53,7 +59,7 @@ def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def score_rows(response, scores: dict, clinician_id: int, paired: dict, bands: dict | None = None, *, latest=False,
-               month_latest=False) -> list[tuple]:
+               month_latest=False, next_month: dt.date | None = None) -> list[tuple]:
     """A response's score rows in SCORE_FIELDS order. `response` needs id, practice_id, respondent and
     submitted_at (a Response, or the seed's plain record); `paired` is the other side's {domain: score} and
     `bands` the wave's {domain: band} (`wave_bands`), both empty until the other side has answered."""
@@ -62,7 +68,7 @@ def score_rows(response, scores: dict, clinician_id: int, paired: dict, bands: d
     return [
         (
             response.id, domain, score, response.practice_id, clinician_id, response.respondent,
-            response.submitted_at, month, paired.get(domain), bands.get(domain), latest, month_latest,
+            response.submitted_at, month, next_month, paired.get(domain), bands.get(domain), latest, month_latest,
         )
         for domain, score in scores.items()
     ]
@@ -75,6 +81,22 @@ def latest_response_ids(rows: Iterable[tuple[int, int, str, dt.datetime]]) -> tu
     latest = scoring.latest_per_dyad(((dyad, who), (moment, pk), pk) for pk, dyad, who, moment in rows)
     monthly = scoring.latest_per_dyad(((dyad, who, month_of(moment)), (moment, pk), pk) for pk, dyad, who, moment in rows)
     return set(latest.values()), set(monthly.values())
+
+
+def next_months(rows: Iterable[tuple[int, int, str, dt.datetime]]) -> dict[int, dt.date | None]:
+    """From (response id, dyad id, respondent, submitted_at): {response id: the first later month (`month_of`) in
+    which its dyad has a response of the same respondent, or None}: what its score rows' `next_month` holds."""
+    rows = list(rows)
+    months: dict[tuple[int, str], set[dt.date]] = defaultdict(set)
+    for _pk, dyad, who, moment in rows:
+        months[(dyad, who)].add(month_of(moment))
+    ordered = {key: sorted(values) for key, values in months.items()}
+    following = {}
+    for pk, dyad, who, moment in rows:
+        later = ordered[(dyad, who)]
+        i = bisect_right(later, month_of(moment))
+        following[pk] = later[i] if i < len(later) else None
+    return following
 
 
 # The submit path's statements, written once: through the ORM, compiling them cost more than running them
@@ -103,6 +125,28 @@ FROM (
 WHERE {score}.response_id IN (SELECT id FROM {response} WHERE dyad_id = %s AND respondent = %s)
   AND ({score}.is_latest OR ({score}.is_month_latest AND {score}.month = %s)
        OR {score}.response_id = pick.latest_id OR {score}.response_id = pick.month_latest_id)
+"""
+
+
+# The dyad's months with a response of one respondent are the months of its score rows (every response has a row
+# per domain of its instrument, a missing score included). A new response in month M gives its own rows the first
+# later month (usually none) and becomes the next month of the earlier rows whose next month was later or none.
+_DYADS_RESPONSES = "SELECT id FROM {response} WHERE dyad_id = %s AND respondent = %s"
+_NEXT_MONTH_ADDED = """
+UPDATE {score} SET next_month = CASE
+    WHEN {score}.response_id = %s THEN (
+        SELECT min(o.month) FROM {score} o WHERE o.response_id IN (""" + _DYADS_RESPONSES + """) AND o.month > %s)
+    ELSE %s END
+WHERE response_id IN (""" + _DYADS_RESPONSES + """)
+  AND (response_id = %s OR (month < %s AND (next_month IS NULL OR next_month > %s)))
+"""
+# A deleted response in month M: if no other response of the dyad's is left in M, the rows that pointed at M point
+# at the month after it with a response (or none).
+_NEXT_MONTH_REMOVED = """
+UPDATE {score} SET next_month = (
+    SELECT min(o.month) FROM {score} o WHERE o.response_id IN (""" + _DYADS_RESPONSES + """) AND o.month > %s)
+WHERE response_id IN (""" + _DYADS_RESPONSES + """) AND next_month = %s
+  AND NOT EXISTS (SELECT 1 FROM {score} o WHERE o.response_id IN (""" + _DYADS_RESPONSES + """) AND o.month = %s)
 """
 
 
@@ -173,6 +217,26 @@ def move_flags(dyad_id: int, respondent: str, moment: dt.datetime) -> None:
         )
 
 
+def next_month_added(response) -> None:
+    """Keep `next_month` right after `response`'s score rows were written (under the dyad's lock)."""
+    month = connection.ops.adapt_datefield_value(month_of(response.submitted_at))
+    dyad, who = response.dyad_id, response.respondent
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _sql(_NEXT_MONTH_ADDED), [response.id, dyad, who, month, month, dyad, who, response.id, month, month]
+        )
+
+
+def next_month_removed(dyad_id: int, respondent: str, moment: dt.datetime) -> None:
+    """Keep `next_month` right after a response submitted at `moment` was deleted (under the dyad's lock)."""
+    month = connection.ops.adapt_datefield_value(month_of(moment))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _sql(_NEXT_MONTH_REMOVED),
+            [dyad_id, respondent, month, dyad_id, respondent, month, dyad_id, respondent, month],
+        )
+
+
 # For rebuilding every row at once: UPDATE ... FROM runs on PostgreSQL and SQLite (3.33+) alike.
 _COPIES = """
 UPDATE {score} SET practice_id = r.practice_id, clinician_id = d.clinician_id, respondent = r.respondent,
@@ -215,6 +279,24 @@ def rebuild(score_model=DomainScore, response_model=Response, dyad_model=Dyad, u
         for start in range(0, len(ids), 500):
             scores.filter(response_id__in=ids[start : start + 500]).update(**{flag: True})
     return scores.count()
+
+
+def rebuild_next_months(score_model=DomainScore, response_model=Response, using: str = "default") -> int:
+    """Recompute every score row's `next_month` from the responses (`next_months`); returns the responses seen.
+
+    After `rebuild` (which sets the months), for the migration that added the column (with its historical models)
+    and `manage.py rebuild_read_model`: one UPDATE per month that some rows point at, by id in chunks."""
+    scores = score_model.objects.using(using)
+    responses = response_model.objects.using(using).values_list("id", "dyad_id", "respondent", "submitted_at")
+    following = next_months(responses)
+    targets: dict[dt.date | None, list[int]] = defaultdict(list)
+    for pk, month in following.items():
+        targets[month].append(pk)
+    for month, ids in targets.items():
+        ids.sort()
+        for start in range(0, len(ids), 500):
+            scores.filter(response_id__in=ids[start : start + 500]).update(next_month=month)
+    return len(following)
 
 
 def rebuild_bands(score_model=DomainScore, response_model=Response, answer_model=Answer,
@@ -262,3 +344,4 @@ def response_deleted(sender, instance: Response, **kwargs) -> None:
         response__visit_id=instance.visit_id, respondent=other_side(instance.respondent)
     ).update(paired_score=None, paired_band=None)
     move_flags(instance.dyad_id, instance.respondent, instance.submitted_at)
+    next_month_removed(instance.dyad_id, instance.respondent, instance.submitted_at)

@@ -286,7 +286,7 @@ class DomainScore(models.Model):
     from this one table without joins (docs/performance.md): copies of the response's practice, clinician,
     respondent and time, the local month, the other respondent's score of the same visit and domain, and
     whether the response is its dyad's latest (overall and in its month) for its respondent. The copies are
-    written with the score; `paired_score`, `paired_band` and the flags are kept in step by `surveys.latest` whenever a
+    written with the score; `next_month`, `paired_score`, `paired_band` and the flags are kept in step by `surveys.latest` whenever a
     response of the dyad is saved or deleted.
     """
 
@@ -299,6 +299,10 @@ class DomainScore(models.Model):
     respondent = models.CharField(max_length=16, choices=Respondent.choices)
     submitted_at = models.DateTimeField()
     month = models.DateField(help_text="First day of the submission's month, in the site's time zone.")
+    next_month = models.DateField(
+        null=True, blank=True,
+        help_text="The first later month in which the dyad has a response of the same respondent; empty when none.",
+    )
     paired_score = models.FloatField(null=True, blank=True, help_text="The other respondent's score of this visit.")
     paired_band = models.CharField(
         max_length=8, null=True, blank=True,
@@ -326,7 +330,8 @@ class DomainScore(models.Model):
             ),
             models.Index(
                 fields=["practice", "respondent", "submitted_at"],
-                include=["month", "domain", "clinician", "score"],
+                include=["month", "next_month", "domain", "clinician", "score", "response", "paired_score",
+                         "paired_band"],
                 condition=Q(is_month_latest=True),
                 name="score_month_latest",
             ),

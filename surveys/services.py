@@ -434,7 +434,7 @@ def submit_response(
 
 def _write_scores(response: Response, scores: dict, clinician_id: int) -> None:
     """The response's score rows, paired with the other respondent's of the visit (and the wave's gap bands once
-    both have answered), and the dyad's latest flags
+    both have answered), the dyad's latest flags and next months
     moved to it (surveys.latest: what the dashboards read). Runs under the dyad's lock."""
     theirs = latest.scores_of_other_side(response)
     bands = latest.wave_bands(response, scores, theirs) if theirs else {}
@@ -446,6 +446,7 @@ def _write_scores(response: Response, scores: dict, clinician_id: int) -> None:
     if theirs:
         latest.pair_other_side(response, scores, bands)
     latest.move_flags(response.dyad_id, response.respondent, response.submitted_at)
+    latest.next_month_added(response)
 
 
 def _insert_rows(model, fields: tuple[str, ...], rows: list[tuple]) -> None:

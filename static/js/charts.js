@@ -2,7 +2,7 @@
 // (written by figures.charts.figure_json). No inline scripts: this file is all a page runs, so a strict CSP holds.
 //
 // Light on the page's first seconds (docs/performance.md, "pages"): plotly.js (1 MB, the script tag's
-// data-plotly-src) is fetched only when a chart comes near the viewport, and each chart is drawn when it does,
+// data-plotly-src) is fetched only when a chart comes into the viewport, and each chart is drawn when it does,
 // one chart per task, so no chart the reader never scrolls to costs any work and no single task holds the page
 // for long. Asked to print, it starts drawing the charts not yet drawn. Each chart's box already has its final height
 // (data-chart-height, static/css/healing.css), so drawing moves nothing on the page.
@@ -21,9 +21,12 @@
     displaylogo: false, responsive: true, showSendToCloud: false,
     modeBarButtonsToRemove: ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio"]
   };
-  // Draw a chart once any of it is in the viewport. A margin ahead (300px was tried) drew one or two more charts
-  // while the page loaded, and on a phone each costs Lighthouse's mobile run a long task (docs/performance.md).
+  // Draw a chart once a quarter of it is in the viewport: one whose top edge only peeks above the bottom of
+  // a phone's first screen waits until the reader scrolls to it. A margin ahead (300px was tried) drew one or two
+  // more charts while the page loaded, and on a phone the first chart costs a long task: plotly.js's
+  // evaluation, then the drawing (docs/performance.md).
   var AHEAD = "0px";
+  var SEEN = 0.25;
   var script = document.currentScript;
   var plotlySrc = script && script.getAttribute("data-plotly-src");
   var plotly = null;  // a promise of window.Plotly, once asked for
@@ -139,12 +142,12 @@
   if (window.IntersectionObserver) {
     observer = new IntersectionObserver(function (entries) {
       entries.forEach(function (entry) {
-        if (entry.isIntersecting) {
+        if (entry.isIntersecting && entry.intersectionRatio >= SEEN) {
           observer.unobserve(entry.target);
           want(entry.target);
         }
       });
-    }, { rootMargin: AHEAD });
+    }, { rootMargin: AHEAD, threshold: SEEN });
   }
 
   function drawEverything() {

@@ -56,8 +56,22 @@ def rounded(value):
 
 
 def by_window(monkeypatch):
-    """Make every period take the window path, as a past period does."""
+    """Make every period take the window path, as a past period that ends in the middle of a month does."""
     monkeypatch.setattr(Period, "reaches_today", property(lambda period: False))
+    monkeypatch.setattr(queries, "ends_with_a_month", lambda period: False)
+
+
+def next_month_of_rows() -> dict[int, object]:
+    """{response id: its score rows' next_month}, checking that every row of a response holds the same."""
+    held: dict[int, set] = {}
+    for response_id, month in DomainScore.objects.values_list("response_id", "next_month"):
+        held.setdefault(response_id, set()).add(month)
+    assert all(len(months) == 1 for months in held.values())
+    return {response_id: months.pop() for response_id, months in held.items()}
+
+
+def expected_next_months() -> dict[int, object]:
+    return latest.next_months(Response.objects.values_list("id", "dyad_id", "respondent", "submitted_at"))
 
 
 # The pure part: which responses are latest.
@@ -119,7 +133,31 @@ def test_flags_follow_submission_times_even_when_they_arrive_out_of_order(practi
         monkeypatch.undo()
         oracle = latest.latest_response_ids(Response.objects.values_list("id", "dyad_id", "respondent", "submitted_at"))
         assert (flagged("is_latest"), flagged("is_month_latest")) == oracle
+        assert next_month_of_rows() == expected_next_months()
     assert len(flagged("is_latest")) == 1 and len(flagged("is_month_latest")) >= 2
+    assert any(next_month_of_rows().values())  # the earlier months' rows point at a later one
+
+
+@pytest.mark.django_db
+def test_next_months_follow_deletions_of_a_months_only_response_and_of_one_of_two(practice_a, clinician_a, monkeypatch):
+    from django.utils import timezone
+
+    from surveys import services
+
+    now = timezone.now()
+    made = []
+    for offset in (dt.timedelta(days=70), dt.timedelta(days=40), dt.timedelta(days=39), dt.timedelta(0)):
+        visit = factories.visit(practice_a, clinician_a, "P-1")
+        monkeypatch.setattr(services.timezone, "now", lambda moment=now - offset: moment)
+        made.append(submit(visit))
+        monkeypatch.undo()
+    assert next_month_of_rows() == expected_next_months()
+
+    made[1].delete()  # its month keeps made[2]: nothing points elsewhere
+    assert next_month_of_rows() == expected_next_months()
+    made[2].delete()  # now its month is empty: the first points at the last one's month
+    assert next_month_of_rows() == expected_next_months()
+    assert next_month_of_rows()[made[0].pk] == latest.month_of(made[3].submitted_at)
 
 
 @pytest.mark.django_db
@@ -193,12 +231,20 @@ def test_every_figure_is_the_same_by_the_flags_and_by_the_window(practice_a, cli
     both = factories.visit(demo, seeded.dyad.clinician, "NEW-1")
     submit(both, "clinician")
     submit(both, "patient")
+    last_month_end = dt.date.today().replace(day=1) - dt.timedelta(days=1)
+    quarter = (last_month_end.month - 1) // 3 * 3 + 1
     periods = [
         Period.last_days(365),
         Period.last_days(45),
         Period.last_days(365, clinician_id=seeded.dyad.clinician_id),
+        # Past periods that end with a month: read from the month flags and the next months.
+        Period(dt.date(last_month_end.year, quarter, 1), last_month_end),
+        Period(last_month_end - dt.timedelta(days=200), last_month_end),
+        Period(last_month_end.replace(day=1), last_month_end, clinician_id=seeded.dyad.clinician_id),
     ]
-    assert all(period.reaches_today for period in periods)
+    assert all(period.reaches_today for period in periods[:3])
+    assert not any(period.reaches_today for period in periods[3:])
+    assert all(queries.ends_with_a_month(period) for period in periods[3:])
 
     fast = [figures(demo, period) for period in periods]
     by_window(monkeypatch)

@@ -1,4 +1,4 @@
-"""Migration 0004 fills the read model for scores saved before it existed (surveys/latest.py)."""
+"""Migrations 0004, 0010 and 0011 fill the read model for scores saved before it existed (surveys/latest.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from surveys.latest import latest_response_ids, month_of
+from surveys.latest import latest_response_ids, month_of, next_months
 
 BEFORE = [("surveys", "0003_performance_indexes")]
 
@@ -68,3 +68,11 @@ def test_existing_scores_get_their_copies_pairs_months_and_flags(instruments):
     _latest, monthly = latest_response_ids(Response.objects.values_list("id", "dyad_id", "respondent", "submitted_at"))
     assert {pk for pk, row in rows.items() if row.is_month_latest} == monthly
     assert responses[(0, "clinician")] in monthly and responses[(1, "patient")] in monthly
+    # Migration 0011: each row's dyad's next month with a response of the same side.
+    following = next_months(Response.objects.values_list("id", "dyad_id", "respondent", "submitted_at"))
+    assert {pk: row.next_month for pk, row in rows.items()} == following
+    assert following[responses[(1, "patient")]] == month_of(moments[2])
+    # Migration 0010: the band of each paired wave, by the domain rule here (no answers to pair item by item).
+    assert {pk: row.paired_band for pk, row in rows.items()} == {
+        pk: None if number == 1 else "higher" for (number, _respondent), pk in responses.items()
+    }
