@@ -92,6 +92,36 @@ def screenshot(page, name: str):
     page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
+# --- the first screen's cost ---------------------------------------------------------------------------
+
+
+def test_a_chart_that_only_peeks_into_the_first_screen_costs_nothing_until_it_is_scrolled_to(browser, request, demo):
+    """plotly.js (1 MB, the page's one long task on a phone) is fetched only once a quarter of a chart is in
+    view: a chart whose top edge shows at the bottom of the first screen waits for the reader (docs/performance.md)."""
+    with fresh_page(browser, request, viewport={"width": 390, "height": 2000}) as page:
+        sign_in(page, demo.url, "clinician1a")
+        mine = demo.url + reverse("my_relationships", args=[demo.practice.slug])
+        page.goto(mine)
+        first = page.locator("[data-chart]").first
+        box = first.bounding_box()
+        top, height = int(box["y"]), int(box["height"])
+    assert height >= 200
+
+    fetched = []
+    with fresh_page(browser, request, viewport={"width": 390, "height": top + height // 10}) as page:
+        page.on("request", lambda r: fetched.append(r.url) if "vendor/plotly" in r.url else None)
+        sign_in(page, demo.url, "clinician1a")
+        page.goto(mine)
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(500)
+        assert not fetched and not page.evaluate("!!window.Plotly")  # a tenth of it shows: not drawn yet
+        expect(page.locator("[data-chart]").first).not_to_have_attribute("data-rendered", "1")
+
+        page.locator("[data-chart]").first.scroll_into_view_if_needed()
+        expect(page.locator(DRAWN).first).to_be_attached()
+    assert any("vendor/plotly" in url for url in fetched)
+
+
 # --- a practice manager -------------------------------------------------------------------------------
 
 
