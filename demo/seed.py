@@ -428,9 +428,9 @@ def _responses(rng, model: PracticeModel, sides, response_ids, pending: list[Pla
     by_visit = {(planned.visit_id, planned.respondent): (scores, answers) for _id, planned, scores, answers in scored}
     bands = _wave_bands(sides, by_visit)
     score_rows = []
-    for response_id, planned, scores, _answers_given in scored:
+    for response_id, planned, scores, _given in scored:
         record = Record(response_id, planned.practice_id, planned.respondent, planned.submitted_at)
-        theirs, _their_answers = by_visit.get((planned.visit_id, latest.other_side(planned.respondent)), ({}, None))
+        theirs = by_visit.get((planned.visit_id, latest.other_side(planned.respondent)), ({}, None))[0]
         score_rows.extend(
             latest.score_rows(
                 record, scores, planned.clinician_id, theirs, bands.get(planned.visit_id),

@@ -234,10 +234,11 @@ class RollingMoments:
     quarters: list
 
 
-def _add(into: dict, key, clinician_id, n, total, total_sq) -> None:
-    per_clinician = into.setdefault(key, {})
-    n0, t0, q0 = per_clinician.get(clinician_id, (0, 0.0, 0.0))
-    per_clinician[clinician_id] = (n0 + n, t0 + float(total), q0 + float(total_sq))
+def _accumulate(sums: list, moments: tuple) -> None:
+    """Add (n, sum, sum of squares) into a running [n, sum, sum of squares]."""
+    sums[0] += moments[0]
+    sums[1] += moments[1]
+    sums[2] += moments[2]
 
 
 def rolling_moments(practice: Practice, period: Period, respondent: str = Respondent.PATIENT) -> RollingMoments:
@@ -246,8 +247,8 @@ def rolling_moments(practice: Practice, period: Period, respondent: str = Respon
     A dyad's latest response of a month (one row per dyad, domain and month) is its latest in each rolling
     quarter that holds the month and no later month of the dyad: each such row knows the dyad's next month with
     a response (the read model's `next_month`, or a window over the span where the flags do not serve), and the
-    rows come back grouped by month, domain, clinician and that reach (1, 2, or 3 for "none within the window"). A row of month m with reach r counts in the
-    windows ending m .. m+r-1; its month's figure is every row of the month. So each dyad counts once per
+    rows come back grouped by month, domain, clinician and that reach (1, 2, or 3 for "none within the window").
+    A row of month m with reach r counts in the windows ending m .. m+r-1; its month's figure is every row of the month. So each dyad counts once per
     window by its latest response, as everywhere (docs/measurement.md), without a query per window.
     """
     span = trend_span(period)
@@ -275,14 +276,10 @@ def rolling_moments(practice: Practice, period: Period, respondent: str = Respon
         window_sums: dict = defaultdict(lambda: [0, 0.0, 0.0])
         first_end = first + WINDOW_MONTHS - 1  # the first window wholly inside the span
         for index, domain, clinician_id, row_reach, n, total, total_sq in grouped:
-            total, total_sq = float(total), float(total_sq)
-            for sums, ends in ((month_sums, (index,)), (window_sums, range(max(index, first_end),
-                                                                          min(index + int(row_reach) - 1, last) + 1))):
-                for end in ends:
-                    moments = sums[(end, domain, clinician_id)]
-                    moments[0] += n
-                    moments[1] += total
-                    moments[2] += total_sq
+            moments = (n, float(total), float(total_sq))
+            _accumulate(month_sums[(index, domain, clinician_id)], moments)
+            for end in range(max(index, first_end), min(index + int(row_reach) - 1, last) + 1):
+                _accumulate(window_sums[(end, domain, clinician_id)], moments)
         months: dict = {}
         windows: dict = {}
         for sums, into in ((month_sums, months), (window_sums, windows)):

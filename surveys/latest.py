@@ -3,12 +3,11 @@
 docs/measurement.md counts each dyad once in a period's figures, by its most recent response. Finding that response
 with a window function over every response of the period took most of the dashboard's time at 20,000 visits
 (docs/performance.md), so every score row says whether its response is its dyad's latest for its respondent
-(`is_latest`) and its latest of that month (`is_month_latest`), the dyad's next month with a response of the same
-respondent (`next_month`: a period that ends with a month finds each dyad's latest in it among the month flags,
-and a trend finds how long a month's answers stay a dyad's latest, without a window), and carries the other
-respondent's score of
-the same visit (`paired_score`) with where that wave's gap falls by its instrument's rule (`paired_band`: lower,
-within or higher, measurement.gaps). They are kept in step here, under a lock on the dyad so that two submissions
+(`is_latest`) and its latest of that month (`is_month_latest`), and the dyad's next month with a response of the
+same respondent (`next_month`: a period that ends with a month finds each dyad's latest in it among the month
+flags, and a trend finds how long a month's answers stay a dyad's latest, without a window). It also carries the
+other respondent's score of the same visit (`paired_score`) and where that wave's gap falls by its instrument's
+rule (`paired_band`: lower, within or higher, measurement.gaps). They are kept in step here, under a lock on the dyad so that two submissions
 of one dyad never both win: on every submission and every deletion (`move_flags`); in bulk by the seed
 (`latest_response_ids`, `next_months`, `measurement.gaps.wave_bands`); and all at once by `rebuild`,
 `rebuild_next_months` and `rebuild_bands` (the migrations that added them, `manage.py rebuild_read_model` after a
