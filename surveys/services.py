@@ -441,7 +441,7 @@ def _write_scores(response: Response, scores: dict, clinician_id: int) -> None:
     _insert_rows(
         DomainScore,
         latest.SCORE_FIELDS,
-        latest.score_rows(response, scores, clinician_id, theirs, bands),
+        latest.score_rows(response, scores, clinician_id, theirs, bands, next_month=latest.later_month(response)),
     )
     if theirs:
         latest.pair_other_side(response, scores, bands)
