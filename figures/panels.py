@@ -579,14 +579,14 @@ def _concordance_panel(pairs, hidden, notes, hides: Callable[[str, int], bool]) 
     if hidden:
         panel.notes = notes[:1]
         return panel
-    gaps_of = queries.gaps_by_domain(pairs)
     points = concordance_points(pairs)
     by_domain: dict[str, list] = {domain: [] for domain in SHARED_DOMAINS}
     for pair in pairs:
         by_domain[pair.domain].append(pair)
     for domain in SHARED_DOMAINS:
-        domain_gaps, domain_points = gaps_of.get(domain, []), points[domain]
-        n = len(domain_gaps)
+        domain_points = points[domain]
+        gaps = scoring.summarize_counted((pair.clinician - pair.patient, pair.waves) for pair in by_domain[domain])
+        n = gaps.n
         if domain in too_few:
             panel.rows.append([domain_label(domain), *[HIDDEN] * 6])
             continue
@@ -596,8 +596,8 @@ def _concordance_panel(pairs, hidden, notes, hides: Callable[[str, int], bool]) 
                 n,
                 sum(patient * waves for (patient, _c), waves in domain_points.items()) / n if n else None,
                 sum(clinician * waves for (_p, clinician), waves in domain_points.items()) / n if n else None,
-                sum(domain_gaps) / n if n else None,
-                scoring.summarize(domain_gaps).sd,
+                gaps.mean,
+                gaps.sd,
                 sum(pair.waves for pair in by_domain[domain] if pair.flagged),
             ]
         )
@@ -879,21 +879,23 @@ def casemix_fits(practice: Practice, whole: Period, suppression: Suppression, au
     (docs/privacy.md, docs/measurement.md). One query (queries.casemix_cells), shared by the dashboard and the
     report."""
     by_clinician = queries.clinician_domain_summaries(practice, whole)
-    cells: dict[str, list] = {domain: [] for domain in SHARED_DOMAINS}
+    rows = queries.casemix_cells(practice, whole)
+    if not rows:
+        return dict.fromkeys(SHARED_DOMAINS)
     width = len(casemix.COVARIATES)
-    shown: dict = {}
-    for row in queries.casemix_cells(practice, whole):
-        clinician_id, answers = row[0], row[1 : 1 + width]
-        for i, domain in enumerate(SHARED_DOMAINS):
-            n, total, total_sq = row[1 + width + 3 * i : 4 + width + 3 * i]
-            if not n:
-                continue
-            if (clinician_id, domain) not in shown:
-                hidden = suppression.hider(clinician_id, audience)(domain, _n(by_clinician.get((clinician_id, domain))))
-                shown[(clinician_id, domain)] = not hidden
-            if shown[(clinician_id, domain)]:
-                cells[domain].append(casemix.Cell(clinician_id, answers, n, total, total_sq))
-    return {domain: casemix.adjust(domain_cells, min_level_n=audience.min_n) for domain, domain_cells in cells.items()}
+    table = casemix.cell_table([row[0] for row in rows], [row[1 : 1 + width] for row in rows])
+    fits = {}
+    for i, domain in enumerate(SHARED_DOMAINS):
+        # Each domain's n, sum and sum of squares: three columns per domain, after the answers.
+        n, total, total_sq = (1 + width + 3 * i + j for j in range(3))
+        shown = {
+            pk: not suppression.hider(pk, audience)(domain, _n(by_clinician.get((pk, domain)))) for pk in table.clinicians
+        }
+        counts = [row[n] if shown[row[0]] else 0 for row in rows]
+        fits[domain] = casemix.fit(
+            table, counts, [row[total] for row in rows], [row[total_sq] for row in rows], min_level_n=audience.min_n
+        )
+    return fits
 
 
 def casemix_note() -> str:

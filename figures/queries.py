@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from django.db import connections
 from django.db.models import (
+    Case,
     Count,
     F,
     IntegerField,
@@ -28,6 +29,8 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
+    When,
     Window,
 )
 from django.db.models.functions import Cast, ExtractMonth, ExtractYear, Floor, Lead, RowNumber, TruncMonth
@@ -36,7 +39,7 @@ from measurement import casemix, scoring
 from measurement.gaps import HIGHER, LOWER, WaveGap, judge_wave
 from plumbing.period import Period
 from surveys import selectors
-from surveys.models import DomainScore, Invitation, Practice, Respondent, Response
+from surveys.models import CaseMix, DomainScore, Invitation, Practice, Respondent, Response
 
 _shared: ContextVar[dict | None] = ContextVar("analytics_shared_reads", default=None)
 
@@ -257,12 +260,14 @@ def rolling_moments(practice: Practice, period: Period, respondent: str = Respon
         if reads_month_flags(span):
             # The month flags' rows carry their dyad's next month with a response (`next_month`): a plain grouped
             # read, no window. Every response has a row per domain of its instrument, so a dyad's next month is
-            # the same for each domain (the patient questionnaires all have the six shared domains).
+            # the same for each domain (the patient questionnaires all have the six shared domains). The reach is
+            # worked out in the database, so rows come back per reach (three values), not per next month.
             grouped = [
-                (month.year * 12 + month.month - 1, domain, clinician_id, _reach(month, next_month), n, total, total_sq)
-                for month, domain, clinician_id, next_month, n, total, total_sq in (
+                (month.year * 12 + month.month - 1, domain, clinician_id, row_reach, n, total, total_sq)
+                for month, domain, clinician_id, row_reach, n, total, total_sq in (
                     latest_scores(practice, span, respondent, per_month=True)
-                    .values_list("month", "domain", "clinician_id", "next_month")
+                    .annotate(reach=REACH)
+                    .values_list("month", "domain", "clinician_id", "reach")
                     .annotate(**MOMENTS)
                     .order_by()
                 )
@@ -292,11 +297,28 @@ def rolling_moments(practice: Practice, period: Period, respondent: str = Respon
     return _once(("rolling_moments", practice.pk, span, respondent), compute)
 
 
-def _reach(month: dt.date, next_month: dt.date | None) -> int:
-    """In how many rolling quarters (ending this month and the next ones) a dyad's latest of `month` is its latest."""
-    if next_month is None:
-        return WINDOW_MONTHS
-    return min(WINDOW_MONTHS, _month_index(next_month) - _month_index(month))
+REACH = Case(
+    When(next_month__isnull=True, then=Value(WINDOW_MONTHS)),
+    # Both are first days of months: fewer than 45 days apart is the next month, fewer than 75 the one after.
+    When(next_month__lt=F("month") + dt.timedelta(days=45), then=Value(1)),
+    When(next_month__lt=F("month") + dt.timedelta(days=75), then=Value(2)),
+    default=Value(WINDOW_MONTHS),
+    output_field=IntegerField(),
+)
+"""In how many rolling quarters (ending with its month and the next ones) a dyad's latest response of a month
+is its latest: until its next month with a response, at most WINDOW_MONTHS (3)."""
+
+
+def _plain_rows(rows: QuerySet) -> list[tuple]:
+    """A values_list queryset's rows, read with a plain cursor: the ORM passes every value through its
+    expression's converter (int() of a COUNT, float() of a score), which both drivers' own types already give;
+    over the thousands of grouped rows a dashboard reads, that was a tenth of its time (docs/performance.md).
+    Only for rows of numbers and text: SQLite's driver gives dates as text."""
+    sql, params = rows.query.sql_with_params()
+    # The queryset's own database: the replica under use_replica(), as for every other read here.
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _rolling_rows_by_window(practice: Practice, span: Period, respondent: str) -> list[tuple]:
@@ -424,15 +446,7 @@ def concordance(practice: Practice, period: Period) -> list[Pair]:
         .annotate(waves=Count("*"))
         .order_by()
     )
-    return [Pair(*row) for row in rows]
-
-
-def gaps_by_domain(pairs: list[Pair]) -> dict[str, list[float]]:
-    """{domain: the clinician-minus-patient gap of every wave} (a pair stands for `waves` equal waves)."""
-    gaps: dict[str, list[float]] = defaultdict(list)
-    for pair in pairs:
-        gaps[pair.domain].extend([pair.clinician - pair.patient] * pair.waves)
-    return gaps
+    return [Pair(*row) for row in _plain_rows(rows)]
 
 
 @read_once
@@ -459,7 +473,7 @@ def visit_counts(practice: Practice, period: Period) -> list[tuple[int, int, int
     from surveys.models import Visit
 
     first = period.end - dt.timedelta(days=364)
-    return list(
+    return _plain_rows(
         Visit.objects.filter(practice=practice, date__gte=first, date__lte=period.end)
         .values_list("dyad__patient_id", "dyad__clinician_id")
         .annotate(n=Count("id"))
@@ -634,31 +648,41 @@ def rolling_counts(practice: Practice, period: Period, respondent: str = Respond
     return counts(rolling.months), counts(rolling.windows), rolling.quarters
 
 
-CASEMIX_ANSWERS = tuple(f"response__casemix__{name}" for name in casemix.COVARIATES)
-
-
 def casemix_cells(practice: Practice, period: Period) -> list[tuple]:
     """(clinician id, the five case-mix answers (None when skipped), then n, sum and sum of squares of each shared
     domain in `scoring.SHARED_DOMAINS` order) per clinician and set of answers, over each dyad's latest patient
-    response: the cells `measurement.casemix.adjust` fits from, in one query. One row serves the six domains (a
+    response: the cells `measurement.casemix.fit` fits from, in one query. One row serves the six domains (a
     dyad's six scores share its answers), so the page reads a sixth of the rows. A response with no case-mix row
     has every answer None (the outer join). Never released as such: only the model's adjusted means and
-    coefficients leave figures (docs/privacy.md)."""
-    moments = {}
-    for domain in scoring.SHARED_DOMAINS:
-        only = Q(domain=domain)
-        moments[f"{domain}_n"] = Count("score", filter=only)
-        moments[f"{domain}_total"] = Sum("score", filter=only)
-        moments[f"{domain}_total_sq"] = Sum(F("score") * F("score"), filter=only)
+    coefficients leave figures (docs/privacy.md).
+
+    Written around the ORM's latest scores rather than through it: the ORM reaches the answers through the
+    responses table (score -> response -> case mix), a join of every response of the practice that the answers'
+    own key, the response id the score row already holds, makes unnecessary (docs/performance.md)."""
 
     def compute():
-        return list(
+        scores = (
             latest_scores(practice, period)
             .filter(domain__in=scoring.SHARED_DOMAINS)
-            .values_list("clinician_id", *CASEMIX_ANSWERS)
-            .annotate(**moments)
-            .order_by()
+            .values_list("clinician_id", "response_id", "domain", "score")
         )
+        inner, params = scores.query.sql_with_params()
+        answers = ", ".join(f"answers.{CaseMix._meta.get_field(name).column}" for name in casemix.COVARIATES)
+        moments = ", ".join(
+            "COUNT(latest.score) FILTER (WHERE latest.domain = %s), SUM(latest.score) FILTER (WHERE latest.domain = %s), "
+            "SUM(latest.score * latest.score) FILTER (WHERE latest.domain = %s)"
+            for _domain in scoring.SHARED_DOMAINS
+        )
+        sql = (
+            f"SELECT latest.clinician_id, {answers}, {moments} FROM ({inner}) latest "
+            f"LEFT JOIN {CaseMix._meta.db_table} answers ON answers.response_id = latest.response_id "
+            f"GROUP BY 1, {', '.join(str(2 + k) for k in range(len(casemix.COVARIATES)))}"
+        )
+        domains = tuple(domain for domain in scoring.SHARED_DOMAINS for _moment in range(3))
+        # The queryset's own database: the replica under use_replica(), as for every other read here.
+        with connections[scores.db].cursor() as cursor:
+            cursor.execute(sql, (*domains, *params))
+            return cursor.fetchall()
 
     return _once(("casemix_cells", practice.pk, period), compute)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -179,26 +179,69 @@ def _groups(counts: dict, levels: tuple[str, ...], min_n: int) -> dict:
     return {level: tuple(group) for group in groups for level in group}
 
 
+class CellTable(NamedTuple):
+    """Cells coded once for every domain fitted over them: the page's six domains share their dyads' clinicians
+    and answers (one row of `figures.queries.casemix_cells` per clinician and set of answers), so the coding is
+    done once and each domain's fit is array arithmetic on its own counts and sums (`fit`)."""
+
+    clinicians: tuple  # every clinician of the cells, in the order the fit takes them (the first present: reference)
+    clinician_codes: np.ndarray  # (cells,): each cell's clinician, as an index into `clinicians`
+    answer_codes: np.ndarray  # (cells, questions): index into the question's answers; len(answers): not answered
+
+
+def cell_table(clinicians: Sequence[Hashable], answers: Sequence[tuple]) -> CellTable:
+    """The coded table of cells given as each cell's clinician and answers (None or NOT_ANSWERED: skipped)."""
+    order = sorted(set(clinicians), key=lambda c: (str(type(c)), c))
+    position = {c: i for i, c in enumerate(order)}
+    codes = [{level: i for i, level in enumerate(levels)} for levels in COVARIATES.values()]
+    for k, levels in enumerate(COVARIATES.values()):
+        codes[k][None] = codes[k][NOT_ANSWERED] = len(levels)
+    return CellTable(
+        tuple(order),
+        np.fromiter((position[c] for c in clinicians), dtype=np.int64, count=len(clinicians)),
+        np.array([[coded[answer] for coded, answer in zip(codes, given)] for given in answers], dtype=np.int64)
+        .reshape(len(answers), len(COVARIATES)),
+    )
+
+
 def adjust(cells: Iterable[Cell], *, min_level_n: int = 1) -> CaseMixFit | None:
     """Fit one domain's model over the dyads in `cells`; None when there is nothing to fit (no dyads, or as many
     parameters as dyads). Whether the adjusted means may be shown is `CaseMixFit.enough`."""
-    cells = [cell for cell in cells if cell.n > 0]
-    if not cells:
+    cells = list(cells)
+    table = cell_table([cell.clinician for cell in cells], [cell.answers for cell in cells])
+    return fit(
+        table,
+        [cell.n for cell in cells], [cell.total for cell in cells], [cell.total_sq for cell in cells],
+        min_level_n=min_level_n,
+    )
+
+
+def fit(table: CellTable, n, total, total_sq, *, min_level_n: int = 1) -> CaseMixFit | None:
+    """`adjust` over a coded table, with this domain's count, sum and sum of squares of scores per cell (a cell
+    with no dyads in this domain, count 0, takes no part: not its clinician, not its answers)."""
+    w = np.asarray(n, dtype=float)
+    keep = w > 0
+    if not keep.any():
         return None
+    w = w[keep]
+    s = np.nan_to_num(np.asarray(total, dtype=float)[keep])
+    ss = np.nan_to_num(np.asarray(total_sq, dtype=float)[keep])
+    clinician_codes = table.clinician_codes[keep]
+    answer_codes = table.answer_codes[keep]
     names = list(COVARIATES)
-    clinicians = sorted({cell.clinician for cell in cells}, key=lambda c: (str(type(c)), c))
-    counts = [defaultdict(int) for _ in names]
-    answered = 0
-    for cell in cells:
-        for counted, answer in zip(counts, cell.answers):
-            counted[answer if answer is not None else NOT_ANSWERED] += cell.n
-        if cell.answers.count(None) < len(names):
-            answered += cell.n
+    present = np.flatnonzero(np.bincount(clinician_codes, minlength=len(table.clinicians)))
+    clinicians = [table.clinicians[i] for i in present]
+    skipped = np.array([len(levels) for levels in COVARIATES.values()])
+    answered = int(w[(answer_codes != skipped).any(axis=1)].sum())
+    counts = []
+    for k, levels in enumerate(COVARIATES.values()):
+        by_code = np.bincount(answer_codes[:, k], weights=w, minlength=len(levels) + 1)
+        counts.append({level: int(by_code[i]) for i, level in enumerate((*levels, NOT_ANSWERED)) if by_code[i] > 0})
     group_of = [_groups(counts[k], COVARIATES[name], min_level_n) for k, name in enumerate(names)]
     sizes = [defaultdict(int) for _ in names]
     for k in range(len(names)):
-        for level, n in counts[k].items():
-            sizes[k][group_of[k][level]] += n
+        for level, count in counts[k].items():
+            sizes[k][group_of[k][level]] += count
     # The reference group of each question: its most common answers (the first such, in order).
     ordered = [list(dict.fromkeys(group_of[k][level] for level in (*COVARIATES[name], NOT_ANSWERED) if level in group_of[k]))
                for k, name in enumerate(names)]
@@ -213,17 +256,17 @@ def adjust(cells: Iterable[Cell], *, min_level_n: int = 1) -> CaseMixFit | None:
     # matrix one fit of 10,000 cells took 1.4 s on the loaded shared machine, this way about a tenth of that.
     p = len(columns)
     none = p
-    clinician_column = {c: index.get(("clinician", c), none) for c in clinicians}
-    answer_column = [
-        {answer: index.get(("covariate", k, group), none) for answer, group in group_of[k].items()}
-        for k in range(len(names))
-    ]
-    for columns_of in answer_column:
-        columns_of[None] = columns_of.get(NOT_ANSWERED, none)
-    active = np.array(
-        [[0, clinician_column[cell.clinician], *map(dict.__getitem__, answer_column, cell.answers)] for cell in cells],
-        dtype=np.int64,
-    )
+    clinician_column = np.full(len(table.clinicians), none, dtype=np.int64)
+    for code, clinician in zip(present, clinicians):
+        clinician_column[code] = index.get(("clinician", clinician), none)
+    answer_columns = []
+    for k, levels in enumerate(COVARIATES.values()):
+        by_code = np.full(len(levels) + 1, none, dtype=np.int64)
+        for i, level in enumerate((*levels, NOT_ANSWERED)):
+            if level in group_of[k]:
+                by_code[i] = index.get(("covariate", k, group_of[k][level]), none)
+        answer_columns.append(by_code[answer_codes[:, k]])
+    active = np.column_stack([np.zeros(len(w), dtype=np.int64), clinician_column[clinician_codes], *answer_columns])
     width = active.shape[1]
     pairs = (active[:, :, None] * (p + 1) + active[:, None, :]).ravel()
 
@@ -235,10 +278,6 @@ def adjust(cells: Iterable[Cell], *, min_level_n: int = 1) -> CaseMixFit | None:
     def column_sums(weights) -> np.ndarray:
         """sum over cells of weight * x (p)."""
         return np.bincount(active.ravel(), weights=np.repeat(weights, width), minlength=p + 1)[:p]
-
-    w = np.array([cell.n for cell in cells], dtype=float)
-    s = np.array([cell.total for cell in cells], dtype=float)
-    ss = np.array([cell.total_sq for cell in cells], dtype=float)
 
     full_gram = cross(w)
     kept = _estimable_columns(full_gram)
@@ -285,12 +324,10 @@ def adjust(cells: Iterable[Cell], *, min_level_n: int = 1) -> CaseMixFit | None:
     for column in clinician_columns.values():
         if column is not None:
             average[column] = 0.0
+    clinician_n = np.bincount(clinician_codes, weights=w, minlength=len(table.clinicians))
+    clinician_sum = np.bincount(clinician_codes, weights=s, minlength=len(table.clinicians))
     by_clinician = {}
-    cell_n, cell_sum = defaultdict(int), defaultdict(float)
-    for cell in cells:
-        cell_n[cell.clinician] += cell.n
-        cell_sum[cell.clinician] += cell.total
-    for c in clinicians:
+    for code, c in zip(present, clinicians):
         vector = average.copy()
         estimable = True
         if c != clinicians[0]:
@@ -298,7 +335,10 @@ def adjust(cells: Iterable[Cell], *, min_level_n: int = 1) -> CaseMixFit | None:
                 estimable = False
             else:
                 vector[clinician_columns[c]] = 1.0
-        by_clinician[c] = AdjustedMean(cell_n[c], cell_sum[c] / cell_n[c], estimate(vector) if estimable else None)
+        by_clinician[c] = AdjustedMean(
+            int(clinician_n[code]), float(clinician_sum[code] / clinician_n[code]),
+            estimate(vector) if estimable else None,
+        )
     return CaseMixFit(
         n=n, answered=answered, df=n - k, r_squared=r_squared, coefficients=tuple(coefficients),
         clinicians=by_clinician,
@@ -309,16 +349,19 @@ def adjust(cells: Iterable[Cell], *, min_level_n: int = 1) -> CaseMixFit | None:
 
 def _estimable_columns(gram: np.ndarray) -> list[int]:
     """The columns kept, in order: a column that is a combination of those before it (over the dyads there are)
-    is aliased and left out, as R's lm does; predictions do not depend on which of two aliased columns goes."""
+    is aliased and left out, as R's lm does; predictions do not depend on which of two aliased columns goes.
+
+    Gaussian elimination of the Gram matrix in column order, eliminating only the kept columns: after the kept
+    columns before j are eliminated, the diagonal entry j is what column j has that they do not (the residual
+    sum of squares of regressing it on them), compared with its own sum of squares."""
+    remaining = np.array(gram, dtype=float)
     kept: list[int] = []
     for j in range(gram.shape[0]):
         own = gram[j, j]
-        if own <= 0:
+        residual = remaining[j, j]
+        if own <= 0 or residual <= _ALIAS_TOLERANCE * own:
             continue
-        if kept:
-            g = gram[np.ix_(kept, [j])][:, 0]
-            residual = own - g @ np.linalg.solve(gram[np.ix_(kept, kept)], g)
-            if residual <= _ALIAS_TOLERANCE * own:
-                continue
         kept.append(j)
+        rest = slice(j + 1, None)
+        remaining[rest, rest] -= np.outer(remaining[rest, j], remaining[j, rest]) / residual
     return kept

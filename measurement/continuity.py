@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 MIN_VISITS = 2
 """Continuity is about a patient coming back: with one visit there is nothing to measure."""
 
@@ -49,8 +51,8 @@ class Continuity:
     share_with_clinician: float | None = None
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _mean(total: float, count: int) -> float | None:
+    return float(total / count) if count else None
 
 
 def summarize(visit_counts: Iterable[tuple[Hashable, Hashable, int]]) -> tuple[Continuity, dict[Hashable, Continuity]]:
@@ -58,30 +60,53 @@ def summarize(visit_counts: Iterable[tuple[Hashable, Hashable, int]]) -> tuple[C
 
     A clinician's figure is over the patients with at least MIN_VISITS visits who saw them at least once:
     those patients' UPC and COC, and the share of their visits that were with this clinician.
+
+    Array arithmetic over the rows (a practice's year is thousands of patients): per patient, the sum, the
+    largest and the sum of squares of their visit counts give `upc` and `coc` exactly as above.
     """
-    by_patient: dict[Hashable, dict[Hashable, int]] = {}
-    for patient, clinician, n in visit_counts:
-        if n > 0:
-            visits = by_patient.setdefault(patient, {})
-            visits[clinician] = visits.get(clinician, 0) + n
-    indices = {patient: (upc(v), coc(v), sum(v.values())) for patient, v in by_patient.items()}
-    counted = {patient: values for patient, values in indices.items() if values[0] is not None}
+    patients: dict[Hashable, int] = {}
+    clinicians: dict[Hashable, int] = {}
+    rows = [
+        (patients.setdefault(patient, len(patients)), clinicians.setdefault(clinician, len(clinicians)), n)
+        for patient, clinician, n in visit_counts
+        if n > 0
+    ]
+    if not rows:
+        return Continuity(patients=0, upc=None, coc=None), {}
+    patient, clinician, visits = (np.array(column) for column in zip(*rows))
+    # One entry per (patient, clinician): the same pair may come in several rows.
+    pairs, where = np.unique(patient * len(clinicians) + clinician, return_inverse=True)
+    visits = np.bincount(where, weights=visits)
+    patient, clinician = pairs // len(clinicians), pairs % len(clinicians)
+    total = np.bincount(patient, weights=visits, minlength=len(patients))
+    most = np.zeros(len(patients))
+    np.maximum.at(most, patient, visits)
+    squares = np.bincount(patient, weights=visits * visits, minlength=len(patients))
+    counted = total >= MIN_VISITS
+    upc_of = np.where(counted, most / total, 0.0)
+    coc_of = np.where(counted, (squares - total) / np.where(counted, total * (total - 1), 1.0), 0.0)
+    patients_counted = int(counted.sum())
     practice = Continuity(
-        patients=len(counted),
-        upc=_mean([u for u, _c, _n in counted.values()]),
-        coc=_mean([c for _u, c, _n in counted.values()]),
+        patients=patients_counted,
+        upc=_mean(upc_of[counted].sum(), patients_counted),
+        coc=_mean(coc_of[counted].sum(), patients_counted),
     )
-    per_clinician: dict[Hashable, list] = {}
-    for patient, (u, c, total) in counted.items():
-        for clinician, n in by_patient[patient].items():
-            per_clinician.setdefault(clinician, []).append((u, c, n / total))
-    clinicians = {
-        clinician: Continuity(
-            patients=len(rows),
-            upc=_mean([u for u, _c, _s in rows]),
-            coc=_mean([c for _u, c, _s in rows]),
-            share_with_clinician=_mean([s for _u, _c, s in rows]),
+    seen = counted[patient]  # (patient, clinician) entries of the patients counted
+    of_patient, of_clinician = patient[seen], clinician[seen]
+    per_clinician = np.bincount(of_clinician, minlength=len(clinicians))
+
+    def clinician_sums(values) -> np.ndarray:
+        return np.bincount(of_clinician, weights=values, minlength=len(clinicians))
+
+    upc_sums, coc_sums = clinician_sums(upc_of[of_patient]), clinician_sums(coc_of[of_patient])
+    share_sums = clinician_sums(visits[seen] / total[of_patient])
+    return practice, {
+        key: Continuity(
+            patients=int(per_clinician[i]),
+            upc=_mean(upc_sums[i], per_clinician[i]),
+            coc=_mean(coc_sums[i], per_clinician[i]),
+            share_with_clinician=_mean(share_sums[i], per_clinician[i]),
         )
-        for clinician, rows in per_clinician.items()
+        for key, i in clinicians.items()
+        if per_clinician[i]
     }
-    return practice, clinicians

@@ -306,6 +306,21 @@ def summarize(values: Iterable[float | None]) -> Summary:
     return _summary_from(n, mean, statistics.stdev(present))
 
 
+def summarize_counted(counted: Iterable[tuple[float, int]]) -> Summary:
+    """`summarize` of values given with how many times each occurs, as a grouped read returns them (scores and
+    gaps take few distinct values), without repeating them: two passes of plain floats (`math.fsum`), where
+    `statistics.stdev` works in exact fractions and costs a dashboard tens of milliseconds for ten thousand gaps."""
+    counted = [(value, count) for value, count in counted if value is not None and count > 0]
+    n = sum(count for _value, count in counted)
+    if n == 0:
+        return Summary(n=0, mean=None, sd=None, ci_low=None, ci_high=None)
+    mean = math.fsum(value * count for value, count in counted) / n
+    if n == 1:
+        return Summary(n=1, mean=mean, sd=None, ci_low=None, ci_high=None)
+    variance = math.fsum(count * (value - mean) ** 2 for value, count in counted) / (n - 1)
+    return _summary_from(n, mean, math.sqrt(variance))
+
+
 def summarize_moments(n: int, total: float | None, total_sq: float | None) -> Summary:
     """The same Summary from COUNT, SUM and SUM of squares, so the database can aggregate many rows.
 

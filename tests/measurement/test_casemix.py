@@ -157,3 +157,19 @@ def test_a_patient_who_skips_every_question_makes_aliased_columns_not_an_error()
 def test_the_covariates_are_the_cahps_like_questions():
     assert list(COVARIATES) == ["age_band", "education", "general_health", "mental_health", "time_with_clinician"]
     assert casemix.HEALTH == ("excellent", "very_good", "good", "fair", "poor")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_columns_kept_are_those_that_add_rank_in_order(seed):
+    # Independent of the elimination: a column is kept when it raises the rank of the columns kept before it.
+    rng = np.random.default_rng(seed)
+    x = (rng.random((40, 8)) < 0.4).astype(float)
+    x[:, 3] = x[:, 1] + x[:, 2]  # aliased: a sum of earlier columns
+    x[:, 5] = 0.0  # nobody in this group
+    x[:, 7] = x[:, 0] - x[:, 4]
+    expected: list[int] = []
+    for j in range(x.shape[1]):
+        if np.linalg.matrix_rank(x[:, expected + [j]]) > len(expected):
+            expected.append(j)
+    assert casemix._estimable_columns(x.T @ x) == expected
+    assert {3, 5, 7}.isdisjoint(expected)

@@ -50,3 +50,38 @@ def test_it_summarizes_the_practice_and_each_clinician_over_patients_with_two_vi
     assert clinicians["a"].patients == 2 and clinicians["a"].share_with_clinician == pytest.approx((0.75 + 1.0) / 2)
     assert clinicians["b"].patients == 1 and clinicians["b"].share_with_clinician == pytest.approx(0.25)
     assert practice.share_with_clinician is None
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 12), st.sampled_from("abcd"), st.integers(0, 5)),
+        max_size=60,
+    )
+)
+def test_the_summary_is_the_mean_of_each_patients_own_indices(rows):
+    # Independent of summarize's array arithmetic: each patient's visits added up by hand (a pair may come in
+    # several rows), their upc and coc from the functions above, then plain means.
+    by_patient: dict = {}
+    for patient, clinician, n in rows:
+        if n > 0:
+            by_patient.setdefault(patient, {}).setdefault(clinician, 0)
+            by_patient[patient][clinician] += n
+    counted = {p: v for p, v in by_patient.items() if sum(v.values()) >= 2}
+    practice, clinicians = summarize(rows)
+    assert practice.patients == len(counted)
+    if counted:
+        assert practice.upc == pytest.approx(sum(upc(v) for v in counted.values()) / len(counted))
+        assert practice.coc == pytest.approx(sum(coc(v) for v in counted.values()) / len(counted))
+    else:
+        assert practice.upc is None and practice.coc is None
+    expected = {}
+    for visits in counted.values():
+        for clinician, n in visits.items():
+            expected.setdefault(clinician, []).append((upc(visits), coc(visits), n / sum(visits.values())))
+    assert set(clinicians) == set(expected)
+    for clinician, values in expected.items():
+        figure = clinicians[clinician]
+        assert figure.patients == len(values)
+        assert figure.upc == pytest.approx(sum(u for u, _c, _s in values) / len(values))
+        assert figure.coc == pytest.approx(sum(c for _u, c, _s in values) / len(values))
+        assert figure.share_with_clinician == pytest.approx(sum(s for _u, _c, s in values) / len(values))

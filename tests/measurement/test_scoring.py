@@ -651,3 +651,15 @@ def test_gap_flagged_is_the_one_rule_for_a_flagged_wave():
     assert [g.flagged for g in scoring.wave_gaps({"trust": 80.0, "hope": 50.0}, {"trust": 55.0, "hope": 40.0})] == [
         scoring.gap_flagged(25.0), scoring.gap_flagged(10.0)
     ]
+
+
+@given(st.lists(st.tuples(st.floats(min_value=-100, max_value=100), st.integers(min_value=0, max_value=40)), max_size=25))
+def test_a_summary_of_counted_values_is_the_summary_of_the_values_repeated(counted):
+    repeated = [value for value, count in counted for _ in range(count)]
+    expected, got = scoring.summarize(repeated), scoring.summarize_counted(counted)
+    assert got.n == expected.n
+    for name in ("mean", "sd", "ci_low", "ci_high"):
+        want = getattr(expected, name)
+        assert (getattr(got, name) is None) == (want is None)
+        if want is not None:
+            assert getattr(got, name) == pytest.approx(want, rel=1e-9, abs=1e-9)
