@@ -183,11 +183,13 @@ def compare_by_domain(by_clinician: dict) -> dict:
     }
 
 
+@queries.read_once
 def decide(practice: Practice, whole: Period, audience: Audience) -> tuple[Suppression, Suppression]:
     """What every page about this period hides (`disclosure.decide_period`), from the practice's whole
     per-clinician breakdown of the period and its months; with a version filter, also from the dyads it
     leaves out. Second: what its trend of rolling quarters hides (`disclosure.decide_rolling`, key: (window's
-    last month, domain)), from the same query as the months."""
+    last month, domain)), from the same query as the months. Decided once within a `shared_reads` block: the
+    dashboard's panels and its case-mix fit ask for the same decision."""
     quarter = counts_by_key(queries.clinician_domain_summaries(practice, whole))
     monthly = queries.clinician_monthly_counts(practice, whole)
     rolling_months, rolling_windows, quarters = queries.rolling_counts(practice, whole)
