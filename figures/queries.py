@@ -668,20 +668,25 @@ def casemix_cells(practice: Practice, period: Period) -> list[tuple]:
         )
         inner, params = scores.query.sql_with_params()
         answers = ", ".join(f"answers.{CaseMix._meta.get_field(name).column}" for name in casemix.COVARIATES)
+        # First each response's six scores as one row (a response has one score row per domain), then its
+        # answers joined by the response id and the rows grouped: a sixth of the rows reach the join and the
+        # last grouping.
+        by_response = ", ".join(
+            f"MAX(scores.score) FILTER (WHERE scores.domain = %s) AS d{i}" for i in range(len(scoring.SHARED_DOMAINS))
+        )
         moments = ", ".join(
-            "COUNT(latest.score) FILTER (WHERE latest.domain = %s), SUM(latest.score) FILTER (WHERE latest.domain = %s), "
-            "SUM(latest.score * latest.score) FILTER (WHERE latest.domain = %s)"
-            for _domain in scoring.SHARED_DOMAINS
+            f"COUNT(latest.d{i}), SUM(latest.d{i}), SUM(latest.d{i} * latest.d{i})"
+            for i in range(len(scoring.SHARED_DOMAINS))
         )
         sql = (
-            f"SELECT latest.clinician_id, {answers}, {moments} FROM ({inner}) latest "
-            f"LEFT JOIN {CaseMix._meta.db_table} answers ON answers.response_id = latest.response_id "
+            f"SELECT latest.clinician_id, {answers}, {moments} FROM ("
+            f"SELECT scores.clinician_id, scores.response_id, {by_response} FROM ({inner}) scores GROUP BY 1, 2"
+            f") latest LEFT JOIN {CaseMix._meta.db_table} answers ON answers.response_id = latest.response_id "
             f"GROUP BY 1, {', '.join(str(2 + k) for k in range(len(casemix.COVARIATES)))}"
         )
-        domains = tuple(domain for domain in scoring.SHARED_DOMAINS for _moment in range(3))
         # The queryset's own database: the replica under use_replica(), as for every other read here.
         with connections[scores.db].cursor() as cursor:
-            cursor.execute(sql, (*domains, *params))
+            cursor.execute(sql, (*scoring.SHARED_DOMAINS, *params))
             return cursor.fetchall()
 
     return _once(("casemix_cells", practice.pk, period), compute)
