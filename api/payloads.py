@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from interchange.ehr import parse as imports
 from plumbing.period import EARLIEST, LATEST
+from surveys import references
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_USERNAME = 150  # django.contrib.auth's username
@@ -95,9 +96,9 @@ def visit_request(data: dict) -> tuple[VisitRequest | None, dict[str, str]]:
     if "patient" in values:
         if not values["patient"]:
             errors["patient"] = "Required."
-        elif len(values["patient"]) > imports.MAX_REFERENCE:
-            errors["patient"] = f"Longer than {imports.MAX_REFERENCE} characters."
-        elif imports.looks_like_name(values["patient"]):
+        elif len(values["patient"]) > references.MAX_LENGTH:
+            errors["patient"] = f"Longer than {references.MAX_LENGTH} characters."
+        elif references.looks_like_name(values["patient"]):
             errors["patient"] = "Has no digit, so it may be a name: send the practice's reference code, never a name."
     date = None
     if "date" in values:

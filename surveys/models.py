@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from measurement.casemix import COVARIATES as CASEMIX_COVARIATES
 
-from . import casemix
+from . import casemix, references
 
 # Answers are stored as small integers; every instrument's scale must lie inside this band
 # (load_instruments checks it), so the check constraint below bounds any scale we accept.
@@ -82,7 +82,7 @@ class Patient(models.Model):
     """A pseudonymous patient: the practice's own reference code, never a name."""
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="patients")
-    reference = models.CharField(max_length=64, help_text="The practice's reference code (no names).")
+    reference = models.CharField(max_length=references.MAX_LENGTH, help_text="The practice's reference code (no names).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

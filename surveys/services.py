@@ -27,7 +27,7 @@ from measurement.instruments import (
 )
 from plumbing.period import EARLIEST, LATEST
 
-from . import latest, selectors, signals
+from . import latest, references, selectors, signals
 from .models import (
     Answer,
     CardLink,
@@ -242,21 +242,21 @@ def create_visits(practice: Practice, wanted: list[tuple]) -> list[NewVisit]:
     A file of 5,000 rows took 37 s one visit at a time; patients and dyads are now read and created in bulk (new
     ones with ignore_conflicts, then read back, so a concurrent single visit for the same patient is harmless).
     """
-    references = []
+    wanted_references = []
     for _clinician, reference, day in wanted:
         reference = reference.strip()
-        if not reference or len(reference) > 64:
-            raise ServiceError("A patient reference code of 1 to 64 characters is required.")
+        if not reference or len(reference) > references.MAX_LENGTH:
+            raise ServiceError(f"A patient reference code of 1 to {references.MAX_LENGTH} characters is required.")
         if day is not None and not EARLIEST <= day <= LATEST:
             raise ServiceError(f"A visit date must be between {EARLIEST} and {LATEST}; {day} is not.")
-        references.append(reference)
+        wanted_references.append(reference)
     patients = _get_or_create_all(
-        Patient.objects.filter(practice=practice, reference__in=set(references)),
+        Patient.objects.filter(practice=practice, reference__in=set(wanted_references)),
         key=lambda patient: patient.reference,
         make=lambda reference: Patient(practice=practice, reference=reference),
-        keys=references,
+        keys=wanted_references,
     )
-    pairs = [(clinician.pk, patients[reference].pk) for (clinician, _r, _d), reference in zip(wanted, references)]
+    pairs = [(clinician.pk, patients[reference].pk) for (clinician, _r, _d), reference in zip(wanted, wanted_references)]
     dyads = _get_or_create_all(
         Dyad.objects.filter(practice=practice, patient_id__in={patient for _c, patient in pairs}),
         key=lambda dyad: (dyad.clinician_id, dyad.patient_id),

@@ -27,13 +27,14 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from plumbing.period import EARLIEST, LATEST
+from surveys import references
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
 REQUIRED_COLUMNS = ("date", "clinician", "patient")
 OPTIONAL_COLUMNS = ("email", "phone")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-MAX_REFERENCE = 64  # Patient.reference
+MAX_REFERENCE = references.MAX_LENGTH
 MAX_EMAIL = 254  # Invitation.contact_email
 MAX_PHONE = 32  # Invitation.contact_phone
 MIN_PHONE_DIGITS = 6
@@ -249,25 +250,19 @@ def _clinician_of(record: list[str], header: list[str]) -> str:
     return dict(zip(header, (cell.strip() for cell in record))).get("clinician", "")
 
 
-def looks_like_name(reference: str) -> bool:
-    """Whether a patient reference may be a name rather than a code: it has no digit (see reference_problems)."""
-    return not any(c.isdigit() for c in reference)
-
-
 def reference_problems(reference: str) -> list[tuple[str, str]]:
     """Why a patient reference cannot be imported, as (code, message) pairs; none when it can.
 
-    References are the practice's pseudonymous codes, never names (docs/privacy.md). The rule that tells one
-    from the other: a reference must contain at least one digit. A name ("Jane Smith", "O'Brien-López") is
-    letters, spaces and punctuation only; every EHR code we have seen (MRN 004512, PA-001) carries a digit.
-    Each problem is reported (a too-long name is both too long and a name)."""
+    References are the practice's pseudonymous codes, never names: one that has no digit may be a name
+    (`surveys.references.looks_like_name`). Each problem is reported (a too-long name is both too long and a
+    name)."""
     problems = []
     if len(reference) > MAX_REFERENCE:
         problems.append(("patient_too_long", gettext("The patient reference is longer than %(limit)s characters.")
                          % {"limit": MAX_REFERENCE}))
     if any(c in reference for c in "\r\n\t"):
         problems.append(("bad_patient", gettext("The patient reference contains a line break or a tab.")))
-    if looks_like_name(reference):
+    if references.looks_like_name(reference):
         problems.append((
             "name_like_patient",
             gettext("The patient reference has no digit, so it may be a name: use the practice's reference code "

@@ -201,8 +201,10 @@ def test_the_links_carry_no_patient_reference(clinician_a):
         (["--practice", "a", "--clinician", "mgr-a", "--patient", "PA-1"], "mgr-a"),
         (["--practice", "b", "--clinician", "clin-a", "--patient", "PA-1"], "clin-a"),
         (["--practice", "a", "--clinician", "clin-a", "--patient", "   "], "reference"),
+        (["--practice", "a", "--clinician", "clin-a", "--patient", "Jane Smith"], "may be a name"),
     ],
-    ids=["unknown-practice", "unknown-clinician", "impossible-date", "bad-date-format", "a-manager", "other-practice", "blank-patient"],
+    ids=["unknown-practice", "unknown-clinician", "impossible-date", "bad-date-format", "a-manager", "other-practice",
+         "blank-patient", "a-name"],
 )
 def test_create_visit_refuses_bad_input_and_creates_nothing(clinician_a, manager_a, practice_b, args, named):
     error = usage_error("create_visit", *args)

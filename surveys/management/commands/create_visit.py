@@ -2,6 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from surveys import references
 from surveys.cli import date_or_fail, fail, practice_or_fail, user_or_fail
 from surveys.links import visit_links
 from surveys.services import ServiceError, create_visit
@@ -23,6 +24,11 @@ class Command(BaseCommand):
         practice = practice_or_fail(options["practice"])
         clinician = user_or_fail(options["clinician"])
         date = date_or_fail(options["date"])
+        if references.looks_like_name(options["patient"].strip()):
+            raise fail(
+                f"The patient reference {options['patient']!r} has no digit, so it may be a name: use the practice's "
+                "reference code (it must contain at least one digit), never the patient's name."
+            )
         try:
             new_visit = create_visit(practice, clinician, options["patient"], date)
         except ServiceError as exc:
