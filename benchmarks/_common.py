@@ -126,6 +126,21 @@ def timed(fn, repeat: int, warmup: int = 1) -> list[float]:
     return times
 
 
+def interleaved(fns: dict, repeat: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Each function timed `repeat` times, taking turns: on a shared machine whose speed drifts over seconds, ours
+    and its baseline then see the same machine, and their ratio means what it says."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def emit(result: dict) -> None:
     """The one JSON object on stdout."""
     result.setdefault("machine", machine())

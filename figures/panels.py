@@ -586,12 +586,12 @@ def _concordance_panel(pairs, hidden, notes, hides: Callable[[str, int], bool]) 
     for pair in pairs:
         by_domain[pair.domain].append(pair)
     for domain in SHARED_DOMAINS:
-        domain_points = points[domain]
-        gaps = scoring.summarize_counted((pair.clinician - pair.patient, pair.waves) for pair in by_domain[domain])
-        n = gaps.n
         if domain in too_few:
             panel.rows.append([domain_label(domain), *[HIDDEN] * 6])
             continue
+        domain_points = points[domain]
+        gaps = scoring.summarize_counted((clinician - patient, waves) for (patient, clinician), waves in domain_points.items())
+        n = gaps.n
         panel.rows.append(
             [
                 domain_label(domain),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,7 +34,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Cast, ExtractMonth, ExtractYear, Floor, Lead, RowNumber, TruncMonth
+from django.db.models.functions import Cast, ExtractMonth, ExtractYear, Lead, RowNumber, TruncMonth
 
 from measurement import casemix, scoring
 from measurement.gaps import HIGHER, LOWER, WaveGap, judge_wave
@@ -161,18 +162,35 @@ MOMENTS = {"n": Count("score"), "total": Sum("score"), "total_sq": Sum(F("score"
 BIN_WIDTH = 10
 
 
-def _latest_moments(practice: Practice, period: Period, respondent: str) -> list[tuple]:
-    """(clinician id, domain, score bin, n, sum, sum of squares) over each dyad's latest response: one query
-    from which the practice summaries, the clinician summaries and the distribution are all added up."""
+def _latest_groups(practice: Practice, period: Period, respondent: str) -> list[tuple]:
+    """(clinician id, domain, score, paired score, paired band, n) over each dyad's latest response: the one
+    grouped read from which the practice and clinician summaries, the distribution, the ceiling and the
+    concordance are all added up. Scores take few distinct values (a domain's answers are a few items on a
+    five-point scale), so a quarter's 20,000 score rows come back as about 5,000 groups."""
 
     def compute():
-        return list(
+        return _plain_rows(
             latest_scores(practice, period, respondent)
-            .annotate(bin=Floor(F("score") / BIN_WIDTH))
-            .values_list("clinician_id", "domain", "bin")
-            .annotate(**MOMENTS)
+            .values_list("clinician_id", "domain", "score", "paired_score", "paired_band")
+            .annotate(n=Count("*"))
             .order_by()
         )
+
+    return _once(("latest_groups", practice.pk, period, respondent), compute)
+
+
+def _latest_moments(practice: Practice, period: Period, respondent: str) -> list[tuple]:
+    """(clinician id, domain, score bin, n, sum, sum of squares) over each dyad's latest response, from
+    `_latest_groups`: what the summaries, the distribution and the ceiling are added up from."""
+
+    def compute():
+        sums: dict = defaultdict(lambda: [0, 0.0, 0.0])
+        for clinician_id, domain, score, _paired, _band, n in _latest_groups(practice, period, respondent):
+            moments = sums[(clinician_id, domain, math.floor(score / BIN_WIDTH))]
+            moments[0] += n
+            moments[1] += score * n
+            moments[2] += score * score * n
+        return [(*key, *moments) for key, moments in sums.items()]
 
     return _once(("latest_moments", practice.pk, period, respondent), compute)
 
@@ -436,17 +454,16 @@ def concordance(practice: Practice, period: Period) -> list[Pair]:
     """Patient and clinician scores of the same wave, per shared domain (each dyad's latest wave).
 
     The patient's score rows carry the clinician's score of the same visit as `paired_score` and the wave's gap
-    band as `paired_band`, so this is one read; equal waves of one clinician come back as one Pair with their number (`waves`): scores take few
-    distinct values, so a practice's 35,000 waves make about 5,000 pairs.
+    band as `paired_band`, so the pairs are the paired groups of the summaries' own read (`_latest_groups`): equal
+    waves of one clinician come back as one Pair with their number (`waves`); scores take few distinct values, so
+    a practice's 35,000 waves make about 5,000 pairs.
     """
-    rows = (
-        latest_scores(practice, period)
-        .filter(domain__in=scoring.SHARED_DOMAINS, paired_score__isnull=False)
-        .values_list("domain", "score", "paired_score", "clinician_id", "paired_band")
-        .annotate(waves=Count("*"))
-        .order_by()
-    )
-    return [Pair(*row) for row in _plain_rows(rows)]
+    shared = set(scoring.SHARED_DOMAINS)
+    return [
+        Pair(domain, score, paired, clinician_id, band, n)
+        for clinician_id, domain, score, paired, band, n in _latest_groups(practice, period, Respondent.PATIENT)
+        if paired is not None and domain in shared
+    ]
 
 
 @read_once

@@ -62,25 +62,21 @@ def summarize(visit_counts: Iterable[tuple[Hashable, Hashable, int]]) -> tuple[C
     those patients' UPC and COC, and the share of their visits that were with this clinician.
 
     Array arithmetic over the rows (a practice's year is thousands of patients): per patient, the sum, the
-    largest and the sum of squares of their visit counts give `upc` and `coc` exactly as above.
+    largest and the sum of squares of their visit counts give `upc` and `coc` exactly as above. Patients (and
+    clinicians) are keys of one sortable kind: database ids, or names in the tests.
     """
-    patients: dict[Hashable, int] = {}
-    clinicians: dict[Hashable, int] = {}
-    rows = [
-        (patients.setdefault(patient, len(patients)), clinicians.setdefault(clinician, len(clinicians)), n)
-        for patient, clinician, n in visit_counts
-        if n > 0
-    ]
+    rows = [row for row in visit_counts if row[2] > 0]
     if not rows:
         return Continuity(patients=0, upc=None, coc=None), {}
-    patient, clinician, visits = (np.array(column) for column in zip(*rows))
-    # One entry per (patient, clinician): the same pair may come in several rows.
+    patient_ids, clinician_ids, visits = zip(*rows)
+    patients, patient = np.unique(np.array(patient_ids), return_inverse=True)
+    clinicians, clinician = np.unique(np.array(clinician_ids), return_inverse=True)
+    # One entry per (patient, clinician), in patient order: the same pair may come in several rows.
     pairs, where = np.unique(patient * len(clinicians) + clinician, return_inverse=True)
-    visits = np.bincount(where, weights=visits)
+    visits = np.bincount(where, weights=np.array(visits, dtype=float))
     patient, clinician = pairs // len(clinicians), pairs % len(clinicians)
     total = np.bincount(patient, weights=visits, minlength=len(patients))
-    most = np.zeros(len(patients))
-    np.maximum.at(most, patient, visits)
+    most = np.maximum.reduceat(visits, np.flatnonzero(np.r_[True, patient[1:] != patient[:-1]]))
     squares = np.bincount(patient, weights=visits * visits, minlength=len(patients))
     counted = total >= MIN_VISITS
     upc_of = np.where(counted, most / total, 0.0)
@@ -107,6 +103,6 @@ def summarize(visit_counts: Iterable[tuple[Hashable, Hashable, int]]) -> tuple[C
             coc=_mean(coc_sums[i], per_clinician[i]),
             share_with_clinician=_mean(share_sums[i], per_clinician[i]),
         )
-        for key, i in clinicians.items()
+        for i, key in enumerate(clinicians.tolist())
         if per_clinician[i]
     }

@@ -215,7 +215,11 @@ class Invitation(models.Model):
                 name="patient_invitation_has_token",
             ),
         ]
-        indexes = [models.Index(fields=["respondent", "used_at", "expires_at"])]
+        indexes = [
+            models.Index(fields=["respondent", "used_at", "expires_at"]),
+            # The dashboard's invitation funnel: a period's invitations, not every invitation ever sent.
+            models.Index(fields=["respondent", "created_at"], name="invitation_created"),
+        ]
 
     def __str__(self):
         return f"{self.get_respondent_display()} invitation for visit {self.visit_id}"
