@@ -203,11 +203,13 @@ def _summed(rows, key) -> dict:
     return {k: scoring.summarize_moments(*moments) for k, moments in sums.items()}
 
 
+@read_once
 def domain_summaries(practice: Practice, period: Period, respondent: str = Respondent.PATIENT) -> dict[str, scoring.Summary]:
     """Practice-level n, mean, SD and 95% CI per domain."""
     return _summed(_latest_moments(practice, period, respondent), key=lambda row: row[1])
 
 
+@read_once
 def clinician_domain_summaries(
     practice: Practice, period: Period, respondent: str = Respondent.PATIENT
 ) -> dict[tuple[int, str], scoring.Summary]:

@@ -5,6 +5,8 @@ domain with `domain_label`, so a patient who answered "Sharing power" finds "Sha
 The model's own terms (appreciating power, abiding) are explained in docs/measurement.md.
 """
 
+import functools
+
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
@@ -31,6 +33,13 @@ COMPETENCY_DOMAINS = scoring.COMPETENCY_DOMAINS
 
 def domain_label(code: str) -> str:
     """The domain's name in the active language."""
+    return _label(code, translation.get_language())
+
+
+@functools.lru_cache(maxsize=256)
+def _label(code: str, language: str | None) -> str:
+    """Kept per language: a dashboard names domains hundreds of times (table rows, chart series), and each lazy
+    translation is looked up afresh. Called while `language` is the active one, so it names it in that one."""
     return str(DOMAIN_LABELS.get(code, code))
 
 
