@@ -64,6 +64,7 @@ def test_a_submission_costs_a_fixed_handful_of_queries(client, visit_a):
 
 @pytest.mark.django_db
 def test_shared_reads_reads_the_figures_of_each_dyads_latest_response_once():
+    # The summaries, the distribution, the ceiling and the concordance all add up one grouped read.
     from figures import queries
     practice = seeded(60)
     period = Period(dt.date(2025, 7, 1), TODAY)
@@ -73,12 +74,15 @@ def test_shared_reads_reads_the_figures_of_each_dyads_latest_response_once():
             queries.domain_summaries(practice, period),
             queries.clinician_domain_summaries(practice, period),
             queries.score_distribution(practice, period),
+            queries.ceiling_counts(practice, period),
+            queries.concordance(practice, period),
         )
 
     with CaptureQueriesContext(connection) as apart:
         separately = figures()
     with CaptureQueriesContext(connection) as together, queries.shared_reads():
         shared = figures()
-    assert len(apart) == 3
+    assert len(apart) == 5
     assert len(together) == 1
     assert shared == separately
+    assert shared[4], "the seeded practice has paired waves: the concordance must not be empty"
