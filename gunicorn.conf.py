@@ -17,3 +17,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 60
 # The access log keeps patient links' paths but not their tokens (plumbing/redaction.py).
 logger_class = "plumbing.redaction.AccessLogger"
+
+
+def post_worker_init(worker):
+    """After the app is loaded in a worker, before it serves: see plumbing/runtime.py."""
+    from plumbing.runtime import load_and_freeze
+
+    load_and_freeze()
