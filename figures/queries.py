@@ -335,8 +335,13 @@ def _plain_rows(rows: QuerySet) -> list[tuple]:
     over the thousands of grouped rows a dashboard reads, that was a tenth of its time (docs/performance.md).
     Only for rows of numbers and text: SQLite's driver gives dates as text."""
     sql, params = rows.query.sql_with_params()
-    # The queryset's own database: the replica under use_replica(), as for every other read here.
-    with connections[rows.db].cursor() as cursor:
+    return _fetch(sql, params, rows.db)
+
+
+def _fetch(sql: str, params, database: str) -> list[tuple]:
+    """Rows of SQL built around a queryset's own, on that queryset's database: the replica under use_replica(),
+    as for every other read here."""
+    with connections[database].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -365,10 +370,7 @@ def _rolling_rows_by_window(practice: Practice, span: Period, respondent: str) -
         "COUNT(score), SUM(score), SUM(score * score) "
         f"FROM ({inner}) latest_rows WHERE score IS NOT NULL GROUP BY 1, 2, 3, 4"
     )
-    # The queryset's own database: the replica under use_replica(), as for every other read here.
-    with connections[rows.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return _fetch(sql, params, rows.db)
 
 
 def _summaries_of(sums: dict, clinician_id: int | None) -> dict:
@@ -703,10 +705,7 @@ def casemix_cells(practice: Practice, period: Period) -> list[tuple]:
             f") latest LEFT JOIN {CaseMix._meta.db_table} answers ON answers.response_id = latest.response_id "
             f"GROUP BY 1, {', '.join(str(2 + k) for k in range(len(casemix.COVARIATES)))}"
         )
-        # The queryset's own database: the replica under use_replica(), as for every other read here.
-        with connections[scores.db].cursor() as cursor:
-            cursor.execute(sql, (*scoring.SHARED_DOMAINS, *params))
-            return cursor.fetchall()
+        return _fetch(sql, (*scoring.SHARED_DOMAINS, *params), scores.db)
 
     return _once(("casemix_cells", practice.pk, period), compute)
 
