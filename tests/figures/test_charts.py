@@ -126,6 +126,8 @@ def test_it_returns_a_figure_with_the_common_layout(make):
     assert fig.layout.height >= 360
     assert fig.layout.template.layout.plot_bgcolor == "white"
     assert fig.layout.template.layout.paper_bgcolor == "white"
+    # The template is plotly's default (charts.py), so it must still travel in the JSON the page draws.
+    assert json.loads(charts.figure_json(fig))["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
     if fig.layout.showlegend:
         assert fig.layout.legend.orientation == "h"
         assert fig.layout.legend.yanchor == "bottom" and fig.layout.legend.y == 0  # under the plot
