@@ -317,10 +317,15 @@ def funnel_plot(domains: list[dict], *, title: str, x_title: str, y_title: str, 
         titles.append({"text": _plain(domain["label"]), "xref": "paper", "yref": "paper", "x": left + width / 2,
                        "y": top, "yanchor": "bottom", "xanchor": "center", "showarrow": False})
         sizes = [limit[0] for limit in domain["limits"]]
-        for index, dash in ((1, "dot"), (2, "dot"), (3, "dash"), (4, "dash")):
-            traces.append({"type": "scatter", "x": sizes, "y": [limit[index] for limit in domain["limits"]],
+        # Each pair of limits (95%: dotted, 99.8%: dashed) is one trace, its lower and upper curves parted by a
+        # gap (None): plotly's cost is per trace as much as per value.
+        for (lower, upper), dash in (((1, 2), "dot"), ((3, 4), "dash")):
+            traces.append({"type": "scatter", "x": [*sizes, None, *sizes],
+                           "y": [*(limit[lower] for limit in domain["limits"]), None,
+                                 *(limit[upper] for limit in domain["limits"])],
                            "mode": "lines", "line": {"color": _REFERENCE, "width": 1, "dash": dash},
-                           "hoverinfo": "skip", "showlegend": False, "xaxis": x_ref, "yaxis": y_ref})
+                           "connectgaps": False, "hoverinfo": "skip", "showlegend": False,
+                           "xaxis": x_ref, "yaxis": y_ref})
         if sizes:
             traces.append({"type": "scatter", "x": [min(sizes), max(sizes)], "y": [domain["centre"]] * 2,
                            "mode": "lines", "line": {"color": _REFERENCE, "width": 1}, "hoverinfo": "skip",

@@ -501,4 +501,12 @@ def test_the_funnel_plot_draws_each_domain_with_its_limits_and_no_ranking_colour
     assert points[0].marker.color[1] == "#888888"  # grey: no ranking colour
     assert points[0].text[1] == "Bob &lt;b&gt; (not reliable)"  # names drawn literally
     limit_lines = [trace for trace in fig.data if trace.mode == "lines"]
-    assert len(limit_lines) == 2 * 5  # four limits and the centre, per domain
+    assert len(limit_lines) == 2 * 3  # the 95% pair, the 99.8% pair and the centre, per domain
+    ninety_five, ninety_nine_eight, centre = limit_lines[:3]
+    # A pair is its lower curve, a gap, then its upper curve, over the same sizes.
+    sizes = list(range(2, 12))
+    assert list(ninety_five.x) == [*sizes, None, *sizes] and ninety_five.line.dash == "dot"
+    assert list(ninety_five.y) == [*(70 - 20 / n for n in sizes), None, *(70 + 20 / n for n in sizes)]
+    assert list(ninety_nine_eight.y) == [*(70 - 30 / n for n in sizes), None, *(70 + 30 / n for n in sizes)]
+    assert ninety_nine_eight.line.dash == "dash" and ninety_five.connectgaps is False
+    assert list(centre.y) == [70.0, 70.0]
