@@ -295,3 +295,27 @@ def test_it_exits_with_code_2_for_a_date_that_is_not_a_date(practice):
     error = usage_error("reliability", "--practice", "riverside", "--start", "2025-02-30", "--end", "2025-03-31")
 
     assert "Bad date '2025-02-30'" in str(error)
+
+
+@pytest.mark.django_db
+def test_it_agrees_with_export_scores_recomputed_independently_on_seed_demo_data(instruments):
+    """The issue's check on the demo data a practice first sees: realistic clustering (small ICCs), ceilings,
+    dyads answered more than once, and a quarter that ends in the past."""
+    from demo.seed import seed_demo
+
+    seed_demo(practices=1, clinicians=4, visits=1200, seed=7, today=dt.date(2026, 7, 10))
+    start, end = dt.date(2026, 1, 1), dt.date(2026, 6, 30)
+    document = json.loads(
+        run("reliability", "--practice", "demo-1", "--start", str(start), "--end", str(end), "--format", "json")
+    )
+    latest = exported_latest("demo-1", start, end)
+
+    assert len(latest) > 200  # enough dyads for every figure to be computed
+    for actual in document["domains"]:
+        expected = expected_domain(latest, actual["domain"])
+        figures = ("domain", "icc", "design_effect", "ceiling_share")
+        assert_close({k: actual[k] for k in figures}, {k: expected[k] for k in figures})
+        assert actual["icc"] is not None and 0 < actual["ceiling_share"] < 1
+        assert len(actual["clinicians"]) == len(expected["clinicians"]) == 4
+        for actual_clinician, expected_clinician in zip(actual["clinicians"], expected["clinicians"]):
+            assert_close(actual_clinician, expected_clinician)
